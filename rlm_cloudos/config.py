@@ -1,0 +1,40 @@
+"""Settings of the module, read from the ``config { }`` section of the python3 instance."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rlm_cloudos.errors import ConfigError
+
+
+class ModuleSettings(BaseModel):
+    """What rlm_cloudos needs; every value may also come from CLOUDOS_* environment variables."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    database_url: str = Field(min_length=1)
+    redis_url: str = ""
+    keyring: str = Field(min_length=1)
+    connect_timeout: int = Field(default=2, ge=1, le=30)
+    statement_timeout_ms: int = Field(default=2000, ge=100, le=60000)
+    pool_size: int = Field(default=4, ge=1, le=64)
+
+    @classmethod
+    def load(cls, section: Mapping[str, str] | None) -> ModuleSettings:
+        """Merge the radiusd config section over the environment; raises ConfigError naming the bad keys."""
+        merged: dict[str, str] = {}
+        for key in cls.model_fields:
+            env = os.environ.get("CLOUDOS_" + key.upper())
+            if env:
+                merged[key] = env
+        for key, value in (section or {}).items():
+            if isinstance(value, str) and value != "":
+                merged[key] = value
+        try:
+            return cls(**merged)
+        except ValidationError as exc:
+            bad = ", ".join(".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in exc.errors())
+            raise ConfigError(f"rlm_cloudos configuration: {bad}") from None

@@ -1,0 +1,296 @@
+"""The only file radiusd imports: rlm_python3 hooks over the policy and the store.
+
+Each hook translates attribute tuples into a typed request, asks the store and
+the policy, and translates the answer back. A guard around each hook turns any
+exception into one log line and an rcode chosen on purpose: nothing raises into
+radiusd.
+
+Return shapes follow rlm_python3: an rcode, or ``(rcode, {"reply": …,
+"config": …, "request": …})`` with tuples of ``(attribute, value)`` or
+``(attribute, operator, value)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import radiusd
+
+from rlm_cloudos.config import ModuleSettings
+from rlm_cloudos.crypto import KeyRing
+from rlm_cloudos.errors import BackendUnavailable, CloudOSError, DecryptError
+from rlm_cloudos.log import RadLog
+from rlm_cloudos.policy import Reason, decide_access
+from rlm_cloudos.policy.types import REPLY_MESSAGES
+from rlm_cloudos.policy.access import reject
+from rlm_cloudos.radattrs import BadAttribute, parse_access, parse_acct, to_dict
+from rlm_cloudos.store.pg import AuthLogEntry, AuthLogWriter, Database
+
+log = RadLog(
+    radiusd.radlog,
+    {"info": radiusd.L_INFO, "auth": radiusd.L_AUTH, "warn": radiusd.L_WARN, "error": radiusd.L_ERR,
+     "debug": radiusd.L_DBG, "acct": radiusd.L_ACCT},
+)
+
+Update = dict[str, tuple[tuple[str, ...], ...]]
+Result = int | tuple[int, Update]
+
+
+@dataclass
+class Runtime:
+    """Everything the hooks share: built once per radiusd process, closed at detach."""
+
+    settings: ModuleSettings
+    keyring: KeyRing
+    db: Database
+    auth_log: AuthLogWriter
+
+    @classmethod
+    def start(cls, section: dict[str, str] | None) -> Runtime:
+        settings = ModuleSettings.load(section)
+        keyring = KeyRing.load(settings.keyring)
+        db = Database(
+            settings.database_url,
+            size=settings.pool_size,
+            connect_timeout=settings.connect_timeout,
+            statement_timeout_ms=settings.statement_timeout_ms,
+        )
+        db.open()
+        return cls(settings, keyring, db, AuthLogWriter(db, log))
+
+    def close(self) -> None:
+        self.auth_log.close()
+        self.db.close()
+
+
+_lock = threading.Lock()
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    """The process's Runtime, built on first use (instantiate normally builds it)."""
+    global _runtime
+    if _runtime is None:
+        with _lock:
+            if _runtime is None:
+                _runtime = Runtime.start(getattr(radiusd, "config", None))
+    return _runtime
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def guarded(hook: str, on_error: Callable[[], Result]) -> Callable[[Callable[[Any], Result]], Callable[[Any], Result]]:
+    """Catch everything at the radiusd boundary: one log line, then ``on_error()``."""
+
+    def wrap(fn: Callable[[Any], Result]) -> Callable[[Any], Result]:
+        @functools.wraps(fn)
+        def hooked(p: Any) -> Result:
+            try:
+                return fn(p)
+            except Exception as exc:
+                user = None
+                try:
+                    user = to_dict(p.get("request") if isinstance(p, dict) else p).get("User-Name")
+                except Exception:
+                    pass
+                detail = str(exc) if isinstance(exc, CloudOSError) else None
+                log("error", hook=hook, user=user, error=type(exc).__name__, detail=detail)
+                log("debug", hook=hook, traceback=traceback.format_exc())
+                return on_error()
+
+        return hooked
+
+    return wrap
+
+
+def _reject(reason: Reason, why: str | None = None) -> Result:
+    decision = reject(reason)
+    return radiusd.RLM_MODULE_REJECT, {
+        "reply": tuple((a, ":=", v) for a, v in decision.reply),
+        "config": (("CloudOS-Reason", ":=", reason.value),),
+        "request": (("Module-Failure-Message", "+=", f"cloudos: {why or reason.value}"),),
+    }
+
+
+def _request(p: Any) -> Any:
+    return p.get("request") if isinstance(p, dict) else p
+
+
+# --------------------------------------------------------------------------- hooks
+
+
+def instantiate(p: Any) -> int:
+    """Build the runtime; a bad configuration or key ring stops radiusd from starting (returns -1)."""
+    try:
+        rt = runtime()
+    except Exception as exc:
+        radiusd.radlog(radiusd.L_ERR, f"rlm_cloudos: instantiate failed: {type(exc).__name__}: {exc}")
+        return -1
+    log("info", hook="instantiate", pool_size=rt.settings.pool_size, keys=len(rt.keyring.keys),
+        active_key=rt.keyring.active)
+    return 0
+
+
+def detach(p: Any = None) -> int:
+    global _runtime
+    if _runtime is not None:
+        _runtime.close()
+        _runtime = None
+    return radiusd.RLM_MODULE_OK
+
+
+@guarded("authorize", lambda: _reject(Reason.INTERNAL_ERROR))
+def authorize(p: Any) -> Result:
+    """Decide on status, plan, expiry and MAC; on accept hand pap/chap/mschap the cleartext password."""
+    req = parse_access(_request(p))
+    if isinstance(req, BadAttribute):
+        log("auth", hook="authorize", reason=Reason.BAD_REQUEST.value, attribute=req.attribute, problem=req.problem,
+            user=to_dict(_request(p)).get("User-Name"))
+        return _reject(Reason.BAD_REQUEST, f"{req.attribute} {req.problem}")
+    rt = runtime()
+    try:
+        ctx = rt.db.access_context(req.nas_address, req.user_name)
+    except BackendUnavailable as exc:
+        log("error", hook="authorize", user=req.user_name, reason=Reason.BACKEND_UNAVAILABLE.value, detail=str(exc))
+        return _reject(Reason.BACKEND_UNAVAILABLE)
+    if ctx is None:
+        log("auth", hook="authorize", user=req.user_name, nas=req.nas_address, reason=Reason.UNKNOWN_NAS.value)
+        return _reject(Reason.UNKNOWN_NAS)
+
+    decision = decide_access(ctx.tenant, ctx.subscriber, req.calling_station_id, _now())
+    # post_auth reads these back to write the auth log row without another query.
+    tag: tuple[tuple[str, str, str], ...] = (
+        ("CloudOS-Reason", ":=", decision.reason.value),
+        ("CloudOS-Tenant", ":=", ctx.tenant.slug),
+        ("CloudOS-Tenant-Id", ":=", str(ctx.tenant.id)),
+        ("CloudOS-NAS-Id", ":=", str(ctx.nas_id)),
+    )
+    if ctx.subscriber is not None:
+        tag += (("CloudOS-Subscriber-Id", ":=", str(ctx.subscriber.id)),)
+    if not decision.accepted:
+        log("auth", hook="authorize", tenant=ctx.tenant.slug, nas=ctx.nas_name, user=req.user_name,
+            reason=decision.reason.value, mac=req.calling_station_id)
+        rcode, update = _reject(decision.reason)
+        update["config"] = tag
+        return rcode, update
+
+    assert ctx.password_enc is not None  # an accepted subscriber exists
+    try:
+        password = rt.keyring.decrypt(ctx.password_enc, "subscriber.password")
+    except DecryptError as exc:
+        log("error", hook="authorize", tenant=ctx.tenant.slug, user=req.user_name, reason="undecryptable_password",
+            detail=str(exc))
+        return _reject(Reason.INTERNAL_ERROR)
+    return radiusd.RLM_MODULE_UPDATED, {
+        "reply": tuple((a, ":=", v) for a, v in decision.reply),
+        "config": (("Cleartext-Password", ":=", password), *tag),
+    }
+
+
+#: Reasons that authorize gives only when it let the password check go ahead.
+_PASSWORD_CHECKED = frozenset({Reason.OK.value, Reason.SUSPENDED.value, Reason.EXPIRED.value})
+
+
+@guarded("post_auth", lambda: radiusd.RLM_MODULE_NOOP)
+def post_auth(p: Any) -> Result:
+    """Record every accept and reject in the auth log; name the reason of a refused password."""
+    config = to_dict(p.get("config") if isinstance(p, dict) else ())
+    rejected = config.get("Post-Auth-Type", "").lower() == "reject"
+    reason = config.get("CloudOS-Reason")
+    update: Update = {}
+    if rejected and reason in _PASSWORD_CHECKED:
+        # authorize let it through (or into the walled garden); pap/chap/mschap refused the password.
+        reason = Reason.WRONG_PASSWORD.value
+        update = {
+            "reply": (("Reply-Message", ":=", REPLY_MESSAGES[Reason.WRONG_PASSWORD]),),
+            "request": (("Module-Failure-Message", "+=", "cloudos: wrong_password"),),
+        }
+    rcode = radiusd.RLM_MODULE_UPDATED if update else radiusd.RLM_MODULE_OK
+    result: Result = (rcode, update) if update else rcode
+    tenant_id = config.get("CloudOS-Tenant-Id")
+    req = parse_access(_request(p))
+    if reason is None or tenant_id is None or isinstance(req, BadAttribute):
+        # No tenant to file it under (bad request, unknown NAS, backend down):
+        # the radiusd log line written by authorize is the record.
+        return result
+    if reason == Reason.WRONG_PASSWORD.value:
+        log("auth", hook="post_auth", tenant=config.get("CloudOS-Tenant"), user=req.user_name, reason=reason,
+            method=req.auth_method, mac=req.calling_station_id)
+    runtime().auth_log.add(
+        AuthLogEntry(
+            at=_now(),
+            tenant_id=int(tenant_id),
+            nas_id=_int(config.get("CloudOS-NAS-Id")),
+            subscriber_id=_int(config.get("CloudOS-Subscriber-Id")),
+            username=req.user_name,
+            outcome="reject" if rejected else "accept",
+            reason=reason,
+            auth_method=req.auth_method,
+            calling_station_id=req.calling_station_id,
+            nas_port_id=req.nas_port_id,
+            nas_port_type=req.nas_port_type,
+            framed_ip=req.framed_ip,
+            walled_garden=not rejected and reason != Reason.OK.value,
+        )
+    )
+    return result
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text else None
+    except ValueError:
+        return None
+
+
+@guarded("accounting", lambda: radiusd.RLM_MODULE_FAIL)
+def accounting(p: Any) -> Result:
+    """Store one Accounting-Request; OK only once it is durable, FAIL (no response, NAS retransmits) otherwise."""
+    req = parse_acct(_request(p))
+    if isinstance(req, BadAttribute):
+        # Acknowledged so the NAS stops resending what can never be stored; the log keeps it.
+        attrs = to_dict(_request(p))
+        log("warn", hook="accounting", event="malformed", attribute=req.attribute, problem=req.problem,
+            user=attrs.get("User-Name"), session=attrs.get("Acct-Session-Id"), status=attrs.get("Acct-Status-Type"))
+        return radiusd.RLM_MODULE_OK
+    try:
+        res = runtime().db.account(req)
+    except BackendUnavailable as exc:
+        log("error", hook="accounting", user=req.user_name, session=req.acct_session_id, status=req.status,
+            reason=Reason.BACKEND_UNAVAILABLE.value, detail=str(exc))
+        return radiusd.RLM_MODULE_FAIL
+    if res.result != "ok":
+        log("warn", hook="accounting", event=res.result, nas=req.nas_address, user=req.user_name or None,
+            session=req.acct_session_id or None, status=req.status)
+    return radiusd.RLM_MODULE_OK
+
+
+@guarded("lookup_client", lambda: radiusd.RLM_MODULE_FAIL)
+def lookup_client(p: Any) -> Result:
+    """dynamic_clients: turn the NAS row covering the source address into a FreeRADIUS client."""
+    address = to_dict(_request(p)).get("CloudOS-NAS-Address", "")
+    rt = runtime()
+    nas = rt.db.lookup_nas(address)
+    if nas is None:
+        log("auth", hook="lookup_client", event="unknown_nas", address=address)
+        return radiusd.RLM_MODULE_NOTFOUND
+    secret = rt.keyring.decrypt(nas.secret_enc, "nas.secret")
+    family = "FreeRADIUS-Client-IPv6-Address" if ":" in address else "FreeRADIUS-Client-IP-Address"
+    log("info", hook="lookup_client", event="client_added", tenant=nas.tenant, nas=nas.name, address=address)
+    return radiusd.RLM_MODULE_OK, {
+        "config": (
+            (family, ":=", address),
+            ("FreeRADIUS-Client-Secret", ":=", secret),
+            ("FreeRADIUS-Client-Shortname", ":=", f"{nas.tenant}/{nas.name}"),
+            ("FreeRADIUS-Client-NAS-Type", ":=", "other"),
+            ("FreeRADIUS-Client-Require-MA", ":=", "yes"),
+        )
+    }

@@ -1,0 +1,78 @@
+"""RouterOS rate-limit syntax and human data sizes, validated before they reach a NAS."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+
+class RateLimitError(ValueError):
+    """The text is not a RouterOS rate limit."""
+
+
+class SizeError(ValueError):
+    """The text is not a data size."""
+
+
+_RATE = r"\d+(?:\.\d+)?[kKMG]?"
+_PAIR = rf"{_RATE}(?:/{_RATE})?"
+_TIME = r"\d+[smh]?"
+# rx/tx [burst-rx/burst-tx [threshold-rx/threshold-tx [time-rx/time-tx [priority [min-rx/min-tx]]]]]
+_RATE_LIMIT = re.compile(
+    rf"^{_PAIR}(?: {_PAIR}(?: {_PAIR}(?: {_TIME}(?:/{_TIME})?(?: [1-8](?: {_PAIR})?)?)?)?)?$"
+)
+
+
+def parse_rate_limit(text: str) -> str:
+    """Return the normalised RouterOS ``Mikrotik-Rate-Limit`` value; raises RateLimitError.
+
+    rx is the subscriber's upload and tx their download: "8M down, 2M up" is ``2M/8M``.
+    """
+    value = " ".join(text.split())
+    if not value or len(value) > 128 or not _RATE_LIMIT.match(value):
+        raise RateLimitError(
+            f"invalid rate limit {text!r}: expected RouterOS syntax like '2M/8M' "
+            "or '2M/8M 4M/16M 1M/6M 10/10 8 512k/2M'"
+        )
+    return value
+
+
+_UNITS = {
+    "": 1,
+    "B": 1,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+    "KIB": 2**10,
+    "MIB": 2**20,
+    "GIB": 2**30,
+    "TIB": 2**40,
+}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
+
+
+def parse_size(text: str) -> int:
+    """Bytes in ``text`` (``1073741824``, ``50GB`` = 50×10⁹, ``1.5GiB`` = 1.5×2³⁰); raises SizeError."""
+    m = _SIZE.match(text)
+    unit = m.group(2).upper() if m else ""
+    if not m or unit not in _UNITS:
+        raise SizeError(f"invalid size {text!r}: expected bytes or a number with B, KB, MB, GB, TB, KiB, MiB, GiB or TiB")
+    try:
+        value = Decimal(m.group(1)) * _UNITS[unit]
+    except InvalidOperation as exc:  # pragma: no cover - the regex admits only decimals
+        raise SizeError(f"invalid size {text!r}") from exc
+    if value != value.to_integral_value():
+        raise SizeError(f"invalid size {text!r}: not a whole number of bytes")
+    if value <= 0:
+        raise SizeError(f"invalid size {text!r}: must be positive")
+    return int(value)
+
+
+def format_size(n: int) -> str:
+    """A short human form of a byte count, in SI units (the ones parse_size reads back)."""
+    for unit, factor in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
+        if n >= factor:
+            q = Decimal(n) / factor
+            return f"{q.normalize():f}{unit}" if q == q.quantize(Decimal("0.01")) else f"{n}B"
+    return f"{n}B"

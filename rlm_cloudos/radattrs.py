@@ -1,0 +1,196 @@
+"""FreeRADIUS attribute tuples ⇄ typed requests.
+
+rlm_python3 hands each list as a tuple of ``(name, value)`` string pairs, with
+values printed the way radiusd prints them (``Ethernet``, ``10.0.0.5``,
+``0x…`` for octets). Parsers here are total: a malformed value becomes a
+BadAttribute that the adapter logs and answers, never an exception.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+Pairs = Iterable[tuple[str, str]] | None
+
+
+@dataclass(frozen=True, slots=True)
+class BadAttribute:
+    """Why a request could not be read."""
+
+    attribute: str
+    problem: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRequest:
+    user_name: str
+    nas_address: str
+    auth_method: str
+    calling_station_id: str | None
+    nas_identifier: str | None = None
+    nas_port_id: str | None = None
+    nas_port_type: str | None = None
+    framed_ip: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AcctRequest:
+    status: str
+    user_name: str
+    nas_address: str
+    acct_unique_id: str
+    acct_session_id: str
+    input_octets: int
+    output_octets: int
+    session_time: int
+    delay: int
+    framed_ip: str | None = None
+    calling_station_id: str | None = None
+    nas_port_id: str | None = None
+    terminate_cause: str | None = None
+
+
+ACCT_STATUSES = frozenset({"Start", "Stop", "Interim-Update", "Alive", "Accounting-On", "Accounting-Off"})
+
+_MAC = re.compile(r"^([0-9A-Fa-f]{2})[:-]?([0-9A-Fa-f]{2})[:.-]?([0-9A-Fa-f]{2})[:-]?([0-9A-Fa-f]{2})[:.-]?([0-9A-Fa-f]{2})[:-]?([0-9A-Fa-f]{2})$")
+
+
+def to_dict(pairs: Pairs) -> dict[str, str]:
+    """First value of each attribute; tolerant of None and of odd tuple shapes."""
+    out: dict[str, str] = {}
+    for item in pairs or ():
+        if isinstance(item, tuple) and len(item) >= 2:
+            name, value = item[0], item[-1]
+            if isinstance(name, str) and name not in out:
+                out[name] = value if isinstance(value, str) else str(value)
+    return out
+
+
+def normalize_mac(text: str | None) -> str | None:
+    """``AA:BB:CC:DD:EE:FF`` from any common MAC spelling, or None if it is not a MAC."""
+    if not text:
+        return None
+    m = _MAC.match(text.strip())
+    return ":".join(g.upper() for g in m.groups()) if m else None
+
+
+def _ip(text: str | None) -> str | None:
+    if not text:
+        return None
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+def _user_name(attrs: dict[str, str]) -> str | BadAttribute:
+    name = attrs.get("User-Name")
+    if name is None:
+        return BadAttribute("User-Name", "missing")
+    if name == "":
+        return BadAttribute("User-Name", "empty")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+        return BadAttribute("User-Name", "contains control characters")
+    return name
+
+
+def _nas_address(attrs: dict[str, str]) -> str | BadAttribute:
+    address = _ip(attrs.get("CloudOS-NAS-Address"))
+    if address is None:
+        return BadAttribute("CloudOS-NAS-Address", "missing: is policy cloudos_nas_address in the section?")
+    return address
+
+
+def parse_access(pairs: Pairs) -> AccessRequest | BadAttribute:
+    """Read an Access-Request; which of PAP, CHAP or MS-CHAP it is comes from the password attribute."""
+    attrs = to_dict(pairs)
+    name = _user_name(attrs)
+    if isinstance(name, BadAttribute):
+        return name
+    nas = _nas_address(attrs)
+    if isinstance(nas, BadAttribute):
+        return nas
+    if "User-Password" in attrs:
+        method = "pap"
+    elif "CHAP-Password" in attrs:
+        method = "chap"
+    elif "MS-CHAP2-Response" in attrs:
+        method = "mschapv2"
+    elif "MS-CHAP-Response" in attrs:
+        method = "mschap"
+    else:
+        return BadAttribute("User-Password", "no PAP, CHAP or MS-CHAP credentials")
+    return AccessRequest(
+        user_name=name,
+        nas_address=nas,
+        auth_method=method,
+        calling_station_id=normalize_mac(attrs.get("Calling-Station-Id")),
+        nas_identifier=attrs.get("NAS-Identifier"),
+        nas_port_id=attrs.get("NAS-Port-Id"),
+        nas_port_type=attrs.get("NAS-Port-Type"),
+        framed_ip=_ip(attrs.get("Framed-IP-Address")),
+    )
+
+
+def _counter(attrs: dict[str, str], octets: str, gigawords: str) -> int | BadAttribute:
+    try:
+        low = int(attrs.get(octets, "0"))
+        high = int(attrs.get(gigawords, "0"))
+    except ValueError:
+        return BadAttribute(octets, "not an integer")
+    if not (0 <= low < 2**32 and 0 <= high < 2**32):
+        return BadAttribute(octets, "out of range")
+    return (high << 32) + low
+
+
+def parse_acct(pairs: Pairs) -> AcctRequest | BadAttribute:
+    """Read an Accounting-Request; octet counters fold in their Gigawords (true bytes = G × 2³² + octets)."""
+    attrs = to_dict(pairs)
+    status = attrs.get("Acct-Status-Type")
+    if status not in ACCT_STATUSES:
+        return BadAttribute("Acct-Status-Type", "missing" if status is None else "unknown value")
+    nas = _nas_address(attrs)
+    if isinstance(nas, BadAttribute):
+        return nas
+    on_off = status in ("Accounting-On", "Accounting-Off")
+    name = attrs.get("User-Name", "")
+    if not on_off:
+        checked = _user_name(attrs)
+        if isinstance(checked, BadAttribute):
+            return checked
+        if not attrs.get("Acct-Session-Id"):
+            return BadAttribute("Acct-Session-Id", "missing")
+    uid = attrs.get("Acct-Unique-Session-Id", "")
+    if not on_off and not uid:
+        return BadAttribute("Acct-Unique-Session-Id", "missing: is policy cloudos_acct_unique in preacct?")
+    inp = _counter(attrs, "Acct-Input-Octets", "Acct-Input-Gigawords")
+    if isinstance(inp, BadAttribute):
+        return inp
+    out = _counter(attrs, "Acct-Output-Octets", "Acct-Output-Gigawords")
+    if isinstance(out, BadAttribute):
+        return out
+    try:
+        session_time = int(attrs.get("Acct-Session-Time", "0"))
+        delay = int(attrs.get("Acct-Delay-Time", "0"))
+    except ValueError:
+        return BadAttribute("Acct-Session-Time", "not an integer")
+    if not (0 <= session_time < 2**32 and 0 <= delay < 2**32):
+        return BadAttribute("Acct-Session-Time", "out of range")
+    return AcctRequest(
+        status=status,
+        user_name=name,
+        nas_address=nas,
+        acct_unique_id=uid,
+        acct_session_id=attrs.get("Acct-Session-Id", ""),
+        input_octets=inp,
+        output_octets=out,
+        session_time=session_time,
+        delay=delay,
+        framed_ip=_ip(attrs.get("Framed-IP-Address")),
+        calling_station_id=attrs.get("Calling-Station-Id"),
+        nas_port_id=attrs.get("NAS-Port-Id"),
+        terminate_cause=attrs.get("Acct-Terminate-Cause"),
+    )

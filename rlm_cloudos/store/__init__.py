@@ -1,0 +1,1 @@
+"""PostgreSQL (and later Redis) access for the hot path; returns policy values."""

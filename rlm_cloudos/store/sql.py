@@ -1,0 +1,36 @@
+"""SQL text of the hot path, parameterised; each hook is one round trip."""
+
+# Everything authorize needs, in one statement, keyed by the packet's source
+# address (which decides NAS and tenant) and the User-Name.
+AUTHORIZE = """
+SELECT n.id, n.name, t.id, t.name, t.timezone, t.interim_interval,
+       t.walled_garden_address_list, t.walled_garden_rate_limit,
+       s.id, s.password_enc, s.status, s.expires_at, upper(s.mac::text), host(s.static_ip),
+       p.id, p.name, p.rate_limit, p.quota_bytes, p.fup_rate_limit, p.period,
+       p.simultaneous_use, p.address_list, p.ip_pool
+  FROM nas n
+  JOIN tenant t ON t.id = n.tenant_id
+  LEFT JOIN subscriber s ON s.tenant_id = n.tenant_id AND s.username = %(username)s
+  LEFT JOIN plan p ON p.id = s.plan_id
+ WHERE n.address >>= %(nas_address)s::inet
+"""
+
+# The NAS whose address or network contains a packet's source address.
+LOOKUP_NAS = """
+SELECT n.id, n.name, t.name, n.secret_enc
+  FROM nas n JOIN tenant t ON t.id = n.tenant_id
+ WHERE n.address >>= %(nas_address)s::inet
+"""
+
+ACCOUNT = """
+SELECT result, tenant_id, subscriber_id, d_in, d_out, d_time
+  FROM cloudos_account(%(nas_address)s::inet, %(uid)s, %(status)s, %(username)s, %(acct_session_id)s,
+                       now() - make_interval(secs => %(delay)s), %(input)s, %(output)s, %(time)s,
+                       %(framed_ip)s::inet, %(calling)s, %(nas_port_id)s, %(cause)s)
+"""
+
+INSERT_AUTH_LOG = """
+INSERT INTO auth_log (at, tenant_id, nas_id, subscriber_id, username, outcome, reason, auth_method,
+                      calling_station_id, nas_port_id, nas_port_type, framed_ip, walled_garden)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::inet, %s)
+"""

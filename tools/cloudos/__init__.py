@@ -1,0 +1,1 @@
+"""The `cloudos` admin CLI and its helpers."""

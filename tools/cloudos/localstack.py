@@ -1,0 +1,448 @@
+"""A local stack on loopback: a throwaway PostgreSQL cluster, Redis and `freeradius -f`.
+
+Used by `bash scripts/demo` (state in .cloudos/, left running) and by the test
+harness (state in a temporary directory, stopped at the end). Every process is
+started here and stopped by the PID recorded here; nothing else is touched.
+
+PostgreSQL refuses to run as root: as root the cluster runs as the system user
+``cloudos`` (created by scripts/install), otherwise as the calling user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import pwd
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+RADDB = REPO / "raddb"
+
+
+class StackError(RuntimeError):
+    """A component of the local stack could not be started or stopped."""
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A port free on 127.0.0.1 for both TCP and UDP right now."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        other = socket.SOCK_DGRAM if kind == socket.SOCK_STREAM else socket.SOCK_STREAM
+        try:
+            with socket.socket(socket.AF_INET, other) as s:
+                s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return port
+    raise StackError("no free port on 127.0.0.1")
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(p.split("/")[4]))
+    if not found:
+        raise StackError(f"PostgreSQL's {name} not found: run bash scripts/install")
+    return found[-1]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child counts as gone
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def _stop_pid(pid: int, timeout: float = 10.0) -> None:
+    if not _alive(pid):
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        if not _alive(pid):
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@dataclass
+class Ports:
+    pg: int
+    redis: int
+    auth: int
+    acct: int
+    status: int
+
+    @classmethod
+    def pick(cls) -> Ports:
+        picked: list[int] = []
+        while len(picked) < 5:
+            p = free_port()
+            if p not in picked:
+                picked.append(p)
+        return cls(*picked)
+
+
+@dataclass
+class Stack:
+    """Where a stack lives and how to reach it."""
+
+    state: Path
+    ports: Ports
+    status_secret: str
+    host: str = "127.0.0.1"
+    client_lifetime: int = 60
+    reject_delay: int = 1
+
+    # ------------------------------------------------------------------ paths and URLs
+    @property
+    def pgdata(self) -> Path:
+        return self.state / "pg" / "data"
+
+    @property
+    def pg_socket_dir(self) -> Path:
+        return self.state / "pg" / "run"
+
+    @property
+    def keyring(self) -> Path:
+        return self.state / "keyring.json"
+
+    @property
+    def radius_state(self) -> Path:
+        return self.state / "radius"
+
+    @property
+    def raddb(self) -> Path:
+        return self.state / "raddb"
+
+    @property
+    def radius_log(self) -> Path:
+        return self.radius_state / "log" / "radius.log"
+
+    @property
+    def database_url(self) -> str:
+        return f"postgresql://cloudos@127.0.0.1:{self.ports.pg}/cloudos"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.ports.redis}/0"
+
+    def env(self) -> dict[str, str]:
+        """The CLOUDOS_* variables that point the CLI and radiusd at this stack."""
+        return {
+            "CLOUDOS_DATABASE_URL": self.database_url,
+            "CLOUDOS_REDIS_URL": self.redis_url,
+            "CLOUDOS_KEYRING": str(self.keyring),
+            "CLOUDOS_RADIUS_HOST": self.host,
+            "CLOUDOS_RADIUS_AUTH_PORT": str(self.ports.auth),
+            "CLOUDOS_RADIUS_ACCT_PORT": str(self.ports.acct),
+            "CLOUDOS_RADIUS_STATUS_PORT": str(self.ports.status),
+            "CLOUDOS_STATUS_SECRET": self.status_secret,
+        }
+
+    def radiusd_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.env())
+        env.update(
+            {
+                "CLOUDOS_HOME": str(REPO),
+                "CLOUDOS_VENV": str(Path(sys.prefix)),
+                "CLOUDOS_RADDB": str(self.raddb),
+                "CLOUDOS_RADIUS_STATE": str(self.radius_state),
+                "CLOUDOS_CLIENT_LIFETIME": str(self.client_lifetime),
+                "CLOUDOS_REJECT_DELAY": str(self.reject_delay),
+            }
+        )
+        return env
+
+    def save(self) -> None:
+        self.state.mkdir(parents=True, exist_ok=True)
+        meta = {"ports": asdict(self.ports), "status_secret": self.status_secret, "host": self.host,
+                "client_lifetime": self.client_lifetime, "reject_delay": self.reject_delay}
+        path = self.state / "stack.json"
+        path.write_text(json.dumps(meta, indent=2) + "\n")
+        path.chmod(0o600)
+        lines = [f"export {k}={shlex.quote(v)}" for k, v in self.env().items()]
+        env_path = self.state / "stack.env"
+        env_path.write_text("# Source me: . .cloudos/stack.env\n" + "\n".join(lines) + "\n")
+        env_path.chmod(0o600)
+
+    @classmethod
+    def load_or_new(cls, state: Path, **overrides: object) -> Stack:
+        path = state / "stack.json"
+        if path.exists():
+            meta = json.loads(path.read_text())
+            return cls(state=state, ports=Ports(**meta["ports"]), status_secret=meta["status_secret"],
+                       host=meta.get("host", "127.0.0.1"), client_lifetime=meta.get("client_lifetime", 60),
+                       reject_delay=meta.get("reject_delay", 1))
+        stack = cls(state=state, ports=Ports.pick(), status_secret=os.urandom(16).hex(), **overrides)  # type: ignore[arg-type]
+        return stack
+
+    # ------------------------------------------------------------------ PostgreSQL
+    def _pg_user(self) -> str | None:
+        """The OS user PostgreSQL runs as: ``cloudos`` when we are root, else ourselves (None)."""
+        if os.geteuid() != 0:
+            return None
+        try:
+            pwd.getpwnam("cloudos")
+        except KeyError:
+            raise StackError("running as root needs the system user 'cloudos': run bash scripts/install") from None
+        return "cloudos"
+
+    def _as_pg(self, argv: list[str]) -> list[str]:
+        user = self._pg_user()
+        return ["runuser", "-u", user, "--", *argv] if user else argv
+
+    def start_postgres(self) -> None:
+        user = self._pg_user()
+        self.pg_socket_dir.mkdir(parents=True, exist_ok=True)
+        if user:
+            # The cluster's user must reach its directory: chown state/pg, and
+            # make every ancestor traversable (o+x), as PostgreSQL needs.
+            pw = pwd.getpwnam(user)
+            for d in (self.pgdata.parent, self.pg_socket_dir):
+                os.chown(d, pw.pw_uid, pw.pw_gid)
+            for d in [self.state, *self.state.parents]:
+                mode = d.stat().st_mode
+                if not mode & 0o001:
+                    d.chmod(mode | 0o001)
+        if not (self.pgdata / "PG_VERSION").exists():
+            if self.pgdata.exists():
+                shutil.rmtree(self.pgdata)
+            self.pgdata.mkdir(mode=0o700)
+            if user:
+                pw = pwd.getpwnam(user)
+                os.chown(self.pgdata, pw.pw_uid, pw.pw_gid)
+            _run(self._as_pg([_pg_bin("initdb"), "-D", str(self.pgdata), "-U", "cloudos", "-A", "trust",
+                              "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"]), "initdb")
+            conf = self.pgdata / "postgresql.conf"
+            with conf.open("a") as f:
+                f.write(
+                    "\n# CloudOS local stack: loopback only\n"
+                    "listen_addresses = '127.0.0.1'\n"
+                    f"port = {self.ports.pg}\n"
+                    f"unix_socket_directories = '{self.pg_socket_dir}'\n"
+                    "fsync = on\nmax_connections = 200\nshared_buffers = 256MB\n"
+                    "timezone = 'UTC'\nlog_timezone = 'UTC'\n"
+                )
+        if self.postgres_running():
+            return
+        log = self.pgdata.parent / "postgres.log"
+        if user:
+            log.touch()
+            pw = pwd.getpwnam(user)
+            os.chown(log, pw.pw_uid, pw.pw_gid)
+        _run(self._as_pg([_pg_bin("pg_ctl"), "-D", str(self.pgdata), "-l", str(log), "-w", "-t", "60", "start"]),
+             "pg_ctl start")
+        self._ensure_database()
+
+    def _ensure_database(self) -> None:
+        psql = self._as_pg([_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(self.ports.pg), "-U", "cloudos",
+                            "-d", "postgres", "-Atqc"])
+        out = _run([*psql, "SELECT 1 FROM pg_database WHERE datname = 'cloudos'"], "psql").strip()
+        if out != "1":
+            _run([*psql, "CREATE DATABASE cloudos"], "createdb")
+
+    def postgres_pid(self) -> int | None:
+        return _read_pid(self.pgdata / "postmaster.pid")
+
+    def postgres_running(self) -> bool:
+        pid = self.postgres_pid()
+        return pid is not None and _alive(pid)
+
+    def stop_postgres(self) -> None:
+        if self.postgres_running():
+            subprocess.run(self._as_pg([_pg_bin("pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"]),
+                           capture_output=True, check=False)
+        pid = self.postgres_pid()
+        if pid and _alive(pid):
+            _stop_pid(pid)
+
+    # ------------------------------------------------------------------ Redis
+    @property
+    def redis_pidfile(self) -> Path:
+        return self.state / "redis" / "redis.pid"
+
+    def start_redis(self) -> None:
+        d = self.state / "redis"
+        d.mkdir(parents=True, exist_ok=True)
+        pid = _read_pid(self.redis_pidfile)
+        if pid and _alive(pid):
+            return
+        _run(["redis-server", "--bind", "127.0.0.1", "--port", str(self.ports.redis), "--daemonize", "yes",
+              "--pidfile", str(self.redis_pidfile), "--dir", str(d), "--logfile", str(d / "redis.log"),
+              "--save", "", "--appendonly", "no", "--protected-mode", "yes"], "redis-server")
+        _wait(lambda: _tcp_open(self.ports.redis), 10, "Redis did not open its port")
+
+    def stop_redis(self) -> None:
+        pid = _read_pid(self.redis_pidfile)
+        if pid:
+            _stop_pid(pid)
+
+    # ------------------------------------------------------------------ FreeRADIUS
+    @property
+    def radiusd_pidfile(self) -> Path:
+        return self.radius_state / "run" / "cloudos-radiusd.pid"
+
+    def write_raddb(self) -> None:
+        """Copy raddb/ for this stack: the running server is insulated from edits to the repository."""
+        if self.raddb.exists():
+            shutil.rmtree(self.raddb)
+        shutil.copytree(RADDB, self.raddb)
+        for sub in ("log", "run", "spool"):
+            (self.radius_state / sub).mkdir(parents=True, exist_ok=True)
+
+    def ensure_keyring(self) -> None:
+        if not self.keyring.exists():
+            from rlm_cloudos.crypto import KeyRing
+
+            self.state.mkdir(parents=True, exist_ok=True)
+            KeyRing.create(self.keyring)
+
+    def radiusd_pid(self) -> int | None:
+        pid = _read_pid(self.radiusd_pidfile)
+        return pid if pid and _alive(pid) else None
+
+    def start_radiusd(self, *, extra_args: tuple[str, ...] = ()) -> int:
+        """Start `freeradius -f` in its own session and wait for Status-Server; returns its PID."""
+        pid = self.radiusd_pid()
+        if pid:
+            return pid
+        self.write_raddb()
+        check = subprocess.run(["freeradius", "-C", "-d", str(self.raddb)], env=self.radiusd_env(),
+                               capture_output=True, text=True)
+        if check.returncode != 0:
+            raise StackError("freeradius -C rejected the configuration:\n" + (check.stdout + check.stderr)[-3000:])
+        out = open(self.radius_state / "log" / "radiusd.stdout", "ab")
+        proc = subprocess.Popen(
+            ["freeradius", "-f", "-d", str(self.raddb), *extra_args],
+            env=self.radiusd_env(), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        out.close()
+        self.radiusd_pidfile.write_text(f"{proc.pid}\n")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise StackError(f"freeradius exited with {proc.returncode}; see {self.radius_log}:\n"
+                                 + _tail(self.radius_log))
+            if self.radius_ready():
+                return proc.pid
+            time.sleep(0.2)
+        raise StackError(f"freeradius did not answer Status-Server within 30 s; see {self.radius_log}")
+
+    def radius_ready(self) -> bool:
+        """True when radiusd answers a Status-Server on the status port."""
+        r = subprocess.run(
+            ["radclient", "-q", "-t", "1", "-r", "1", f"127.0.0.1:{self.ports.status}", "status", self.status_secret],
+            input="Message-Authenticator = 0x00\n", capture_output=True, text=True,
+        )
+        return r.returncode == 0
+
+    def stop_radiusd(self) -> None:
+        pid = self.radiusd_pid()
+        if pid:
+            _stop_pid(pid)
+
+    # ------------------------------------------------------------------ whole stack
+    def start(self) -> None:
+        self.save()
+        self.ensure_keyring()
+        self.start_postgres()
+        self.start_redis()
+
+    def stop(self) -> None:
+        self.stop_radiusd()
+        self.stop_redis()
+        self.stop_postgres()
+
+
+def _tcp_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _wait(pred: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise StackError(what)
+
+
+def _tail(path: Path, n: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return "(no log)"
+
+
+def _run(argv: list[str], what: str) -> str:
+    r = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if r.returncode != 0:
+        raise StackError(f"{what} failed ({r.returncode}): {(r.stderr or r.stdout).strip()[-2000:]}")
+    return r.stdout
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m cloudos.localstack", description=__doc__.splitlines()[0])
+    ap.add_argument("action", choices=["start", "start-radius", "stop", "env", "status"])
+    ap.add_argument("state", type=Path)
+    args = ap.parse_args(argv)
+    stack = Stack.load_or_new(args.state.resolve())
+    try:
+        if args.action == "start":
+            stack.start()
+        elif args.action == "start-radius":
+            stack.start_radiusd()
+        elif args.action == "stop":
+            stack.stop()
+        elif args.action == "env":
+            stack.save()
+            print((stack.state / "stack.env").read_text(), end="")
+        elif args.action == "status":
+            print(f"postgres {'running' if stack.postgres_running() else 'stopped'} port {stack.ports.pg}")
+            redis_pid = _read_pid(stack.redis_pidfile)
+            print(f"redis    {'running' if redis_pid and _alive(redis_pid) else 'stopped'} port {stack.ports.redis}")
+            print(f"radiusd  {'running' if stack.radiusd_pid() else 'stopped'} auth {stack.ports.auth} "
+                  f"acct {stack.ports.acct} status {stack.ports.status}")
+    except StackError as exc:
+        print(f"localstack: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
