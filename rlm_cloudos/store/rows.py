@@ -12,8 +12,8 @@ from rlm_cloudos.policy.types import Plan, Subscriber, SubscriberStatus, Tenant,
 class AccessContext:
     """What authorize read: the NAS and tenant, and the subscriber (None if unknown) with its sealed password."""
 
-    nas_id: int
-    nas_name: str
+    nas_id: int | None
+    nas_name: str | None
     tenant: Tenant
     subscriber: Subscriber | None
     password_enc: bytes | None

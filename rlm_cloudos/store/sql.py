@@ -1,18 +1,31 @@
 """SQL text of the hot path, parameterised; each hook is one round trip."""
 
-# Everything authorize needs, in one statement, keyed by the packet's source
-# address (which decides NAS and tenant) and the User-Name.
-AUTHORIZE = """
-SELECT n.id, n.name, t.id, t.name, t.timezone, t.interim_interval,
+# Tenant, subscriber and plan columns, in the order store.rows.access_context reads them.
+_CONTEXT = """
+       t.id, t.name, t.timezone, t.interim_interval,
        t.walled_garden_address_list, t.walled_garden_rate_limit,
        s.id, s.password_enc, s.status, s.expires_at, upper(s.mac::text), host(s.static_ip),
        p.id, p.name, p.rate_limit, p.quota_bytes, p.fup_rate_limit, p.period,
-       p.simultaneous_use, p.address_list, p.ip_pool
+       p.simultaneous_use, p.address_list, p.ip_pool"""
+
+# Everything authorize needs, in one statement, keyed by the packet's source
+# address (which decides NAS and tenant) and the User-Name.
+AUTHORIZE = f"""
+SELECT n.id, n.name,{_CONTEXT}
   FROM nas n
   JOIN tenant t ON t.id = n.tenant_id
   LEFT JOIN subscriber s ON s.tenant_id = n.tenant_id AND s.username = %(username)s
   LEFT JOIN plan p ON p.id = s.plan_id
  WHERE n.address >>= %(nas_address)s::inet
+"""
+
+# The same facts for `cloudos explain`, keyed by tenant instead of NAS.
+EXPLAIN = f"""
+SELECT NULL::bigint, NULL::text,{_CONTEXT}
+  FROM tenant t
+  LEFT JOIN subscriber s ON s.tenant_id = t.id AND s.username = %(username)s
+  LEFT JOIN plan p ON p.id = s.plan_id
+ WHERE t.id = %(tenant_id)s
 """
 
 # The NAS whose address or network contains a packet's source address.

@@ -1,0 +1,150 @@
+"""Parser helpers and validators shared by the command groups."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import re
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.engine import Row
+
+from cloudos.errors import UsageError
+from rlm_cloudos.policy.rates import RateLimitError, SizeError, parse_rate_limit, parse_size
+from rlm_cloudos.radattrs import normalize_mac
+
+Func = Callable[..., None]
+
+
+def leaf(sub: argparse._SubParsersAction, name: str, help: str, func: Func) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+    """A subcommand with --json and a handler."""
+    p = sub.add_parser(name, help=help, description=help)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=func)
+    return p
+
+
+def tenant_opt(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tenant", metavar="T", help="tenant name (may be omitted when exactly one tenant exists)")
+
+
+def as_dict(row: Row[Any] | None) -> dict[str, Any] | None:
+    return None if row is None else dict(row._mapping)
+
+
+# --------------------------------------------------------------------------- validators (argparse types)
+def _wrap(fn: Callable[[str], Any], what: str) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            return fn(text)
+        except (ValueError, RateLimitError, SizeError) as exc:
+            raise argparse.ArgumentTypeError(str(exc) or f"invalid {what}: {text!r}") from None
+
+    parse.__name__ = what
+    return parse
+
+
+def _timezone(text: str) -> str:
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {text!r} (e.g. Asia/Karachi)") from None
+    return text
+
+
+def _network(text: str) -> str:
+    try:
+        return str(ipaddress.ip_network(text, strict=True))
+    except ValueError as exc:
+        raise ValueError(f"invalid address {text!r}: {exc}") from None
+
+
+def _ip(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise ValueError(f"invalid IP address {text!r}") from None
+
+
+def _mac(text: str) -> str:
+    mac = normalize_mac(text)
+    if mac is None:
+        raise ValueError(f"invalid MAC address {text!r} (e.g. AA:BB:CC:DD:EE:FF)")
+    return mac
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"invalid date {text!r}: expected YYYY-MM-DD") from None
+
+
+_PERIOD = re.compile(r"^(monthly|[1-9][0-9]{0,3}d)$")
+
+
+def _period(text: str) -> str:
+    if not _PERIOD.match(text):
+        raise ValueError(f"invalid period {text!r}: 'monthly' or a number of days like '30d'")
+    return text
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+def _name(text: str) -> str:
+    if not _NAME.match(text):
+        raise ValueError(f"invalid name {text!r}: letters, digits, '.', '_' or '-', at most 63, starting alphanumeric")
+    return text
+
+
+def _username(text: str) -> str:
+    if not 1 <= len(text.encode()) <= 253 or any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+        raise ValueError(f"invalid username {text!r}: 1 to 253 bytes, no control characters")
+    return text
+
+
+def _price(text: str) -> str:
+    if not re.match(r"^\d{1,10}(\.\d{1,2})?$", text):
+        raise ValueError(f"invalid amount {text!r}: e.g. 2500 or 2499.99")
+    return text
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise ValueError(f"invalid number {text!r}") from None
+    if n < 1:
+        raise ValueError(f"must be at least 1, got {n}")
+    return n
+
+
+def _port(text: str) -> int:
+    n = _positive(text)
+    if n > 65535:
+        raise ValueError(f"invalid port {n}")
+    return n
+
+
+timezone_arg = _wrap(_timezone, "time zone")
+network_arg = _wrap(_network, "address")
+ip_arg = _wrap(_ip, "IP address")
+mac_arg = _wrap(_mac, "MAC address")
+date_arg = _wrap(_date, "date")
+period_arg = _wrap(_period, "period")
+name_arg = _wrap(_name, "name")
+username_arg = _wrap(_username, "username")
+price_arg = _wrap(_price, "amount")
+positive_arg = _wrap(_positive, "number")
+port_arg = _wrap(_port, "port")
+rate_arg = _wrap(parse_rate_limit, "rate limit")
+size_arg = _wrap(parse_size, "size")
+
+
+def require(cond: bool, message: str) -> None:
+    if not cond:
+        raise UsageError(message)

@@ -1,0 +1,96 @@
+"""cloudos explain USERNAME: what authorize would decide right now, and why.
+
+It reads the same facts as the hot path (store.sql.EXPLAIN shares its columns
+with store.sql.AUTHORIZE) and calls the same policy.decide_access.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import text
+
+from cloudos.commands._common import leaf, mac_arg, tenant_opt, username_arg
+from cloudos.commands.subscriber import paid_until
+from cloudos.context import Ctx
+from cloudos.errors import UsageError
+from rlm_cloudos.policy import decide_access
+from rlm_cloudos.store import sql
+from rlm_cloudos.store.rows import access_context
+
+
+def _at(text_: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text_)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid time {text_!r}: ISO 8601, e.g. 2026-12-01T00:00:00+05:00") from None
+    if when.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"time {text_!r} needs a UTC offset, e.g. +05:00")
+    return when
+
+
+def explain(ctx: Ctx, args: argparse.Namespace) -> None:
+    now = args.at or datetime.now(timezone.utc)
+    with ctx.read() as conn:
+        tenant = ctx.tenant(conn, args.tenant)
+        row = conn.exec_driver_sql(sql.EXPLAIN, {"tenant_id": tenant.id, "username": args.username}).first()
+        if row is None:
+            raise UsageError(f"no tenant {tenant.name}")
+        recent = conn.execute(
+            text("SELECT at, outcome, reason, auth_method, calling_station_id FROM auth_log "
+                 "WHERE tenant_id = :t AND username = :u ORDER BY at DESC LIMIT 5"),
+            {"t": tenant.id, "u": args.username},
+        ).all()
+    ctx_ = access_context(tuple(row), args.username)
+    sub = ctx_.subscriber
+    mac = args.mac if args.mac else (sub.mac if sub else None)
+    decision = decide_access(ctx_.tenant, sub, mac, now)
+    facts: dict[str, Any] = {"exists": sub is not None}
+    if sub is not None:
+        until = paid_until(sub.expires_at, ctx_.tenant.timezone)
+        facts.update({
+            "status": sub.status.value,
+            "plan": sub.plan.name if sub.plan else None,
+            "paid_until": until.isoformat() if until else None,
+            "expires_at": sub.expires_at.isoformat() if sub.expires_at else None,
+            "mac_binding": sub.mac,
+        })
+    data = {
+        "username": args.username,
+        "tenant": tenant.name,
+        "at": now.isoformat(),
+        "calling_station_id": mac,
+        "decision": decision.outcome.value,
+        "reason": decision.reason.value,
+        "message": decision.message,
+        "walled_garden": decision.walled_garden,
+        "reply": [{"attribute": a, "value": v} for a, v in decision.reply],
+        "facts": facts,
+        "recent_logins": [{"at": r.at.isoformat(), "outcome": r.outcome, "reason": r.reason,
+                           "method": r.auth_method, "mac": r.calling_station_id} for r in recent],
+        "note": "the password itself is checked by radiusd (pap/chap/mschap) after this decision",
+    }
+    lines = [f"{args.username} ({tenant.name}) at {now.isoformat()}: {decision.outcome.value.upper()} "
+             f"({decision.reason.value}: {decision.message})"]
+    for k, v in facts.items():
+        lines.append(f"  {k:<12} {v}")
+    if args.mac is None and sub is not None and sub.mac:
+        lines.append(f"  (assumed the login comes from the bound MAC {sub.mac}; try --mac to test another)")
+    lines.append("  reply:" if decision.reply else "  reply: (none)")
+    lines += [f"    {a} = {v}" for a, v in decision.reply]
+    if recent:
+        lines.append("  recent logins:")
+        lines += [f"    {r.at.isoformat()} {r.outcome} {r.reason} {r.auth_method or ''} {r.calling_station_id or ''}".rstrip()
+                  for r in recent]
+    lines.append("  (the password is checked after this decision: a wrong one shows as wrong_password above)")
+    ctx.emit(data, lines)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = leaf(sub, "explain", "what authorize would decide for USERNAME right now, and why", explain)
+    p.add_argument("username", type=username_arg, metavar="USERNAME")
+    tenant_opt(p)
+    p.add_argument("--mac", type=mac_arg, help="evaluate a login from this MAC (default: the bound MAC)")
+    p.add_argument("--at", type=_at, metavar="TIME", help="evaluate at this ISO 8601 time instead of now")

@@ -1,0 +1,95 @@
+"""cloudos nas add | list | remove"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from cloudos.commands._common import as_dict, leaf, name_arg, network_arg, port_arg, tenant_opt
+from cloudos.context import Ctx, read_secret, table
+from cloudos.errors import CliError, UsageError
+
+_PUBLIC = ("id", "name", "address", "coa_port", "nas_type", "description", "created_at")
+
+
+def _public(row: dict[str, Any], tenant: str) -> dict[str, Any]:
+    return {"tenant": tenant, **{k: (str(row[k]) if k == "address" else row[k]) for k in _PUBLIC}}
+
+
+def add(ctx: Ctx, args: argparse.Namespace) -> None:
+    if not args.secret_stdin:
+        raise UsageError("the shared secret is read from standard input: add --secret-stdin")
+    secret = read_secret("NAS shared secret")
+    if len(secret) < 12:
+        raise UsageError("the shared secret must be at least 12 characters (RFC 2865 advises 16 or more)")
+    sealed = ctx.keyring.encrypt(secret, "nas.secret")
+    with ctx.tx() as conn:
+        tenant = ctx.tenant(conn, args.tenant)
+        if conn.execute(text("SELECT 1 FROM nas WHERE tenant_id = :t AND name = :n"),
+                        {"t": tenant.id, "n": args.name}).first():
+            raise CliError(f"NAS {args.name!r} already exists in tenant {tenant.name}")
+        clash = conn.execute(
+            text("SELECT n.name, t.name AS tenant, n.address FROM nas n JOIN tenant t ON t.id = n.tenant_id "
+                 "WHERE n.address && CAST(:a AS cidr)"), {"a": args.address}).first()
+        if clash:
+            raise CliError(f"address {args.address} overlaps NAS {clash.name} ({clash.address}) of tenant {clash.tenant}")
+        try:
+            row = conn.execute(
+                text("INSERT INTO nas (tenant_id, name, address, secret_enc, coa_port, description) "
+                     "VALUES (:t, :n, CAST(:a AS cidr), :s, :p, :d) RETURNING *"),
+                {"t": tenant.id, "n": args.name, "a": args.address, "s": sealed, "p": args.coa_port,
+                 "d": args.description},
+            ).one()
+        except IntegrityError as exc:
+            raise CliError(f"cannot add NAS {args.name}: {exc.orig.diag.message_primary if exc.orig else exc}") from None
+        after = _public(dict(row._mapping), tenant.name)
+        ctx.audit(conn, action="nas.add", target=f"nas:{tenant.name}/{args.name}", tenant_id=tenant.id,
+                  before=None, after={**after, "secret_enc": sealed})
+    ctx.emit(after, f"NAS {args.name} added to tenant {tenant.name}: {args.address}, CoA port {args.coa_port}")
+
+
+def list_(ctx: Ctx, args: argparse.Namespace) -> None:
+    with ctx.read() as conn:
+        q = "SELECT n.*, t.name AS tenant FROM nas n JOIN tenant t ON t.id = n.tenant_id"
+        params: dict[str, Any] = {}
+        if args.tenant:
+            tenant = ctx.tenant(conn, args.tenant)
+            q += " WHERE n.tenant_id = :t"
+            params["t"] = tenant.id
+        rows = [_public(dict(r._mapping), r.tenant) for r in conn.execute(text(q + " ORDER BY t.name, n.name"), params)]
+    ctx.emit(rows, table(rows, ["tenant", "name", "address", "coa_port", "nas_type"]))
+
+
+def remove(ctx: Ctx, args: argparse.Namespace) -> None:
+    with ctx.tx() as conn:
+        tenant = ctx.tenant(conn, args.tenant)
+        row = conn.execute(text("DELETE FROM nas WHERE tenant_id = :t AND name = :n RETURNING *"),
+                           {"t": tenant.id, "n": args.name}).first()
+        if row is None:
+            raise CliError(f"no NAS named {args.name!r} in tenant {tenant.name}")
+        before = _public(dict(row._mapping), tenant.name)
+        ctx.audit(conn, action="nas.remove", target=f"nas:{tenant.name}/{args.name}", tenant_id=tenant.id,
+                  before={**before, "secret_enc": row.secret_enc}, after=None)
+    ctx.emit(before, f"NAS {args.name} removed from tenant {tenant.name}; running radiusd forget it "
+                     "within CLOUDOS_CLIENT_LIFETIME seconds")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    g = sub.add_parser("nas", help="routers (RADIUS clients) allowed to talk to radiusd")
+    s = g.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = leaf(s, "add", "add a NAS; the shared secret is read from standard input", add)
+    p.add_argument("name", type=name_arg, metavar="NAME")
+    tenant_opt(p)
+    p.add_argument("--address", type=network_arg, required=True, metavar="IP_OR_CIDR",
+                   help="the source address (or network) the NAS sends RADIUS from")
+    p.add_argument("--secret-stdin", action="store_true", help="read the shared secret from standard input")
+    p.add_argument("--coa-port", type=port_arg, default=3799, help="UDP port for CoA/Disconnect (3799; old RouterOS 1700)")
+    p.add_argument("--description")
+    p = leaf(s, "list", "list NAS", list_)
+    tenant_opt(p)
+    p = leaf(s, "remove", "remove a NAS", remove)
+    p.add_argument("name", type=name_arg, metavar="NAME")
+    tenant_opt(p)

@@ -1,0 +1,129 @@
+"""cloudos plan add | list | update"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from sqlalchemy import text
+
+from cloudos.commands._common import (as_dict, leaf, period_arg, positive_arg, price_arg, rate_arg, require,
+                                      size_arg, tenant_opt)
+from cloudos.context import Ctx, table
+from cloudos.errors import CliError
+from rlm_cloudos.policy.rates import format_size
+
+_PUBLIC = ("id", "name", "rate_limit", "quota_bytes", "fup_rate_limit", "period", "price", "simultaneous_use",
+           "address_list", "ip_pool", "active", "created_at", "updated_at")
+#: CLI option → column, for the options add and update share.
+_FIELDS = {"rate_limit": "rate_limit", "quota": "quota_bytes", "fup_rate_limit": "fup_rate_limit",
+           "period": "period", "price": "price", "simultaneous_use": "simultaneous_use",
+           "address_list": "address_list", "ip_pool": "ip_pool"}
+
+
+def _public(row: dict[str, Any], tenant: str) -> dict[str, Any]:
+    out = {"tenant": tenant, **{k: row[k] for k in _PUBLIC}}
+    out["price"] = None if row["price"] is None else str(row["price"])
+    return out
+
+
+def _plan_name(text_: str) -> str:
+    if not 1 <= len(text_) <= 64 or any(ord(c) < 0x20 for c in text_):
+        raise argparse.ArgumentTypeError(f"invalid plan name {text_!r}: 1 to 64 printable characters")
+    return text_
+
+
+def _check_fup(values: dict[str, Any]) -> None:
+    if values.get("fup_rate_limit") and not values.get("quota_bytes"):
+        raise CliError("a FUP rate limit applies once a quota is used up: give --quota as well")
+
+
+def add(ctx: Ctx, args: argparse.Namespace) -> None:
+    values = {col: getattr(args, opt) for opt, col in _FIELDS.items()}
+    _check_fup(values)
+    with ctx.tx() as conn:
+        tenant = ctx.tenant(conn, args.tenant)
+        if conn.execute(text("SELECT 1 FROM plan WHERE tenant_id = :t AND name = :n"),
+                        {"t": tenant.id, "n": args.name}).first():
+            raise CliError(f"plan {args.name!r} already exists in tenant {tenant.name}")
+        cols = ", ".join(values)
+        row = conn.execute(
+            text(f"INSERT INTO plan (tenant_id, name, {cols}) VALUES (:tenant_id, :name, "
+                 + ", ".join(f":{c}" for c in values) + ") RETURNING *"),
+            {"tenant_id": tenant.id, "name": args.name, **values},
+        ).one()
+        after = _public(dict(row._mapping), tenant.name)
+        ctx.audit(conn, action="plan.add", target=f"plan:{tenant.name}/{args.name}", tenant_id=tenant.id,
+                  before=None, after=after)
+    quota = f", quota {format_size(row.quota_bytes)}/{row.period}" if row.quota_bytes else ""
+    ctx.emit(after, f"plan {args.name} added to tenant {tenant.name}: rate {row.rate_limit}{quota}")
+
+
+def list_(ctx: Ctx, args: argparse.Namespace) -> None:
+    with ctx.read() as conn:
+        q = "SELECT p.*, t.name AS tenant FROM plan p JOIN tenant t ON t.id = p.tenant_id"
+        params: dict[str, Any] = {}
+        if args.tenant:
+            q += " WHERE p.tenant_id = :t"
+            params["t"] = ctx.tenant(conn, args.tenant).id
+        rows = [_public(dict(r._mapping), r.tenant) for r in conn.execute(text(q + " ORDER BY t.name, p.name"), params)]
+    human = [dict(r, quota=format_size(r["quota_bytes"]) if r["quota_bytes"] else "") for r in rows]
+    ctx.emit(rows, table(human, ["tenant", "name", "rate_limit", "quota", "fup_rate_limit", "period", "price",
+                                 "simultaneous_use"]))
+
+
+def update(ctx: Ctx, args: argparse.Namespace) -> None:
+    changes = {col: getattr(args, opt) for opt, col in _FIELDS.items() if getattr(args, opt) is not None}
+    if args.new_name:
+        changes["name"] = args.new_name
+    if args.no_quota:
+        require(args.quota is None, "--no-quota contradicts --quota")
+        changes["quota_bytes"] = None
+    if args.no_fup:
+        require(args.fup_rate_limit is None, "--no-fup contradicts --fup-rate-limit")
+        changes["fup_rate_limit"] = None
+    require(bool(changes), "nothing to change: give at least one option (see --help)")
+    with ctx.tx() as conn:
+        tenant = ctx.tenant(conn, args.tenant)
+        before = as_dict(conn.execute(text("SELECT * FROM plan WHERE tenant_id = :t AND name = :n FOR UPDATE"),
+                                      {"t": tenant.id, "n": args.name}).first())
+        if before is None:
+            raise CliError(f"no plan named {args.name!r} in tenant {tenant.name}")
+        _check_fup({**before, **changes})
+        sets = ", ".join(f"{k} = :{k}" for k in changes)
+        row = conn.execute(text(f"UPDATE plan SET {sets} WHERE id = :id RETURNING *"), {**changes, "id": before["id"]}).one()
+        after = _public(dict(row._mapping), tenant.name)
+        ctx.audit(conn, action="plan.update", target=f"plan:{tenant.name}/{args.name}", tenant_id=tenant.id,
+                  before=_public(before, tenant.name), after=after)
+    ctx.emit(after, f"plan {args.name} updated: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+
+
+def _plan_options(p: argparse.ArgumentParser, *, required_rate: bool) -> None:
+    p.add_argument("--rate-limit", type=rate_arg, required=required_rate, metavar="RATE",
+                   help="RouterOS rate limit, rx/tx = upload/download: '2M/8M' is 8M down, 2M up")
+    p.add_argument("--quota", type=size_arg, metavar="SIZE", help="data quota per period: bytes or e.g. 50GB, 1.5GiB")
+    p.add_argument("--fup-rate-limit", type=rate_arg, metavar="RATE", help="rate once the quota is used up")
+    p.add_argument("--period", type=period_arg, help="billing period: monthly or Nd (e.g. 30d)")
+    p.add_argument("--price", type=price_arg, metavar="AMOUNT", help="price per period in the tenant's currency")
+    p.add_argument("--simultaneous-use", type=positive_arg, metavar="N", help="sessions allowed at once")
+    p.add_argument("--address-list", metavar="NAME", help="RouterOS address list for subscribers on this plan")
+    p.add_argument("--ip-pool", metavar="NAME", help="RouterOS IP pool (Framed-Pool)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    g = sub.add_parser("plan", help="service plans: speed, quota, price")
+    s = g.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = leaf(s, "add", "add a plan", add)
+    p.add_argument("name", type=_plan_name, metavar="NAME")
+    tenant_opt(p)
+    _plan_options(p, required_rate=True)
+    p.set_defaults(period="monthly", simultaneous_use=1)
+    p = leaf(s, "list", "list plans", list_)
+    tenant_opt(p)
+    p = leaf(s, "update", "change a plan (takes effect at each subscriber's next login)", update)
+    p.add_argument("name", type=_plan_name, metavar="NAME")
+    tenant_opt(p)
+    _plan_options(p, required_rate=False)
+    p.add_argument("--rename", dest="new_name", type=_plan_name, metavar="NEW_NAME")
+    p.add_argument("--no-quota", action="store_true", help="remove the quota")
+    p.add_argument("--no-fup", action="store_true", help="remove the FUP rate")

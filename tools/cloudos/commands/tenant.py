@@ -1,0 +1,95 @@
+"""cloudos tenant add | list | set"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from sqlalchemy import text
+
+from cloudos.commands._common import as_dict, leaf, name_arg, positive_arg, rate_arg, require, timezone_arg
+from cloudos.context import Ctx, table
+from cloudos.errors import CliError
+
+_COLUMNS = ("id", "name", "display_name", "timezone", "currency", "interim_interval",
+            "walled_garden_address_list", "walled_garden_rate_limit", "backend_down_policy",
+            "backend_down_cache_seconds", "created_at")
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row[k] for k in _COLUMNS}
+
+
+def add(ctx: Ctx, args: argparse.Namespace) -> None:
+    with ctx.tx() as conn:
+        if conn.execute(text("SELECT 1 FROM tenant WHERE name = :n"), {"n": args.name}).first():
+            raise CliError(f"tenant {args.name!r} already exists")
+        row = conn.execute(
+            text("INSERT INTO tenant (name, display_name, timezone, interim_interval) "
+                 "VALUES (:name, :display, :tz, :interim) RETURNING *"),
+            {"name": args.name, "display": args.display_name, "tz": args.timezone, "interim": args.interim_interval},
+        ).one()
+        after = _public(as_dict(row) or {})
+        ctx.audit(conn, action="tenant.add", target=f"tenant:{args.name}", tenant_id=row.id, before=None, after=after)
+    ctx.emit(after, f"tenant {args.name} added (id {row.id}, time zone {args.timezone})")
+
+
+def list_(ctx: Ctx, args: argparse.Namespace) -> None:
+    with ctx.read() as conn:
+        rows = [_public(dict(r._mapping)) for r in conn.execute(text("SELECT * FROM tenant ORDER BY name"))]
+    ctx.emit(rows, table(rows, ["id", "name", "timezone", "interim_interval", "walled_garden_address_list"]))
+
+
+def set_(ctx: Ctx, args: argparse.Namespace) -> None:
+    changes: dict[str, Any] = {}
+    if args.timezone:
+        changes["timezone"] = args.timezone
+    if args.display_name is not None:
+        changes["display_name"] = args.display_name
+    if args.interim_interval:
+        changes["interim_interval"] = args.interim_interval
+    if args.backend_down:
+        changes["backend_down_policy"] = args.backend_down
+    if args.no_walled_garden:
+        require(not (args.walled_garden_list or args.walled_garden_rate),
+                "--no-walled-garden cannot be combined with --walled-garden-list/--walled-garden-rate")
+        changes["walled_garden_address_list"] = None
+        changes["walled_garden_rate_limit"] = None
+    elif args.walled_garden_list or args.walled_garden_rate:
+        require(bool(args.walled_garden_list and args.walled_garden_rate),
+                "a walled garden needs both --walled-garden-list and --walled-garden-rate")
+        changes["walled_garden_address_list"] = args.walled_garden_list
+        changes["walled_garden_rate_limit"] = args.walled_garden_rate
+    require(bool(changes), "nothing to change: give at least one option (see --help)")
+    with ctx.tx() as conn:
+        before = as_dict(conn.execute(text("SELECT * FROM tenant WHERE name = :n FOR UPDATE"), {"n": args.name}).first())
+        if before is None:
+            raise CliError(f"no tenant named {args.name!r}")
+        sets = ", ".join(f"{k} = :{k}" for k in changes)
+        row = conn.execute(text(f"UPDATE tenant SET {sets} WHERE id = :id RETURNING *"), {**changes, "id": before["id"]}).one()
+        after = _public(dict(row._mapping))
+        ctx.audit(conn, action="tenant.set", target=f"tenant:{args.name}", tenant_id=before["id"],
+                  before=_public(before), after=after)
+    ctx.emit(after, f"tenant {args.name} updated: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    g = sub.add_parser("tenant", help="ISPs served by this installation")
+    s = g.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = leaf(s, "add", "add a tenant (an ISP)", add)
+    p.add_argument("name", type=name_arg, metavar="NAME")
+    p.add_argument("--timezone", type=timezone_arg, default="Asia/Karachi", help="billing time zone (Asia/Karachi)")
+    p.add_argument("--display-name", help="the ISP's name as customers know it")
+    p.add_argument("--interim-interval", type=positive_arg, default=300, help="Acct-Interim-Interval seconds (300)")
+    leaf(s, "list", "list tenants", list_)
+    p = leaf(s, "set", "change a tenant's settings", set_)
+    p.add_argument("name", type=name_arg, metavar="NAME")
+    p.add_argument("--timezone", type=timezone_arg)
+    p.add_argument("--display-name")
+    p.add_argument("--interim-interval", type=positive_arg)
+    p.add_argument("--walled-garden-list", metavar="ADDRESS_LIST",
+                   help="accept expired/suspended subscribers into this RouterOS address list")
+    p.add_argument("--walled-garden-rate", type=rate_arg, metavar="RATE", help="their rate limit, e.g. 256k/256k")
+    p.add_argument("--no-walled-garden", action="store_true", help="reject expired/suspended subscribers")
+    p.add_argument("--backend-down", choices=["reject", "cached"],
+                   help="authorize while PostgreSQL is unreachable: reject, or accept from a recent cached decision")

@@ -1,0 +1,140 @@
+"""What every command shares: the database, the key ring, the actor, tenant resolution, output."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.engine import Row
+
+from cloudos import audit
+from cloudos.errors import CliError, UsageError
+from rlm_cloudos.crypto import KeyRing
+from rlm_cloudos.errors import KeyRingError
+
+
+def sqlalchemy_url(url: str) -> str:
+    """postgresql://… → postgresql+psycopg://… (psycopg 3 driver)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def database_url() -> str:
+    url = os.environ.get("CLOUDOS_DATABASE_URL", "")
+    if not url:
+        raise CliError("CLOUDOS_DATABASE_URL is not set (for the local stack: . .cloudos/stack.env)")
+    return url
+
+
+@dataclass
+class Ctx:
+    json: bool = False
+    _engine: Engine | None = None
+    _keyring: KeyRing | None = None
+    out_rows: list[Any] = field(default_factory=list)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = create_engine(
+                sqlalchemy_url(database_url()),
+                pool_pre_ping=False,
+                connect_args={"connect_timeout": 5, "application_name": "cloudos-cli"},
+            )
+        return self._engine
+
+    @property
+    def keyring(self) -> KeyRing:
+        if self._keyring is None:
+            path = os.environ.get("CLOUDOS_KEYRING", "")
+            if not path:
+                raise CliError("CLOUDOS_KEYRING is not set (the 0600 key ring file)")
+            try:
+                self._keyring = KeyRing.load(path)
+            except KeyRingError as exc:
+                raise CliError(str(exc)) from None
+        return self._keyring
+
+    @property
+    def actor(self) -> str:
+        actor = os.environ.get("CLOUDOS_ACTOR")
+        if actor:
+            return actor
+        try:
+            return getpass.getuser()
+        except Exception:
+            return f"uid:{os.getuid()}"
+
+    @contextmanager
+    def tx(self) -> Iterator[Connection]:
+        """One transaction: the change and its audit row commit together or not at all."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    def audit(self, conn: Connection, *, action: str, target: str, tenant_id: int | None,
+              before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
+        audit.record(conn, actor=self.actor, tenant_id=tenant_id, action=action, target=target,
+                     before=before, after=after)
+
+    # ------------------------------------------------------------------ tenants
+    def tenant(self, conn: Connection, name: str | None) -> Row[Any]:
+        """The tenant named ``name``, or the only tenant when ``name`` is None."""
+        if name is not None:
+            row = conn.execute(text("SELECT * FROM tenant WHERE name = :n"), {"n": name}).first()
+            if row is None:
+                raise CliError(f"no tenant named {name!r}")
+            return row
+        rows = conn.execute(text("SELECT * FROM tenant ORDER BY id LIMIT 2")).all()
+        if len(rows) == 1:
+            return rows[0]
+        if not rows:
+            raise CliError("no tenant exists yet: cloudos tenant add NAME")
+        raise UsageError("more than one tenant exists: say which with --tenant NAME")
+
+    # ------------------------------------------------------------------ output
+    def emit(self, data: Any, human: str | list[str]) -> None:
+        """Print ``human`` text, or ``data`` as JSON under --json."""
+        if self.json:
+            print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+        else:
+            print(human if isinstance(human, str) else "\n".join(human))
+
+
+def read_secret(what: str) -> str:
+    """One secret from standard input (first line), never from argv; a prompt on a terminal."""
+    if sys.stdin is None:
+        raise UsageError(f"{what} is read from standard input, which is closed")
+    if sys.stdin.isatty():
+        value = getpass.getpass(f"{what}: ")
+    else:
+        value = sys.stdin.readline().rstrip("\r\n")
+    if not value:
+        raise UsageError(f"{what} on standard input is empty")
+    if len(value) > 128:
+        raise UsageError(f"{what} is longer than 128 characters (RADIUS PAP allows 128)")
+    return value
+
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> list[str]:
+    """A plain aligned text table."""
+    if not rows:
+        return ["(none)"]
+    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
+    return lines
