@@ -168,6 +168,7 @@ def authorize(p: Any) -> Result:
     decision = decide_access(ctx.tenant, ctx.subscriber, req.calling_station_id, _now())
     # post_auth reads these back to write the auth log row without another query.
     tag: tuple[tuple[str, str, str], ...] = (
+        ("CloudOS-Decision", ":=", decision.outcome.value),
         ("CloudOS-Reason", ":=", decision.reason.value),
         ("CloudOS-Tenant", ":=", ctx.tenant.slug),
         ("CloudOS-Tenant-Id", ":=", str(ctx.tenant.id)),
@@ -195,10 +196,6 @@ def authorize(p: Any) -> Result:
     }
 
 
-#: Reasons that authorize gives only when it let the password check go ahead.
-_PASSWORD_CHECKED = frozenset({Reason.OK.value, Reason.SUSPENDED.value, Reason.EXPIRED.value})
-
-
 @guarded("post_auth", lambda: radiusd.RLM_MODULE_NOOP)
 def post_auth(p: Any) -> Result:
     """Record every accept and reject in the auth log; name the reason of a refused password."""
@@ -206,7 +203,7 @@ def post_auth(p: Any) -> Result:
     rejected = config.get("Post-Auth-Type", "").lower() == "reject"
     reason = config.get("CloudOS-Reason")
     update: Update = {}
-    if rejected and reason in _PASSWORD_CHECKED:
+    if rejected and config.get("CloudOS-Decision") == "accept":
         # authorize let it through (or into the walled garden); pap/chap/mschap refused the password.
         reason = Reason.WRONG_PASSWORD.value
         update = {

@@ -138,6 +138,7 @@ def _view(ctx: Ctx, conn: Connection, tenant: Row[Any], row: Row[Any]) -> dict[s
     until = paid_until(row.expires_at, tenant.timezone)
     used = (usage.input_octets + usage.output_octets) if usage else 0
     return {
+        "id": row.id,
         "tenant": tenant.name,
         "username": row.username,
         "status": row.status,
