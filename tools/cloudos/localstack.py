@@ -367,6 +367,19 @@ class Stack:
         )
         return r.returncode == 0
 
+    def radius_stats(self) -> dict[str, str]:
+        """FreeRADIUS's own counters (Status-Server with FreeRADIUS-Statistics-Type = All)."""
+        r = subprocess.run(
+            ["radclient", "-x", "-t", "2", "-r", "1", f"127.0.0.1:{self.ports.status}", "status", self.status_secret],
+            input="Message-Authenticator = 0x00, FreeRADIUS-Statistics-Type = All\n", capture_output=True, text=True,
+        )
+        stats: dict[str, str] = {}
+        for line in r.stdout.splitlines():
+            name, sep, value = line.strip().partition(" = ")
+            if sep and name.startswith("FreeRADIUS-"):
+                stats[name] = value.strip('"')
+        return stats
+
     def stop_radiusd(self) -> None:
         pid = self.radiusd_pid()
         if pid:
