@@ -380,7 +380,15 @@ def test_authorize_backend_unavailable(rt: FakeRuntime) -> None:
     assert_no_secret_logged(rt)
 
 
-@pytest.mark.parametrize("error", [RuntimeError("boom"), KeyError("tenant"), ZeroDivisionError(), AssertionError()])
+@pytest.mark.parametrize(
+    "error",
+    [
+        RuntimeError(f"connection to postgresql://cloudos:{DB_PASSWORD}@10.0.0.5/cloudos failed"),
+        KeyError("tenant"),
+        ZeroDivisionError(),
+        AssertionError(),
+    ],
+)
 def test_authorize_guard_turns_any_exception_into_internal_error(rt: FakeRuntime, error: Exception) -> None:
     rt.db.context = error
     result = module.authorize(call())  # never raises
@@ -395,7 +403,8 @@ def test_authorize_guard_turns_any_exception_into_internal_error(rt: FakeRuntime
     assert level == radiusd.L_ERR
     assert f"error={type(error).__name__}" in line
     assert "hook=authorize" in line and "user=ali" in line
-    assert_no_secret_logged(rt)
+    # A foreign exception's text (which may hold a DSN) stays out of the error line.
+    assert DB_PASSWORD not in line and "detail=" not in line
 
 
 def test_guard_debug_traceback_shows_where_it_failed(rt: FakeRuntime) -> None:
@@ -783,3 +792,33 @@ def test_hooks_never_raise_and_always_answer_in_shape(
             # The stored password reaches the log only if the caller wrote it into a logged attribute.
             if PASSWORD in msg:
                 assert any(PASSWORD in v for v in echoed), msg
+
+
+def test_no_secret_in_any_log_line_across_every_path(rt: FakeRuntime) -> None:
+    accept_ctx = rt.db.context
+    garden = replace(TENANT, walled_garden=GARDEN)
+    for ctx in (
+        accept_ctx,
+        rt.context(replace(SUB, status=SubscriberStatus.SUSPENDED), garden),
+        rt.context(replace(SUB, mac="11:22:33:44:55:66")),
+        rt.context(None),
+        None,
+        BackendUnavailable("down"),
+        RuntimeError(f"postgresql://cloudos:{DB_PASSWORD}@db"),
+        replace(accept_ctx, password_enc=b"c1\x02k1" + b"\x00" * 40),
+    ):
+        rt.db.context = ctx
+        module.authorize(call())
+        module.authorize(call(with_attr(PAP_REQUEST, "User-Name", None)))
+    for config in (tags("ok"), (*tags("ok"), ("Post-Auth-Type", "Reject")), tags("expired")):
+        module.post_auth(call(config=(("Cleartext-Password", PASSWORD), *config)))
+    for acct in (AcctResult("ok", 7, 42, 1, 1, 1), AcctResult("stale", 7, 42, 0, 0, 0), BackendUnavailable("down")):
+        rt.db.acct = acct
+        module.accounting(call(ACCT_REQUEST))
+    module.accounting(call(with_attr(ACCT_REQUEST, "Acct-Status-Type", "Bogus")))
+    module.lookup_client(call((("CloudOS-NAS-Address", "127.0.0.1"),)))
+    rt.db.nas = None
+    module.lookup_client(call((("CloudOS-NAS-Address", "127.0.0.2"),)))
+    module.instantiate(None)
+    assert len(non_debug()) >= 10  # the paths above did log
+    assert_no_secret_logged(rt)

@@ -1,0 +1,99 @@
+"""Accounting through a real freeradius -f: sessions recorded, usage counted once."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+G = 2**32
+
+
+@pytest.fixture(scope="module")
+def subscriber(radiusd, cli):  # noqa: ANN001, ANN201
+    r = cli("plan", "add", "acct-plan", "--tenant", "e2e", "--rate-limit", "5M/5M")
+    assert r.code == 0, r.err
+    r = cli("subscriber", "add", "acct-user", "--tenant", "e2e", "--plan", "acct-plan", "--password-stdin",
+            stdin="acct-pw\n")
+    assert r.code == 0, r.err
+    return "acct-user"
+
+
+def usage(stack, username: str) -> tuple[int, int, int]:  # noqa: ANN001
+    with psycopg.connect(stack.database_url) as conn:
+        row = conn.execute(
+            "SELECT coalesce(sum(u.input_octets), 0), coalesce(sum(u.output_octets), 0), coalesce(sum(u.session_time), 0) "
+            "FROM usage_counter u JOIN subscriber s ON s.id = u.subscriber_id WHERE s.username = %s",
+            (username,)).fetchone()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def session(stack, session_id: str) -> tuple | None:  # noqa: ANN001
+    with psycopg.connect(stack.database_url) as conn:
+        return conn.execute(
+            "SELECT input_octets, output_octets, session_time, stopped_at IS NOT NULL, terminate_cause, host(framed_ip) "
+            "FROM session WHERE acct_session_id = %s", (session_id,)).fetchone()
+
+
+def test_start_interim_stop_with_gigawords(radiusd, subscriber, unique) -> None:  # noqa: ANN001
+    nas = radiusd.nas()
+    before = usage(radiusd.stack, subscriber)
+    sid = f"S{unique}"
+    nas.acct("Start", subscriber, sid, framed_ip="10.0.0.10")
+    nas.acct("Interim-Update", subscriber, sid, input_octets=3 * G + 100, output_octets=5 * G + 7, session_time=300)
+    nas.acct("Stop", subscriber, sid, input_octets=4 * G + 5, output_octets=6 * G, session_time=600,
+             cause="User-Request")
+    after = usage(radiusd.stack, subscriber)
+    assert (after[0] - before[0], after[1] - before[1], after[2] - before[2]) == (4 * G + 5, 6 * G, 600)
+    assert session(radiusd.stack, sid) == (4 * G + 5, 6 * G, 600, True, "User-Request", "10.0.0.10")
+
+
+def test_duplicates_and_out_of_order_interims_add_nothing(radiusd, subscriber, unique) -> None:  # noqa: ANN001
+    nas = radiusd.nas()
+    before = usage(radiusd.stack, subscriber)
+    sid = f"D{unique}"
+    nas.acct("Start", subscriber, sid)
+    nas.acct("Interim-Update", subscriber, sid, input_octets=1000, output_octets=9000, session_time=300)
+    nas.acct("Interim-Update", subscriber, sid, input_octets=1000, output_octets=9000, session_time=300)  # resent
+    nas.acct("Interim-Update", subscriber, sid, input_octets=3000, output_octets=20000, session_time=900)
+    nas.acct("Interim-Update", subscriber, sid, input_octets=2000, output_octets=15000, session_time=600)  # late
+    nas.acct("Stop", subscriber, sid, input_octets=3500, output_octets=21000, session_time=1000)
+    nas.acct("Stop", subscriber, sid, input_octets=3500, output_octets=21000, session_time=1000)  # resent Stop
+    after = usage(radiusd.stack, subscriber)
+    assert (after[0] - before[0], after[1] - before[1], after[2] - before[2]) == (3500, 21000, 1000)
+
+
+def test_stop_without_start_is_recorded(radiusd, subscriber, unique) -> None:  # noqa: ANN001
+    before = usage(radiusd.stack, subscriber)
+    sid = f"X{unique}"
+    radiusd.nas().acct("Stop", subscriber, sid, input_octets=77, output_octets=88, session_time=30,
+                       cause="Lost-Carrier")
+    after = usage(radiusd.stack, subscriber)
+    assert (after[0] - before[0], after[1] - before[1]) == (77, 88)
+    assert session(radiusd.stack, sid)[:5] == (77, 88, 30, True, "Lost-Carrier")
+
+
+def test_accounting_on_closes_the_nas_sessions(radiusd, subscriber, cli, unique) -> None:  # noqa: ANN001
+    tenant = f"acct{unique}"
+    assert cli("tenant", "add", tenant).code == 0
+    assert cli("nas", "add", "reboots", "--tenant", tenant, "--address", "127.0.0.5", "--secret-stdin",
+               stdin="rebooting-nas-secret\n").code == 0
+    nas = radiusd.nas(secret="rebooting-nas-secret", source="127.0.0.5")
+    for i in range(3):
+        nas.acct("Start", f"user{i}", f"R{unique}{i}")
+    nas.acct("Accounting-On")
+    with psycopg.connect(radiusd.stack.database_url) as conn:
+        open_rows = conn.execute(
+            "SELECT count(*) FILTER (WHERE stopped_at IS NULL), count(*) FROM session_open o JOIN tenant t "
+            "ON t.id = o.tenant_id WHERE t.name = %s", (tenant,)).fetchone()
+        history = conn.execute(
+            "SELECT count(*) FROM session s JOIN tenant t ON t.id = s.tenant_id WHERE t.name = %s "
+            "AND s.terminate_cause = 'NAS-Reboot'", (tenant,)).fetchone()
+    assert open_rows == (0, 3)
+    assert history == (3,)
+
+
+def test_malformed_accounting_is_acknowledged_and_logged(radiusd, subscriber) -> None:  # noqa: ANN001
+    radiusd.log.mark()
+    reply = radiusd.nas().acct("Interim-Update", subscriber, "")  # no Acct-Session-Id
+    assert reply.code == 5  # Accounting-Response: nothing to retry, it can never be stored
+    assert "event=malformed attribute=Acct-Session-Id problem=missing" in radiusd.log.since()
