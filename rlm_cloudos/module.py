@@ -16,7 +16,7 @@ import functools
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -30,7 +30,7 @@ from rlm_cloudos.policy import Reason, decide_access
 from rlm_cloudos.policy.types import REPLY_MESSAGES
 from rlm_cloudos.policy.access import reject
 from rlm_cloudos.radattrs import BadAttribute, parse_access, parse_acct, to_dict
-from rlm_cloudos.store.pg import AuthLogEntry, AuthLogWriter, Database
+from rlm_cloudos.store.pg import AuthLogEntry, AuthLogWriter, Database, NasRecord
 
 log = RadLog(
     radiusd.radlog,
@@ -50,6 +50,9 @@ class Runtime:
     keyring: KeyRing
     db: Database
     auth_log: AuthLogWriter
+    #: Last known NAS per source address, served while PostgreSQL is unreachable so
+    #: routers keep getting answers (a reject that says why) instead of silence.
+    nas_seen: dict[str, NasRecord] = field(default_factory=dict)
 
     @classmethod
     def start(cls, section: dict[str, str] | None) -> Runtime:
@@ -275,10 +278,20 @@ def lookup_client(p: Any) -> Result:
     """dynamic_clients: turn the NAS row covering the source address into a FreeRADIUS client."""
     address = to_dict(_request(p)).get("CloudOS-NAS-Address", "")
     rt = runtime()
-    nas = rt.db.lookup_nas(address)
-    if nas is None:
-        log("auth", hook="lookup_client", event="unknown_nas", address=address)
-        return radiusd.RLM_MODULE_NOTFOUND
+    try:
+        nas = rt.db.lookup_nas(address)
+    except BackendUnavailable as exc:
+        nas = rt.nas_seen.get(address)
+        log("error", hook="lookup_client", address=address, reason=Reason.BACKEND_UNAVAILABLE.value,
+            served_from="last_known" if nas else None, detail=str(exc))
+        if nas is None:
+            return radiusd.RLM_MODULE_FAIL
+    else:
+        if nas is None:
+            rt.nas_seen.pop(address, None)
+            log("auth", hook="lookup_client", event="unknown_nas", address=address)
+            return radiusd.RLM_MODULE_NOTFOUND
+        rt.nas_seen[address] = nas
     secret = rt.keyring.decrypt(nas.secret_enc, "nas.secret")
     family = "FreeRADIUS-Client-IPv6-Address" if ":" in address else "FreeRADIUS-Client-IP-Address"
     log("info", hook="lookup_client", event="client_added", tenant=nas.tenant, nas=nas.name, address=address)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,8 +40,12 @@ class AcctResult:
 class Database:
     """A psycopg pool whose every wait is bounded: radiusd must never hang on a dead database."""
 
+    #: After a failure, fail fast for this long instead of making every request wait
+    #: out the connect timeout (a dead database must not tie up radiusd's threads).
+    BREAKER_SECONDS = 1.0
+
     def __init__(self, url: str, *, size: int = 4, connect_timeout: int = 2, statement_timeout_ms: int = 2000) -> None:
-        self._timeout = connect_timeout + statement_timeout_ms / 1000
+        self._down_until = 0.0
         self.pool = ConnectionPool(
             url,
             min_size=1,
@@ -66,15 +71,20 @@ class Database:
         self.pool.close(timeout=2)
 
     def _run(self, query: str, params: Any, fetch: Callable[[psycopg.Cursor[Any]], Any]) -> Any:
+        if time.monotonic() < self._down_until:
+            raise BackendUnavailable("PostgreSQL failed moments ago; failing fast")
         try:
             with self.pool.connection() as conn:
                 with conn.cursor() as cur:
                     cur.execute(query, params, prepare=True)
                     return fetch(cur)
         except PoolTimeout as exc:
+            self._down_until = time.monotonic() + self.BREAKER_SECONDS
             raise BackendUnavailable("no PostgreSQL connection within the connect timeout") from exc
         except psycopg.OperationalError as exc:
-            raise BackendUnavailable(f"PostgreSQL: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}") from exc
+            self._down_until = time.monotonic() + self.BREAKER_SECONDS
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise BackendUnavailable(f"PostgreSQL: {type(exc).__name__}: {first}") from exc
 
     def access_context(self, nas_address: str, username: str) -> AccessContext | None:
         """Everything authorize needs for ``username`` behind ``nas_address``; None if no NAS covers the address."""

