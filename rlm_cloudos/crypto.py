@@ -17,7 +17,7 @@ import base64
 import json
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -31,7 +31,7 @@ _NONCE = 12
 @dataclass(frozen=True)
 class KeyRing:
     active: str
-    keys: dict[str, bytes]
+    keys: dict[str, bytes] = field(repr=False)  # key material never reaches a log line
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> KeyRing:

@@ -10,18 +10,31 @@ _UNSAFE = re.compile(r"[^\x21-\x7e]|[\"=\\]")
 MAX_FIELD = 80
 
 
+def _escape_char(c: str) -> str:
+    n = ord(c)
+    if c in '"\\':
+        return "\\" + c
+    if 0x20 <= n < 0x7F:
+        return c
+    if n < 0x100:
+        return f"\\x{n:02x}"
+    # Fixed widths keep escapes unambiguous: "\u1f600" could be U+1F60 then "0".
+    return f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+
+
+def escape(text: str) -> str:
+    """Printable ASCII only: quotes, backslashes, control and non-ASCII characters escaped."""
+    return "".join(_escape_char(c) for c in text)
+
+
 def sanitize(value: object) -> str:
-    """A log-safe rendering: printable ASCII, escaped, quoted when needed, truncated."""
+    """A log-safe rendering of one field: escaped, quoted when needed, truncated."""
     text = str(value)
     if len(text) > MAX_FIELD:
         text = text[:MAX_FIELD] + "…"
     if text and not _UNSAFE.search(text):
         return text
-    escaped = "".join(
-        c if (0x20 <= ord(c) < 0x7F and c not in '"\\') else (f"\\{c}" if c in '"\\' else f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
-        for c in text
-    )
-    return f'"{escaped}"'
+    return f'"{escape(text)}"'
 
 
 def fields(**kv: Any) -> str:
@@ -40,4 +53,12 @@ class RadLog:
         try:
             self._radlog(self._levels[level], "rlm_cloudos: " + fields(**kv))
         except Exception:  # logging must never take a request down
+            pass
+
+    def lines(self, level: str, text: str) -> None:
+        """Multi-line text (a traceback), one escaped log line per line, untruncated."""
+        try:
+            for line in text.rstrip().splitlines():
+                self._radlog(self._levels[level], "rlm_cloudos: " + escape(line))
+        except Exception:
             pass

@@ -106,7 +106,7 @@ def guarded(hook: str, on_error: Callable[[], Result]) -> Callable[[Callable[[An
                     pass
                 detail = str(exc) if isinstance(exc, CloudOSError) else None
                 log("error", hook=hook, user=user, error=type(exc).__name__, detail=detail)
-                log("debug", hook=hook, traceback=traceback.format_exc())
+                log.lines("debug", traceback.format_exc())
                 return on_error()
 
         return hooked

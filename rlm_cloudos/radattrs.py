@@ -146,6 +146,16 @@ def _counter(attrs: dict[str, str], octets: str, gigawords: str) -> int | BadAtt
     return (high << 32) + low
 
 
+def _integer(attrs: dict[str, str], name: str) -> int | BadAttribute:
+    try:
+        value = int(attrs.get(name, "0"))
+    except ValueError:
+        return BadAttribute(name, "not an integer")
+    if not 0 <= value < 2**32:
+        return BadAttribute(name, "out of range")
+    return value
+
+
 def parse_acct(pairs: Pairs) -> AcctRequest | BadAttribute:
     """Read an Accounting-Request; octet counters fold in their Gigawords (true bytes = G × 2³² + octets)."""
     attrs = to_dict(pairs)
@@ -172,13 +182,12 @@ def parse_acct(pairs: Pairs) -> AcctRequest | BadAttribute:
     out = _counter(attrs, "Acct-Output-Octets", "Acct-Output-Gigawords")
     if isinstance(out, BadAttribute):
         return out
-    try:
-        session_time = int(attrs.get("Acct-Session-Time", "0"))
-        delay = int(attrs.get("Acct-Delay-Time", "0"))
-    except ValueError:
-        return BadAttribute("Acct-Session-Time", "not an integer")
-    if not (0 <= session_time < 2**32 and 0 <= delay < 2**32):
-        return BadAttribute("Acct-Session-Time", "out of range")
+    session_time = _integer(attrs, "Acct-Session-Time")
+    if isinstance(session_time, BadAttribute):
+        return session_time
+    delay = _integer(attrs, "Acct-Delay-Time")
+    if isinstance(delay, BadAttribute):
+        return delay
     return AcctRequest(
         status=status,
         user_name=name,

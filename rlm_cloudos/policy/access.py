@@ -41,7 +41,8 @@ def decide_access(
     """Accept or reject ``sub`` logging in from ``calling_station_id`` (an upper-case MAC or None) at ``now``.
 
     Order: unknown user, terminated, no plan, suspended, expired, MAC binding. A
-    suspended or expired subscriber gets the tenant's walled garden when it has one.
+    suspended or expired subscriber gets the tenant's walled garden when it has one,
+    and then only from the bound MAC (a MAC mismatch rejects before the garden).
     ``now`` must be timezone-aware.
     """
     if sub is None:
@@ -58,13 +59,15 @@ def decide_access(
     elif sub.expires_at is not None and now >= sub.expires_at:
         lapse = Reason.EXPIRED
 
+    if lapse is not None and tenant.walled_garden is None:
+        return reject(lapse)
+    # Checked before the walled garden: the garden admits the bound device only.
     if sub.mac is not None and calling_station_id != sub.mac:
         return reject(Reason.MAC_MISMATCH)
 
     if lapse is not None:
-        if tenant.walled_garden is None:
-            return reject(lapse)
         garden = tenant.walled_garden
+        assert garden is not None
         return Decision(
             Outcome.ACCEPT,
             lapse,

@@ -18,7 +18,10 @@ def end_of_day(now: datetime, timezone: str) -> datetime:
 
 
 def seconds_left(expires_at: datetime, now: datetime) -> int:
-    """Whole seconds from ``now`` until ``expires_at``, never negative; raises ValueError on naive datetimes."""
+    """Seconds from ``now`` until ``expires_at`` rounded up (a Session-Timeout of 0 means
+    "no limit" to many NAS), never negative; raises ValueError on naive datetimes."""
     if expires_at.tzinfo is None or now.tzinfo is None:
         raise ValueError("expiry arithmetic needs aware datetimes")
-    return max(0, int((expires_at - now).total_seconds()))
+    left = expires_at - now
+    whole = left.days * 86400 + left.seconds
+    return max(0, whole + (1 if left.microseconds else 0))

@@ -14,9 +14,9 @@ class SizeError(ValueError):
     """The text is not a data size."""
 
 
-_RATE = r"\d+(?:\.\d+)?[kKMG]?"
+_RATE = r"[0-9]+(?:\.[0-9]+)?[kKMG]?"  # ASCII digits only: RouterOS reads nothing else
 _PAIR = rf"{_RATE}(?:/{_RATE})?"
-_TIME = r"\d+[smh]?"
+_TIME = r"[0-9]+[smh]?"
 # rx/tx [burst-rx/burst-tx [threshold-rx/threshold-tx [time-rx/time-tx [priority [min-rx/min-tx]]]]]
 _RATE_LIMIT = re.compile(
     rf"^{_PAIR}(?: {_PAIR}(?: {_PAIR}(?: {_TIME}(?:/{_TIME})?(?: [1-8](?: {_PAIR})?)?)?)?)?$"
@@ -49,7 +49,7 @@ _UNITS = {
     "GIB": 2**30,
     "TIB": 2**40,
 }
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
+_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$")
 
 
 def parse_size(text: str) -> int:

@@ -174,12 +174,8 @@ LAPSED_WRONG_MAC = [
 def test_lapse_is_reported_before_mac_mismatch_when_there_is_no_walled_garden(
     status: SubscriberStatus, expiry: str, mac: str
 ) -> None:
-    # BUG (rlm_cloudos.policy.access.decide_access): the docstring's order is
-    # "suspended, expired, MAC binding", but the code checks the MAC binding before
-    # it rejects a suspended/expired subscriber of a tenant without a walled garden,
-    # so these cases answer mac_mismatch ("MAC address mismatch") instead of
-    # suspended/expired. Either the code or the docstring must change; this test
-    # follows the docstring.
+    # Without a walled garden the lapse is the reason the NOC needs to see, whatever
+    # the MAC: suspended/expired comes before the MAC binding (decide_access's order).
     bound, calling = MACS[mac]
     t = tenant(None)
     sub = subscriber(status, SHAPES["bare"].plan, EXPIRIES[expiry], bound)

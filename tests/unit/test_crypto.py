@@ -135,10 +135,8 @@ def test_key_ring_errors_are_cloudos_errors() -> None:
 
 
 def test_repr_does_not_show_the_key_material() -> None:
-    # BUG (rlm_cloudos.crypto.KeyRing is a plain dataclass): repr() prints the raw
-    # key bytes, and module.Runtime (also a dataclass) embeds the KeyRing, so any
-    # repr of the runtime in a log, traceback-with-locals or debugger dump shows
-    # every key. Expected: keys=field(repr=False) or a custom __repr__.
+    # module.Runtime embeds the KeyRing: a repr of either in a log, a
+    # traceback-with-locals or a debugger dump must not show key material.
     key = b"\x01" * 32
     ring = KeyRing(active="k1", keys={"k1": key})
     text = repr(ring)

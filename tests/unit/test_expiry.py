@@ -172,11 +172,8 @@ def test_session_timeout_is_the_seconds_left_until_expiry(now: datetime, expecte
 
 
 def test_session_timeout_rounds_up_within_the_last_second() -> None:
-    # BUG (rlm_cloudos.policy.expiry.seconds_left truncates): half a second before
-    # expiry the accept carries Session-Timeout = 0, and a zero Session-Timeout is
-    # read by many NAS (RouterOS profiles included) as "no limit", so the
-    # subscriber would stay online past expiry. module._now() always has
-    # microseconds, so this happens in production. Expected: round up, 1 second.
+    # A zero Session-Timeout reads as "no limit" to many NAS: half a second before
+    # expiry the reply must say 1 (rounded up), never 0.
     now = datetime(2026, 11, 30, 18, 59, 59, 500_000, tzinfo=UTC)
     decision = decide_access(TENANT, subscriber(EXPIRES_NOV_30), None, now)
     assert decision.accepted

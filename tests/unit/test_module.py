@@ -411,11 +411,8 @@ def test_authorize_guard_turns_any_exception_into_internal_error(rt: FakeRuntime
 
 
 def test_guard_debug_traceback_shows_where_it_failed(rt: FakeRuntime) -> None:
-    # BUG (rlm_cloudos.module.guarded): the debug-level traceback goes through
-    # log.sanitize, which cuts every field to 80 characters, so the line holds
-    # only "Traceback (most recent call last):\n  File \"…/module.py\", line …"
-    # and never the frame that raised or the exception. STYLE.md: "the traceback
-    # only at debug level". Expected: the debug line(s) name the failing frame.
+    # STYLE.md: the traceback at debug level, whole: it must name the frame that
+    # raised and the exception, not be cut to one field's length.
     rt.db.context = RuntimeError("boom")
     module.authorize(call())
     debug = "\n".join(messages(radiusd.L_DBG))
@@ -431,6 +428,14 @@ def test_authorize_undecryptable_password_is_an_internal_error(rt: FakeRuntime) 
     errors = messages(radiusd.L_ERR)
     assert len(errors) == 1 and "undecryptable_password" in errors[0] and "'k0'" in errors[0]
     assert_no_secret_logged(rt)
+
+
+def test_authorize_accepted_subscriber_without_a_password_is_an_internal_error(rt: FakeRuntime) -> None:
+    rt.db.context = rt.context(password=None)
+    rcode, update = module.authorize(call())  # never raises
+    assert rcode == radiusd.RLM_MODULE_REJECT
+    assert triples(update, "config")["CloudOS-Reason"] == "internal_error"
+    assert "Cleartext-Password" not in triples(update, "config")
 
 
 def test_authorize_password_sealed_for_another_purpose_is_refused(rt: FakeRuntime) -> None:
@@ -658,6 +663,27 @@ def test_lookup_client_backend_unavailable_fails(rt: FakeRuntime) -> None:
     rt.db.nas = BackendUnavailable("no PostgreSQL connection within the connect timeout")
     assert module.lookup_client(call((("CloudOS-NAS-Address", "127.0.0.1"),))) == radiusd.RLM_MODULE_FAIL
     assert_no_secret_logged(rt)
+
+
+def test_lookup_client_serves_the_last_known_nas_while_postgresql_is_down(rt: FakeRuntime) -> None:
+    request = call((("CloudOS-NAS-Address", "127.0.0.1"),))
+    first = module.lookup_client(request)
+    rt.db.nas = BackendUnavailable("no PostgreSQL connection within the connect timeout")
+    assert module.lookup_client(request) == first
+    errors = messages(radiusd.L_ERR)
+    assert len(errors) == 1 and "served_from=last_known" in errors[0] and "reason=backend_unavailable" in errors[0]
+    # Another address was never seen: nothing to serve.
+    assert module.lookup_client(call((("CloudOS-NAS-Address", "127.0.0.9"),))) == radiusd.RLM_MODULE_FAIL
+    assert_no_secret_logged(rt)
+
+
+def test_lookup_client_forgets_a_nas_that_was_removed(rt: FakeRuntime) -> None:
+    request = call((("CloudOS-NAS-Address", "127.0.0.1"),))
+    assert module.lookup_client(request)[0] == radiusd.RLM_MODULE_OK
+    rt.db.nas = None  # removed from the database
+    assert module.lookup_client(request) == radiusd.RLM_MODULE_NOTFOUND
+    rt.db.nas = BackendUnavailable("down")
+    assert module.lookup_client(request) == radiusd.RLM_MODULE_FAIL
 
 
 def test_lookup_client_undecryptable_secret_fails_without_leaking(rt: FakeRuntime) -> None:

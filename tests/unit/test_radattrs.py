@@ -306,9 +306,7 @@ def test_bad_counters(name: str, value: str, attribute: str) -> None:
 
 @pytest.mark.parametrize(("value", "problem"), [("soon", "not an integer"), (str(2**32), "out of range")])
 def test_bad_delay_time_names_acct_delay_time(value: str, problem: str) -> None:
-    # BUG (rlm_cloudos.radattrs.parse_acct): a bad Acct-Delay-Time is reported as
-    # BadAttribute("Acct-Session-Time", ...), so the accounting warn line
-    # (attribute=Acct-Session-Time) points the operator at the wrong attribute.
+    # The accounting warn line must name the attribute that is actually bad.
     result = bad(parse_acct(replace(ACCT, "Acct-Delay-Time", value)), "Acct-Delay-Time")
     assert result.problem == problem
 

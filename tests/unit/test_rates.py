@@ -83,9 +83,8 @@ def test_rejects_garbage_and_names_the_input(text: str) -> None:
     ],
 )
 def test_rejects_non_ascii_digits(text: str) -> None:
-    # BUG (rlm_cloudos.policy.rates._RATE uses \d, which matches every Unicode
-    # digit): these are accepted and returned unchanged, so non-ASCII text would be
-    # sent to the NAS as Mikrotik-Rate-Limit. Expected: RateLimitError ([0-9] or re.ASCII).
+    # \d matches every Unicode digit; RouterOS reads ASCII only, so these must be refused
+    # rather than sent to the NAS as Mikrotik-Rate-Limit.
     with pytest.raises(RateLimitError):
         parse_rate_limit(text)
 
