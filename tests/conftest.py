@@ -70,7 +70,7 @@ def run_cli(*args: str, stdin: str | None = None) -> CliResult:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     state = tmp_path_factory.mktemp("stack")
     s = Stack(state=state, ports=Ports.pick(), status_secret=os.urandom(16).hex(), reject_delay=0,
-              client_lifetime=2)
+              client_lifetime=2, spool_retry=1)
     try:
         s.start()
         os.environ.update(s.env())

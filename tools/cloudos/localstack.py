@@ -121,6 +121,7 @@ class Stack:
     host: str = "127.0.0.1"
     client_lifetime: int = 60
     reject_delay: int = 1
+    spool_retry: int = 10
 
     # ------------------------------------------------------------------ paths and URLs
     @property
@@ -179,6 +180,7 @@ class Stack:
                 "CLOUDOS_RADIUS_STATE": str(self.radius_state),
                 "CLOUDOS_CLIENT_LIFETIME": str(self.client_lifetime),
                 "CLOUDOS_REJECT_DELAY": str(self.reject_delay),
+                "CLOUDOS_SPOOL_RETRY": str(self.spool_retry),
             }
         )
         return env
@@ -186,7 +188,8 @@ class Stack:
     def save(self) -> None:
         self.state.mkdir(parents=True, exist_ok=True)
         meta = {"ports": asdict(self.ports), "status_secret": self.status_secret, "host": self.host,
-                "client_lifetime": self.client_lifetime, "reject_delay": self.reject_delay}
+                "client_lifetime": self.client_lifetime, "reject_delay": self.reject_delay,
+                "spool_retry": self.spool_retry}
         path = self.state / "stack.json"
         path.write_text(json.dumps(meta, indent=2) + "\n")
         path.chmod(0o600)
@@ -202,7 +205,7 @@ class Stack:
             meta = json.loads(path.read_text())
             return cls(state=state, ports=Ports(**meta["ports"]), status_secret=meta["status_secret"],
                        host=meta.get("host", "127.0.0.1"), client_lifetime=meta.get("client_lifetime", 60),
-                       reject_delay=meta.get("reject_delay", 1))
+                       reject_delay=meta.get("reject_delay", 1), spool_retry=meta.get("spool_retry", 10))
         stack = cls(state=state, ports=Ports.pick(), status_secret=os.urandom(16).hex(), **overrides)  # type: ignore[arg-type]
         return stack
 
@@ -317,7 +320,7 @@ class Stack:
         if self.raddb.exists():
             shutil.rmtree(self.raddb)
         shutil.copytree(RADDB, self.raddb)
-        for sub in ("log", "run", "spool"):
+        for sub in ("log", "run", "spool", "spool/cloudos"):
             (self.radius_state / sub).mkdir(parents=True, exist_ok=True)
 
     def ensure_keyring(self) -> None:
