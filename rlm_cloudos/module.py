@@ -159,8 +159,9 @@ def authorize(p: Any) -> Result:
             user=to_dict(_request(p)).get("User-Name"))
         return _reject(Reason.BAD_REQUEST, f"{req.attribute} {req.problem}")
     rt = runtime()
+    now = _now()
     try:
-        ctx = rt.db.access_context(req.nas_address, req.user_name)
+        ctx = rt.db.access_context(req.nas_address, req.user_name, req.calling_station_id, now)
     except BackendUnavailable as exc:
         log("error", hook="authorize", user=req.user_name, reason=Reason.BACKEND_UNAVAILABLE.value, detail=str(exc))
         return _reject(Reason.BACKEND_UNAVAILABLE)
@@ -168,7 +169,7 @@ def authorize(p: Any) -> Result:
         log("auth", hook="authorize", user=req.user_name, nas=req.nas_address, reason=Reason.UNKNOWN_NAS.value)
         return _reject(Reason.UNKNOWN_NAS)
 
-    decision = decide_access(ctx.tenant, ctx.subscriber, req.calling_station_id, _now())
+    decision = decide_access(ctx.tenant, ctx.subscriber, req.calling_station_id, now, ctx.usage)
     # post_auth reads these back to write the auth log row without another query.
     tag: tuple[tuple[str, str, str], ...] = (
         ("CloudOS-Decision", ":=", decision.outcome.value),
@@ -238,7 +239,7 @@ def post_auth(p: Any) -> Result:
             nas_port_id=req.nas_port_id,
             nas_port_type=req.nas_port_type,
             framed_ip=req.framed_ip,
-            walled_garden=not rejected and reason != Reason.OK.value,
+            walled_garden=not rejected and reason in (Reason.SUSPENDED.value, Reason.EXPIRED.value),
         )
     )
     return result

@@ -2,6 +2,7 @@
 
 from rlm_cloudos.policy.access import decide_access, interim_interval
 from rlm_cloudos.policy.expiry import end_of_day, expires_at_for_date
+from rlm_cloudos.policy.period import billing_period
 from rlm_cloudos.policy.rates import parse_rate_limit, parse_size, RateLimitError, SizeError
 from rlm_cloudos.policy.types import (
     Decision,
@@ -11,6 +12,7 @@ from rlm_cloudos.policy.types import (
     Subscriber,
     SubscriberStatus,
     Tenant,
+    Usage,
     WalledGarden,
 )
 
@@ -24,7 +26,9 @@ __all__ = [
     "Subscriber",
     "SubscriberStatus",
     "Tenant",
+    "Usage",
     "WalledGarden",
+    "billing_period",
     "decide_access",
     "end_of_day",
     "expires_at_for_date",

@@ -27,6 +27,8 @@ class Reason(StrEnum):
     BAD_REQUEST = "bad_request"
     BACKEND_UNAVAILABLE = "backend_unavailable"
     INTERNAL_ERROR = "internal_error"
+    QUOTA_EXHAUSTED = "quota_exhausted"
+    ALREADY_ONLINE = "already_online"
 
 
 #: What the NAS shows the subscriber (RouterOS logs Reply-Message) for each reject.
@@ -42,6 +44,8 @@ REPLY_MESSAGES: dict[Reason, str] = {
     Reason.BAD_REQUEST: "malformed request",
     Reason.BACKEND_UNAVAILABLE: "service temporarily unavailable",
     Reason.INTERNAL_ERROR: "service temporarily unavailable",
+    Reason.QUOTA_EXHAUSTED: "quota exhausted",
+    Reason.ALREADY_ONLINE: "already online",
 }
 
 
@@ -75,6 +79,9 @@ class Plan:
     rate_limit: str
     quota_bytes: int | None = None
     fup_rate_limit: str | None = None
+    quota_download_bytes: int | None = None
+    quota_upload_bytes: int | None = None
+    time_quota_seconds: int | None = None
     period: str = "monthly"
     simultaneous_use: int = 1
     address_list: str | None = None
@@ -95,6 +102,23 @@ class Subscriber:
 
 
 @dataclass(frozen=True, slots=True)
+class Usage:
+    """Use in the current billing period, and sessions online right now."""
+
+    period_start: datetime
+    period_end: datetime
+    input_octets: int = 0  # the subscriber's upload
+    output_octets: int = 0  # the subscriber's download
+    session_time: int = 0
+    #: Live sessions, not counting one from the same MAC (a redial replacing a dropped session).
+    online: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.input_octets + self.output_octets
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What authorize answers: accept or reject, why, and the reply attributes."""
 
@@ -102,6 +126,8 @@ class Decision:
     reason: Reason
     reply: tuple[tuple[str, str], ...] = ()
     walled_garden: bool = False
+    #: Accepted at the plan's FUP rate because the quota is used up.
+    fup: bool = False
 
     @property
     def accepted(self) -> bool:
@@ -111,5 +137,7 @@ class Decision:
     def message(self) -> str:
         """The human sentence for this decision (Reply-Message on a reject)."""
         if self.outcome is Outcome.ACCEPT:
-            return "walled garden: " + REPLY_MESSAGES[self.reason] if self.walled_garden else "accepted"
+            if self.walled_garden:
+                return "walled garden: " + REPLY_MESSAGES[self.reason]
+            return "FUP rate: " + REPLY_MESSAGES[self.reason] if self.fup else "accepted"
         return REPLY_MESSAGES[self.reason]

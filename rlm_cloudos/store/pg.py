@@ -86,9 +86,11 @@ class Database:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise BackendUnavailable(f"PostgreSQL: {type(exc).__name__}: {first}") from exc
 
-    def access_context(self, nas_address: str, username: str) -> AccessContext | None:
-        """Everything authorize needs for ``username`` behind ``nas_address``; None if no NAS covers the address."""
-        row = self._run(sql.AUTHORIZE, {"nas_address": nas_address, "username": username}, lambda c: c.fetchone())
+    def access_context(self, nas_address: str, username: str, mac: str | None, now: datetime) -> AccessContext | None:
+        """Everything authorize needs for ``username`` behind ``nas_address`` at ``now``, with the live
+        sessions other than one from ``mac``; None if no NAS covers the address."""
+        params = {"nas_address": nas_address, "username": username, "mac": mac, "now": now}
+        row = self._run(sql.AUTHORIZE, params, lambda c: c.fetchone())
         return None if row is None else access_context(row, username)
 
     def lookup_nas(self, nas_address: str) -> NasRecord | None:

@@ -1,12 +1,24 @@
 """SQL text of the hot path, parameterised; each hook is one round trip."""
 
-# Tenant, subscriber and plan columns, in the order store.rows.access_context reads them.
+# Tenant, subscriber, plan, this period's usage and the live sessions, in the
+# order store.rows.access_context reads them. Parameters: now, mac.
 _CONTEXT = """
        t.id, t.name, t.timezone, t.interim_interval,
        t.walled_garden_address_list, t.walled_garden_rate_limit,
        s.id, s.password_enc, s.status, s.expires_at, upper(s.mac::text), host(s.static_ip),
        p.id, p.name, p.rate_limit, p.quota_bytes, p.fup_rate_limit, p.period,
-       p.simultaneous_use, p.address_list, p.ip_pool"""
+       p.simultaneous_use, p.address_list, p.ip_pool,
+       p.quota_download_bytes, p.quota_upload_bytes, p.time_quota_seconds,
+       per.period_start, per.period_end, u.input_octets, u.output_octets, u.session_time,
+       (SELECT count(*) FROM session_open o
+         WHERE o.subscriber_id = s.id AND o.stopped_at IS NULL
+           AND o.updated_at > %(now)s - make_interval(secs => 2 * t.interim_interval + 60)
+           AND upper(coalesce(o.calling_station_id, '')) IS DISTINCT FROM %(mac)s)"""
+
+_USAGE = """
+  LEFT JOIN plan p ON p.id = s.plan_id
+  LEFT JOIN LATERAL cloudos_period(p.period, t.timezone, s.expires_at, %(now)s) per ON s.id IS NOT NULL
+  LEFT JOIN usage_counter u ON u.subscriber_id = s.id AND u.period_start = per.period_start"""
 
 # Everything authorize needs, in one statement, keyed by the packet's source
 # address (which decides NAS and tenant) and the User-Name.
@@ -14,8 +26,7 @@ AUTHORIZE = f"""
 SELECT n.id, n.name,{_CONTEXT}
   FROM nas n
   JOIN tenant t ON t.id = n.tenant_id
-  LEFT JOIN subscriber s ON s.tenant_id = n.tenant_id AND s.username = %(username)s
-  LEFT JOIN plan p ON p.id = s.plan_id
+  LEFT JOIN subscriber s ON s.tenant_id = n.tenant_id AND s.username = %(username)s{_USAGE}
  WHERE n.address >>= %(nas_address)s::inet
 """
 
@@ -23,8 +34,7 @@ SELECT n.id, n.name,{_CONTEXT}
 EXPLAIN = f"""
 SELECT NULL::bigint, NULL::text,{_CONTEXT}
   FROM tenant t
-  LEFT JOIN subscriber s ON s.tenant_id = t.id AND s.username = %(username)s
-  LEFT JOIN plan p ON p.id = s.plan_id
+  LEFT JOIN subscriber s ON s.tenant_id = t.id AND s.username = %(username)s{_USAGE}
  WHERE t.id = %(tenant_id)s
 """
 

@@ -48,6 +48,13 @@ def auth_log_rows(stack, username: str, expect: int, timeout: float = 5.0) -> li
     return rows
 
 
+def seconds_until_period_end() -> float:
+    """Seconds to the next calendar month in Asia/Karachi: the end of a monthly quota period."""
+    now = datetime.now(PKT)
+    first = (now.replace(day=1) + timedelta(days=32)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return (first - now).total_seconds()
+
+
 def seconds_until_midnight_after(day: date) -> float:
     end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=PKT)
     return (end - datetime.now(timezone.utc)).total_seconds()
@@ -64,7 +71,10 @@ def test_pppoe_login_accepts_with_every_reply_attribute(radiusd, cli, plans, uni
     assert reply.one("Framed-Pool") == "pool-home"
     assert "Framed-IP-Address" not in reply.attrs
     assert reply.one("Acct-Interim-Interval") == interim_interval(300, sub_id)
-    left = seconds_until_midnight_after(paid)
+    # The quota plan's limits: all of 100 GB left, told to the NAS in Gigawords + octets.
+    assert reply.one("Mikrotik-Total-Limit-Gigawords") * 2**32 + reply.one("Mikrotik-Total-Limit") == 100 * 10**9
+    # Session-Timeout: the end of the paid day or of the quota period, whichever is first.
+    left = min(seconds_until_midnight_after(paid), seconds_until_period_end())
     assert left - 10 <= reply.one("Session-Timeout") <= left + 1  # rounded up
     assert "Reply-Message" not in reply.attrs
     if method == "mschapv2":
@@ -129,7 +139,9 @@ def test_expired_plan_is_rejected_and_renewal_restores(radiusd, cli, plans, uniq
     assert cli("subscriber", "renew", unique, "--tenant", "e2e").code == 0
     reply = radiusd.nas().chap(unique, "pw-exp-1")
     assert reply.accepted
-    assert reply.one("Session-Timeout") > 27 * 86400
+    renewed_until = json.loads(cli("subscriber", "show", unique, "--tenant", "e2e", "--json").out)["paid_until"]
+    left = min(seconds_until_midnight_after(date.fromisoformat(renewed_until)), seconds_until_period_end())
+    assert left - 10 <= reply.one("Session-Timeout") <= left + 1
 
 
 def test_session_timeout_capped_at_end_of_paid_day(radiusd, cli, plans, unique) -> None:  # noqa: ANN001

@@ -85,7 +85,8 @@ class FakeDb:
             raise value
         return value
 
-    def access_context(self, nas_address: str, username: str) -> AccessContext | None:
+    def access_context(self, nas_address: str, username: str, mac: str | None = None,
+                       now: object = None) -> AccessContext | None:
         self.calls.append(("access_context", (nas_address, username)))
         return self._answer(self.context)
 

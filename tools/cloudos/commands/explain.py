@@ -17,6 +17,7 @@ from cloudos.commands.subscriber import paid_until
 from cloudos.context import Ctx
 from cloudos.errors import UsageError
 from rlm_cloudos.policy import decide_access
+from rlm_cloudos.policy.access import remaining
 from rlm_cloudos.store import sql
 from rlm_cloudos.store.rows import access_context
 
@@ -35,7 +36,8 @@ def explain(ctx: Ctx, args: argparse.Namespace) -> None:
     now = args.at or datetime.now(timezone.utc)
     with ctx.read() as conn:
         tenant = ctx.tenant(conn, args.tenant)
-        row = conn.exec_driver_sql(sql.EXPLAIN, {"tenant_id": tenant.id, "username": args.username}).first()
+        row = conn.exec_driver_sql(
+            sql.EXPLAIN, {"tenant_id": tenant.id, "username": args.username, "now": now, "mac": args.mac}).first()
         if row is None:
             raise UsageError(f"no tenant {tenant.name}")
         recent = conn.execute(
@@ -46,7 +48,7 @@ def explain(ctx: Ctx, args: argparse.Namespace) -> None:
     ctx_ = access_context(tuple(row), args.username)
     sub = ctx_.subscriber
     mac = args.mac if args.mac else (sub.mac if sub else None)
-    decision = decide_access(ctx_.tenant, sub, mac, now)
+    decision = decide_access(ctx_.tenant, sub, mac, now, ctx_.usage)
     facts: dict[str, Any] = {"exists": sub is not None}
     if sub is not None:
         until = paid_until(sub.expires_at, ctx_.tenant.timezone)
@@ -56,6 +58,15 @@ def explain(ctx: Ctx, args: argparse.Namespace) -> None:
             "paid_until": until.isoformat() if until else None,
             "expires_at": sub.expires_at.isoformat() if sub.expires_at else None,
             "mac_binding": sub.mac,
+        })
+    usage = ctx_.usage
+    if usage is not None and sub is not None and sub.plan is not None:
+        left = remaining(sub.plan, usage)
+        facts.update({
+            "period": f"{usage.period_start.isoformat()} .. {usage.period_end.isoformat()}",
+            "used_bytes": usage.total,
+            "quota_left_bytes": left.total,
+            "online_sessions": usage.online,
         })
     data = {
         "username": args.username,

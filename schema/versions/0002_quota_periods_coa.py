@@ -1,0 +1,204 @@
+"""Billing periods, quota crossing and the CoA outbox.
+
+* cloudos_period(): the one definition of a billing period, used by accounting
+  (which counter a delta goes to) and by authorize (which counter to read).
+  'monthly' is the calendar month in the tenant's zone; 'Nd' is N local days
+  aligned on the subscriber's expiry (or on 1970-01-01 when there is none).
+* session_open.nas_address: where a CoA or Disconnect for the session goes.
+* cloudos_account() counts into the period of the subscriber's plan and, when a
+  delta carries the subscriber across a quota, queues a CoA-Request with the FUP
+  rate (or a Disconnect-Request when the plan has no FUP) for each open session,
+  and notifies `cloudos worker` (LISTEN cloudos_coa).
+
+Revision ID: 0002
+Revises: 0001
+"""
+
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+UPGRADE = r"""
+CREATE FUNCTION cloudos_period(p_period text, p_tz text, p_expires timestamptz, p_at timestamptz,
+                               OUT period_start timestamptz, OUT period_end timestamptz)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  local_at timestamp := p_at AT TIME ZONE p_tz;
+  anchor timestamp;
+  days integer;
+  k bigint;
+BEGIN
+  IF p_period IS NULL OR p_period = 'monthly' THEN
+    period_start := date_trunc('month', local_at) AT TIME ZONE p_tz;
+    period_end := (date_trunc('month', local_at) + interval '1 month') AT TIME ZONE p_tz;
+    RETURN;
+  END IF;
+  days := rtrim(p_period, 'd')::integer;
+  anchor := coalesce(p_expires AT TIME ZONE p_tz, timestamp '1970-01-01');
+  k := floor(extract(epoch FROM local_at - anchor) / (days * 86400.0))::bigint;
+  period_start := (anchor + make_interval(days => (k * days)::integer)) AT TIME ZONE p_tz;
+  period_end := (anchor + make_interval(days => ((k + 1) * days)::integer)) AT TIME ZONE p_tz;
+END $$;
+
+ALTER TABLE session_open ADD COLUMN nas_address inet;
+ALTER TABLE coa_outbox ADD COLUMN nas_address inet;
+ALTER TABLE coa_outbox ADD COLUMN reason text;
+ALTER TABLE coa_outbox ADD COLUMN subscriber_id bigint;
+CREATE INDEX session_open_updated ON session_open (updated_at) WHERE stopped_at IS NULL;
+
+-- Queue a CoA (new rate) or a Disconnect for every open session of a subscriber.
+CREATE FUNCTION cloudos_queue_coa(p_subscriber bigint, p_kind text, p_rate text, p_reason text)
+RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+  queued integer;
+BEGIN
+  INSERT INTO coa_outbox (tenant_id, nas_id, nas_address, acct_unique_id, subscriber_id, kind, reason, attributes)
+  SELECT o.tenant_id, o.nas_id, o.nas_address, o.acct_unique_id, o.subscriber_id, p_kind, p_reason,
+         jsonb_strip_nulls(jsonb_build_object(
+           'User-Name', o.username,
+           'Acct-Session-Id', o.acct_session_id,
+           'Framed-IP-Address', host(o.framed_ip),
+           'Mikrotik-Rate-Limit', CASE WHEN p_kind = 'coa' THEN p_rate END))
+    FROM session_open o
+   WHERE o.subscriber_id = p_subscriber AND o.stopped_at IS NULL AND o.nas_id IS NOT NULL;
+  GET DIAGNOSTICS queued = ROW_COUNT;
+  IF queued > 0 THEN
+    PERFORM pg_notify('cloudos_coa', p_subscriber::text);
+  END IF;
+  RETURN queued;
+END $$;
+
+CREATE OR REPLACE FUNCTION cloudos_account(
+  p_nas_address inet, p_uid text, p_status text, p_username text, p_acct_session_id text,
+  p_event_time timestamptz, p_in bigint, p_out bigint, p_time bigint,
+  p_framed_ip inet, p_calling text, p_nas_port_id text, p_cause text)
+RETURNS TABLE (result text, tenant_id bigint, subscriber_id bigint, d_in bigint, d_out bigint, d_time bigint)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  n record;
+  sub record;
+  o session_open%ROWTYPE;
+  per record;
+  u record;
+  over_before boolean;
+  over_after boolean;
+BEGIN
+  SELECT nas.id, nas.tenant_id, t.timezone INTO n
+    FROM nas JOIN tenant t ON t.id = nas.tenant_id
+   WHERE nas.address >>= p_nas_address;
+  IF NOT FOUND THEN
+    RETURN QUERY SELECT 'unknown_nas'::text, NULL::bigint, NULL::bigint, 0::bigint, 0::bigint, 0::bigint;
+    RETURN;
+  END IF;
+
+  IF p_status IN ('Accounting-On', 'Accounting-Off') THEN
+    WITH closed AS (
+      UPDATE session_open so
+         SET stopped_at = p_event_time, terminate_cause = 'NAS-Reboot'
+       WHERE so.nas_id = n.id AND so.stopped_at IS NULL
+      RETURNING so.*)
+    INSERT INTO session (tenant_id, acct_unique_id, started_at, stopped_at, subscriber_id, nas_id, username,
+                         acct_session_id, framed_ip, calling_station_id, nas_port_id, input_octets,
+                         output_octets, session_time, terminate_cause)
+    SELECT c.tenant_id, c.acct_unique_id, c.started_at, c.stopped_at, c.subscriber_id, c.nas_id, c.username,
+           c.acct_session_id, c.framed_ip, c.calling_station_id, c.nas_port_id, c.input_octets,
+           c.output_octets, c.session_time, c.terminate_cause
+      FROM closed c
+    ON CONFLICT ON CONSTRAINT session_pkey DO NOTHING;
+    RETURN QUERY SELECT 'nas_reset'::text, n.tenant_id, NULL::bigint, 0::bigint, 0::bigint, 0::bigint;
+    RETURN;
+  END IF;
+
+  SELECT s.id, s.expires_at, p.period, p.quota_bytes, p.quota_download_bytes, p.quota_upload_bytes,
+         p.time_quota_seconds, p.fup_rate_limit
+    INTO sub
+    FROM subscriber s LEFT JOIN plan p ON p.id = s.plan_id
+   WHERE s.tenant_id = n.tenant_id AND s.username = p_username;
+
+  INSERT INTO session_open AS so (acct_unique_id, tenant_id, subscriber_id, nas_id, nas_address, username,
+                                  acct_session_id, started_at, updated_at, framed_ip, calling_station_id,
+                                  nas_port_id)
+  VALUES (p_uid, n.tenant_id, sub.id, n.id, p_nas_address, p_username, p_acct_session_id,
+          p_event_time - make_interval(secs => p_time), p_event_time, p_framed_ip, p_calling, p_nas_port_id)
+  ON CONFLICT (acct_unique_id) DO NOTHING;
+
+  SELECT * INTO o FROM session_open so WHERE so.acct_unique_id = p_uid FOR UPDATE;
+
+  d_in := greatest(p_in - o.input_octets, 0);
+  d_out := greatest(p_out - o.output_octets, 0);
+  d_time := greatest(p_time - o.session_time, 0);
+
+  UPDATE session_open so
+     SET input_octets = greatest(o.input_octets, p_in),
+         output_octets = greatest(o.output_octets, p_out),
+         session_time = greatest(o.session_time, p_time),
+         updated_at = greatest(o.updated_at, p_event_time),
+         framed_ip = coalesce(o.framed_ip, p_framed_ip),
+         nas_address = coalesce(o.nas_address, p_nas_address),
+         stopped_at = CASE WHEN p_status = 'Stop' THEN coalesce(o.stopped_at, p_event_time) ELSE o.stopped_at END,
+         terminate_cause = CASE WHEN p_status = 'Stop' THEN coalesce(o.terminate_cause, p_cause) ELSE o.terminate_cause END
+   WHERE so.acct_unique_id = p_uid
+  RETURNING so.* INTO o;
+
+  IF o.subscriber_id IS NOT NULL AND (d_in > 0 OR d_out > 0 OR d_time > 0) THEN
+    SELECT * INTO per FROM cloudos_period(sub.period, n.timezone, sub.expires_at, p_event_time);
+    INSERT INTO usage_counter AS uc (tenant_id, subscriber_id, period_start, period_end,
+                                     input_octets, output_octets, session_time)
+    VALUES (n.tenant_id, o.subscriber_id, per.period_start, per.period_end, d_in, d_out, d_time)
+    ON CONFLICT (subscriber_id, period_start) DO UPDATE
+       SET input_octets = uc.input_octets + EXCLUDED.input_octets,
+           output_octets = uc.output_octets + EXCLUDED.output_octets,
+           session_time = uc.session_time + EXCLUDED.session_time,
+           updated_at = now()
+    RETURNING uc.input_octets, uc.output_octets, uc.session_time INTO u;
+
+    -- Crossing a quota in this very packet (the counter row lock makes exactly
+    -- one packet see the crossing): slow down or disconnect every open session.
+    over_after := (sub.quota_bytes IS NOT NULL AND u.input_octets + u.output_octets >= sub.quota_bytes)
+               OR (sub.quota_download_bytes IS NOT NULL AND u.output_octets >= sub.quota_download_bytes)
+               OR (sub.quota_upload_bytes IS NOT NULL AND u.input_octets >= sub.quota_upload_bytes)
+               OR (sub.time_quota_seconds IS NOT NULL AND u.session_time >= sub.time_quota_seconds);
+    over_before := (sub.quota_bytes IS NOT NULL AND u.input_octets + u.output_octets - d_in - d_out >= sub.quota_bytes)
+               OR (sub.quota_download_bytes IS NOT NULL AND u.output_octets - d_out >= sub.quota_download_bytes)
+               OR (sub.quota_upload_bytes IS NOT NULL AND u.input_octets - d_in >= sub.quota_upload_bytes)
+               OR (sub.time_quota_seconds IS NOT NULL AND u.session_time - d_time >= sub.time_quota_seconds);
+    IF over_after AND NOT over_before THEN
+      PERFORM cloudos_queue_coa(o.subscriber_id,
+                                CASE WHEN sub.fup_rate_limit IS NOT NULL THEN 'coa' ELSE 'disconnect' END,
+                                sub.fup_rate_limit, 'quota_exhausted');
+    END IF;
+  END IF;
+
+  IF o.stopped_at IS NOT NULL THEN
+    INSERT INTO session AS h (tenant_id, acct_unique_id, started_at, stopped_at, subscriber_id, nas_id, username,
+                              acct_session_id, framed_ip, calling_station_id, nas_port_id, input_octets,
+                              output_octets, session_time, terminate_cause)
+    VALUES (o.tenant_id, o.acct_unique_id, o.started_at, o.stopped_at, o.subscriber_id, o.nas_id, o.username,
+            o.acct_session_id, o.framed_ip, o.calling_station_id, o.nas_port_id, o.input_octets,
+            o.output_octets, o.session_time, o.terminate_cause)
+    ON CONFLICT ON CONSTRAINT session_pkey DO UPDATE
+       SET input_octets = EXCLUDED.input_octets, output_octets = EXCLUDED.output_octets,
+           session_time = EXCLUDED.session_time, stopped_at = EXCLUDED.stopped_at;
+  END IF;
+
+  result := 'ok';
+  tenant_id := o.tenant_id;
+  subscriber_id := o.subscriber_id;
+  RETURN NEXT;
+END $$;
+
+GRANT EXECUTE ON FUNCTION cloudos_period(text, text, timestamptz, timestamptz) TO cloudos_radius, cloudos_admin;
+GRANT EXECUTE ON FUNCTION cloudos_queue_coa(bigint, text, text, text) TO cloudos_admin;
+"""
+
+
+def upgrade() -> None:
+    op.execute(UPGRADE)
+
+
+def downgrade() -> None:
+    raise NotImplementedError("schema downgrades are not supported: restore the daily backup instead")
