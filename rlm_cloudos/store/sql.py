@@ -12,7 +12,7 @@ _CONTEXT = """
        per.period_start, per.period_end, u.input_octets, u.output_octets, u.session_time,
        (SELECT count(*) FROM session_open o
          WHERE o.subscriber_id = s.id AND o.stopped_at IS NULL
-           AND o.updated_at > %(now)s - make_interval(secs => 2 * t.interim_interval + 60)
+           AND o.updated_at > cloudos_stale_cutoff(%(now)s, t.interim_interval)
            AND upper(coalesce(o.calling_station_id, '')) IS DISTINCT FROM %(mac)s)"""
 
 _USAGE = """

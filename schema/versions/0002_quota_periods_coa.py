@@ -191,7 +191,42 @@ BEGIN
   RETURN NEXT;
 END $$;
 
+-- A session with no accounting since this instant is stale: two interim intervals
+-- (plus the 10 % per-subscriber jitter) and a minute of margin.
+CREATE FUNCTION cloudos_stale_cutoff(p_now timestamptz, p_interim integer) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT p_now - make_interval(secs => 2 * ceil(p_interim * 1.1) + 60)
+$$;
+
+-- Close stale sessions (a NAS that rebooted without Accounting-Off must not lock
+-- its users out), and forget closed sessions once late duplicates can no longer
+-- arrive (they stay in the session history).
+CREATE FUNCTION cloudos_reap_sessions(p_now timestamptz, OUT reaped integer, OUT purged integer)
+LANGUAGE plpgsql AS $$
+BEGIN
+  WITH stale AS (
+    UPDATE session_open o
+       SET stopped_at = o.updated_at, terminate_cause = 'Stale'
+      FROM tenant t
+     WHERE t.id = o.tenant_id AND o.stopped_at IS NULL
+       AND o.updated_at < cloudos_stale_cutoff(p_now, t.interim_interval)
+    RETURNING o.*)
+  INSERT INTO session (tenant_id, acct_unique_id, started_at, stopped_at, subscriber_id, nas_id, username,
+                       acct_session_id, framed_ip, calling_station_id, nas_port_id, input_octets,
+                       output_octets, session_time, terminate_cause)
+  SELECT c.tenant_id, c.acct_unique_id, c.started_at, c.stopped_at, c.subscriber_id, c.nas_id, c.username,
+         c.acct_session_id, c.framed_ip, c.calling_station_id, c.nas_port_id, c.input_octets,
+         c.output_octets, c.session_time, c.terminate_cause
+    FROM stale c
+  ON CONFLICT ON CONSTRAINT session_pkey DO NOTHING;
+  GET DIAGNOSTICS reaped = ROW_COUNT;
+  DELETE FROM session_open WHERE stopped_at < p_now - interval '2 days';
+  GET DIAGNOSTICS purged = ROW_COUNT;
+END $$;
+
 GRANT EXECUTE ON FUNCTION cloudos_period(text, text, timestamptz, timestamptz) TO cloudos_radius, cloudos_admin;
+GRANT EXECUTE ON FUNCTION cloudos_stale_cutoff(timestamptz, integer) TO cloudos_radius, cloudos_admin;
+GRANT EXECUTE ON FUNCTION cloudos_reap_sessions(timestamptz) TO cloudos_admin;
 GRANT EXECUTE ON FUNCTION cloudos_queue_coa(bigint, text, text, text) TO cloudos_admin;
 """
 

@@ -14,7 +14,7 @@ from typing import NoReturn
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from cloudos.commands import audit, db, explain, nas, plan, subscriber, tenant
+from cloudos.commands import audit, db, explain, nas, plan, session, subscriber, tenant
 from cloudos.context import Ctx
 from cloudos.errors import CliError
 from cloudos.localstack import StackError
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap = Parser(prog="cloudos", description="Administer CloudOS RADIUS: tenants, NAS, plans, subscribers, audit.",
                 epilog="Environment: CLOUDOS_DATABASE_URL, CLOUDOS_KEYRING, CLOUDOS_ACTOR (for the audit trail).")
     sub = ap.add_subparsers(dest="group", required=True, metavar="COMMAND", parser_class=Parser)
-    for mod in (db, tenant, nas, plan, subscriber, explain, audit):
+    for mod in (db, tenant, nas, plan, subscriber, session, explain, audit):
         mod.register(sub)
     return ap
 

@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import Row
 
+from cloudos.commands.session import queue_disconnect
 from cloudos.commands._common import (as_dict, date_arg, ip_arg, leaf, mac_arg, require, tenant_opt,
                                       username_arg)
+from cloudos.audit import redact
 from cloudos.context import Ctx, read_secret, table
 from cloudos.errors import CliError, UsageError
 from rlm_cloudos.errors import DecryptError
@@ -223,7 +225,13 @@ def suspend(ctx: Ctx, args: argparse.Namespace) -> None:
         tenant, row = _load(conn, ctx, args, lock=True)
         require(row.status != "terminated", f"{args.username} is terminated")
         after = _update(ctx, conn, tenant, row, "suspend", {"status": "suspended", "status_reason": args.reason})
-    ctx.emit(_audited(after), f"{args.username} suspended" + (f": {args.reason}" if args.reason else ""))
+        online = [r.acct_unique_id for r in conn.execute(
+            text("SELECT acct_unique_id FROM session_open WHERE subscriber_id = :s AND stopped_at IS NULL"),
+            {"s": row.id})]
+        queued = queue_disconnect(conn, online, "suspended")
+    ctx.emit({**(redact(_audited(after)) or {}), "disconnects_queued": queued},
+             f"{args.username} suspended" + (f": {args.reason}" if args.reason else "")
+             + (f"; Disconnect-Request queued for {queued} online session(s)" if queued else ""))
 
 
 def resume(ctx: Ctx, args: argparse.Namespace) -> None:
@@ -231,7 +239,7 @@ def resume(ctx: Ctx, args: argparse.Namespace) -> None:
         tenant, row = _load(conn, ctx, args, lock=True)
         require(row.status == "suspended", f"{args.username} is {row.status}, not suspended")
         after = _update(ctx, conn, tenant, row, "resume", {"status": "active", "status_reason": None})
-    ctx.emit(_audited(after), f"{args.username} resumed")
+    ctx.emit(redact(_audited(after)), f"{args.username} resumed")
 
 
 def set_plan(ctx: Ctx, args: argparse.Namespace) -> None:
@@ -239,7 +247,7 @@ def set_plan(ctx: Ctx, args: argparse.Namespace) -> None:
         tenant, row = _load(conn, ctx, args, lock=True)
         plan = _plan(conn, tenant.id, args.plan)
         after = _update(ctx, conn, tenant, row, "set_plan", {"plan_id": plan.id})
-    ctx.emit(_audited(after), f"{args.username} moved to plan {plan.name} (from the next login)")
+    ctx.emit(redact(_audited(after)), f"{args.username} moved to plan {plan.name} (from the next login)")
 
 
 def set_password(ctx: Ctx, args: argparse.Namespace) -> None:
@@ -266,7 +274,7 @@ def renew(ctx: Ctx, args: argparse.Namespace) -> None:
             new_until = next_paid_until(paid_until(row.expires_at, tz), today, plan.period)  # type: ignore[union-attr]
         require(new_until >= today, f"--until {new_until} is in the past")
         after = _update(ctx, conn, tenant, row, "renew", {"expires_at": expires_at_for_date(new_until, tz)})
-    ctx.emit({**(_audited(after) or {}), "paid_until": new_until.isoformat()},
+    ctx.emit({**(redact(_audited(after)) or {}), "paid_until": new_until.isoformat()},
              f"{args.username} paid until {new_until} (service ends at midnight, {tz})")
 
 

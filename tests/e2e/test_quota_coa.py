@@ -1,0 +1,218 @@
+"""Quota, FUP, CoA and Disconnect, simultaneous use and stale sessions, end to end.
+
+pyrad plays the MikroTik NAS; a RouterOS stand-in listens for CoA/Disconnect on
+the NAS's address; `cloudos worker` runs as it would in production.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from cloudos.localstack import free_port
+from tests.fixtures.routeros import RouterOS
+
+NAS_ADDRESS = "127.0.0.30"
+SECRET = "coa-nas-shared-secret"
+TENANT = "coa-isp"
+MB = 10**6
+
+
+@pytest.fixture(scope="module")
+def router(radiusd, cli):  # noqa: ANN001, ANN201
+    port = free_port()
+    stand_in = RouterOS(NAS_ADDRESS, port, SECRET)
+    assert cli("tenant", "add", TENANT).code == 0
+    r = cli("nas", "add", "ccr1", "--tenant", TENANT, "--address", NAS_ADDRESS, "--secret-stdin",
+            "--coa-port", str(port), stdin=SECRET + "\n")
+    assert r.code == 0, r.err
+    assert cli("plan", "add", "fup-plan", "--tenant", TENANT, "--rate-limit", "4M/16M", "--quota", "10MB",
+               "--fup-rate-limit", "256k/512k").code == 0
+    assert cli("plan", "add", "hard-cap", "--tenant", TENANT, "--rate-limit", "4M/16M", "--quota", "10MB").code == 0
+    assert cli("plan", "add", "single", "--tenant", TENANT, "--rate-limit", "2M/2M").code == 0
+    assert cli("plan", "add", "big-quota", "--tenant", TENANT, "--rate-limit", "2M/2M", "--quota", "10GB").code == 0
+    yield stand_in
+    stand_in.close()
+
+
+@pytest.fixture(scope="module")
+def worker(router, stack):  # noqa: ANN001, ANN201
+    """`cloudos worker` as a process of its own, as in production."""
+    cloudos = str(Path(sys.executable).with_name("cloudos"))
+    log = open(stack.state / "worker.log", "ab")
+    proc = subprocess.Popen([cloudos, "worker", "--poll", "0.2", "--timeout", "0.5", "--max-attempts", "2"],
+                            env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
+    yield proc
+    proc.terminate()
+    proc.wait(10)
+    log.close()
+
+
+def add(cli, user: str, plan: str, password: str = "coa-pw", *extra: str) -> None:  # noqa: ANN001
+    r = cli("subscriber", "add", user, "--tenant", TENANT, "--plan", plan, "--password-stdin", *extra,
+            stdin=password + "\n")
+    assert r.code == 0, r.err
+
+
+def outbox(stack, user: str) -> list[tuple]:  # noqa: ANN001
+    with psycopg.connect(stack.database_url) as conn:
+        return conn.execute(
+            "SELECT kind, reason, status, result FROM coa_outbox WHERE attributes->>'User-Name' = %s ORDER BY id",
+            (user,)).fetchall()
+
+
+def wait_outbox(stack, user: str, n: int, timeout: float = 10) -> list[tuple]:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = outbox(stack, user)
+        if len([r for r in rows if r[2] != "pending"]) >= n or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.1)
+
+
+def test_login_is_told_the_quota_left(radiusd, router, cli, unique) -> None:  # noqa: ANN001
+    add(cli, unique, "big-quota")
+    nas = radiusd.nas(secret=SECRET, source=NAS_ADDRESS)
+    reply = nas.pap(unique, "coa-pw")
+    assert reply.accepted
+    left = reply.one("Mikrotik-Total-Limit-Gigawords") * 2**32 + reply.one("Mikrotik-Total-Limit")
+    assert left == 10 * 10**9
+    nas.acct("Start", unique, f"{unique}-1", framed_ip="10.50.0.9")
+    nas.acct("Stop", unique, f"{unique}-1", input_octets=2**32 + 5, output_octets=3 * 10**9, session_time=60)
+    reply = nas.pap(unique, "coa-pw")
+    assert "Mikrotik-Total-Limit-Gigawords" not in reply.attrs  # under 4 GiB left: octets alone
+    assert reply.one("Mikrotik-Total-Limit") == 10 * 10**9 - (2**32 + 5) - 3 * 10**9
+
+
+def test_quota_crossed_sends_coa_with_the_fup_rate(radiusd, router, worker, cli, unique) -> None:  # noqa: ANN001
+    add(cli, unique, "fup-plan")
+    nas = radiusd.nas(secret=SECRET, source=NAS_ADDRESS)
+    reply = nas.pap(unique, "coa-pw")
+    assert reply.accepted and reply.one("Mikrotik-Total-Limit") == 10 * MB
+    sid = f"{unique}-s"
+    nas.acct("Start", unique, sid, framed_ip="10.50.0.10")
+    nas.acct("Interim-Update", unique, sid, input_octets=1 * MB, output_octets=4 * MB, session_time=300)
+    assert router.nothing(0.5)  # 5 MB of 10: nothing yet
+    crossed_at = time.monotonic()
+    nas.acct("Interim-Update", unique, sid, input_octets=2 * MB, output_octets=9 * MB, session_time=600)
+    coa = router.expect(timeout=5)
+    assert time.monotonic() - crossed_at < 5
+    assert coa.authentic and coa.code == 43  # CoA-Request
+    assert coa.one("User-Name") == unique
+    assert coa.one("Acct-Session-Id") == sid
+    assert coa.one("Framed-IP-Address") == "10.50.0.10"
+    assert coa.one("Mikrotik-Rate-Limit") == "256k/512k"
+    assert wait_outbox(radiusd.stack, unique, 1) == [("coa", "quota_exhausted", "ack", "COA_ACK")]
+    # Further interims over the quota send nothing more.
+    nas.acct("Interim-Update", unique, sid, input_octets=3 * MB, output_octets=12 * MB, session_time=900)
+    assert router.nothing(1.0)
+    # The next login gets the FUP rate and no byte limit.
+    reply = nas.pap(unique, "coa-pw")
+    assert reply.accepted and reply.one("Mikrotik-Rate-Limit") == "256k/512k"
+    assert "Mikrotik-Total-Limit" not in reply.attrs
+
+
+def test_quota_crossed_without_fup_disconnects(radiusd, router, worker, cli, unique) -> None:  # noqa: ANN001
+    add(cli, unique, "hard-cap")
+    nas = radiusd.nas(secret=SECRET, source=NAS_ADDRESS)
+    sid = f"{unique}-s"
+    nas.acct("Start", unique, sid, framed_ip="10.50.0.11")
+    nas.acct("Interim-Update", unique, sid, input_octets=5 * MB, output_octets=6 * MB, session_time=300)
+    dm = router.expect(timeout=5)
+    assert dm.code == 40 and dm.authentic  # Disconnect-Request
+    assert (dm.one("User-Name"), dm.one("Acct-Session-Id"), dm.one("Framed-IP-Address")) == (unique, sid, "10.50.0.11")
+    assert "Mikrotik-Rate-Limit" not in dm.attrs
+    assert wait_outbox(radiusd.stack, unique, 1) == [("disconnect", "quota_exhausted", "ack", "DISCONNECT_ACK")]
+    nas.acct("Stop", unique, sid, input_octets=5 * MB, output_octets=6 * MB, session_time=310, cause="Admin-Reset")
+    reply = nas.pap(unique, "coa-pw")
+    assert reply.rejected and reply.one("Reply-Message") == "quota exhausted"
+
+
+def test_suspend_disconnects_online_sessions(radiusd, router, worker, cli, unique) -> None:  # noqa: ANN001
+    add(cli, unique, "single")
+    nas = radiusd.nas(secret=SECRET, source=NAS_ADDRESS)
+    nas.acct("Start", unique, f"{unique}-s", framed_ip="10.50.0.12")
+    r = cli("subscriber", "suspend", unique, "--tenant", TENANT, "--reason", "unpaid", "--json")
+    assert r.code == 0 and json.loads(r.out)["disconnects_queued"] == 1
+    dm = router.expect(timeout=5)
+    assert dm.code == 40 and dm.one("User-Name") == unique and dm.one("Acct-Session-Id") == f"{unique}-s"
+    assert wait_outbox(radiusd.stack, unique, 1) == [("disconnect", "suspended", "ack", "DISCONNECT_ACK")]
+
+
+def test_admin_disconnect_and_nak_is_recorded(radiusd, router, worker, cli, unique) -> None:  # noqa: ANN001
+    add(cli, unique, "single")
+    nas = radiusd.nas(secret=SECRET, source=NAS_ADDRESS)
+    nas.acct("Start", unique, f"{unique}-s", framed_ip="10.50.0.13")
+    router.mode = "nak"
+    try:
+        r = cli("session", "disconnect", unique, "--tenant", TENANT)
+        assert r.code == 0, r.err
+        assert router.expect(timeout=5).code == 40
+        assert wait_outbox(radiusd.stack, unique, 1) == [
+            ("disconnect", "admin", "nak", "DISCONNECT_NAK Error-Cause=503 (Session-Context-Not-Found)")]
+    finally:
+        router.mode = "ack"
+    assert cli("session", "disconnect", "nobody-online", "--tenant", TENANT).code == 1
+
+
+def test_unanswered_request_times_out_after_retries(radiusd, router, worker, cli, unique) -> None:  # noqa: ANN001
+    add(cli, unique, "single")
+    radiusd.nas(secret=SECRET, source=NAS_ADDRESS).acct("Start", unique, f"{unique}-s", framed_ip="10.50.0.14")
+    router.mode = "silent"
+    try:
+        assert cli("session", "disconnect", unique, "--tenant", TENANT).code == 0
+        first = router.expect(timeout=5)
+        second = router.expect(timeout=10)  # the worker retries (max 2 attempts in this fixture)
+        assert first.code == second.code == 40
+        rows = wait_outbox(radiusd.stack, unique, 1, timeout=15)
+        assert rows[0][:3] == ("disconnect", "admin", "timeout") and "after 2 attempts" in rows[0][3]
+    finally:
+        router.mode = "ack"
+
+
+def test_simultaneous_use(radiusd, router, cli, unique) -> None:  # noqa: ANN001
+    add(cli, unique, "single")
+    nas = radiusd.nas(secret=SECRET, source=NAS_ADDRESS)
+    assert nas.pap(unique, "coa-pw", mac="AA:00:00:00:00:01").accepted
+    nas.acct("Start", unique, f"{unique}-a", mac="AA:00:00:00:00:01")
+    reply = nas.pap(unique, "coa-pw", mac="AA:00:00:00:00:02")
+    assert reply.rejected and reply.one("Reply-Message") == "already online"
+    # The same device redialling after a drop is not a second user.
+    assert nas.pap(unique, "coa-pw", mac="AA:00:00:00:00:01").accepted
+    nas.acct("Stop", unique, f"{unique}-a", mac="AA:00:00:00:00:01", session_time=10)
+    assert nas.pap(unique, "coa-pw", mac="AA:00:00:00:00:02").accepted
+
+
+def test_stale_session_is_reaped(radiusd, router, cli, unique) -> None:  # noqa: ANN001
+    add(cli, unique, "single")
+    nas = radiusd.nas(secret=SECRET, source=NAS_ADDRESS)
+    # A Start from an hour ago (Acct-Delay-Time), and no interim since: the NAS rebooted silently.
+    nas.acct("Start", unique, f"{unique}-old", mac="AA:00:00:00:00:03", extra={"Acct-Delay-Time": 3600})
+    reply = nas.pap(unique, "coa-pw", mac="AA:00:00:00:00:04")
+    assert reply.accepted  # a stale session does not count as online
+    r = cli("session", "reap", "--json")
+    assert r.code == 0 and json.loads(r.out)["stale_closed"] >= 1
+    r = cli("session", "list", "--tenant", TENANT, "--user", unique, "--json")
+    (row,) = json.loads(r.out)
+    assert row["terminate_cause"] == "Stale" and row["stopped_at"] is not None
+
+
+def test_session_list_and_usage(radiusd, router, cli, unique) -> None:  # noqa: ANN001
+    add(cli, unique, "big-quota")
+    nas = radiusd.nas(secret=SECRET, source=NAS_ADDRESS)
+    nas.acct("Start", unique, f"{unique}-l", framed_ip="10.50.0.20")
+    nas.acct("Interim-Update", unique, f"{unique}-l", input_octets=1000, output_octets=5000, session_time=300)
+    online = json.loads(cli("session", "list", "--tenant", TENANT, "--online", "--user", unique, "--json").out)
+    assert [(s["acct_session_id"], s["framed_ip"], s["download_bytes"], s["upload_bytes"]) for s in online] == [
+        (f"{unique}-l", "10.50.0.20", 5000, 1000)]
+    usage = json.loads(cli("usage", unique, "--tenant", TENANT, "--json").out)
+    assert (usage["download_bytes"], usage["upload_bytes"], usage["quota_bytes"]) == (5000, 1000, 10 * 10**9)
+    shown = json.loads(cli("subscriber", "show", unique, "--tenant", TENANT, "--json").out)
+    assert shown["usage"]["total_bytes"] == 6000 and len(shown["online_sessions"]) == 1

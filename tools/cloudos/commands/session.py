@@ -1,0 +1,174 @@
+"""cloudos session list | disconnect | reap; cloudos usage; cloudos worker"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+from sqlalchemy import text
+
+from cloudos import worker
+from cloudos.commands._common import leaf, positive_arg, tenant_opt, username_arg
+from cloudos.context import Ctx, database_url, table
+from cloudos.errors import CliError
+from rlm_cloudos.policy import billing_period
+from rlm_cloudos.policy.rates import format_size
+
+_SESSION_COLUMNS = """
+  o.acct_unique_id, o.acct_session_id, o.username, o.started_at, o.updated_at, o.stopped_at,
+  host(o.framed_ip) AS framed_ip, o.calling_station_id, o.nas_port_id, o.input_octets, o.output_octets,
+  o.session_time, o.terminate_cause, n.name AS nas"""
+
+
+def _session_row(r: Any) -> dict[str, Any]:
+    return {
+        "acct_session_id": r.acct_session_id, "acct_unique_id": r.acct_unique_id, "username": r.username,
+        "nas": r.nas, "started_at": r.started_at.isoformat(), "updated_at": r.updated_at.isoformat(),
+        "stopped_at": r.stopped_at.isoformat() if r.stopped_at else None, "framed_ip": r.framed_ip,
+        "calling_station_id": r.calling_station_id, "download_bytes": r.output_octets,
+        "upload_bytes": r.input_octets, "session_time": r.session_time, "terminate_cause": r.terminate_cause,
+    }
+
+
+def list_(ctx: Ctx, args: argparse.Namespace) -> None:
+    with ctx.read() as conn:
+        tenant = ctx.tenant(conn, args.tenant)
+        q = (f"SELECT {_SESSION_COLUMNS} FROM session_open o LEFT JOIN nas n ON n.id = o.nas_id "
+             "WHERE o.tenant_id = :t")
+        params: dict[str, Any] = {"t": tenant.id}
+        if args.online:
+            q += " AND o.stopped_at IS NULL"
+        if args.user:
+            q += " AND o.username = :u"
+            params["u"] = args.user
+        rows = [_session_row(r) for r in conn.execute(text(q + " ORDER BY o.started_at DESC LIMIT :n"),
+                                                      {**params, "n": args.limit})]
+    human = [dict(r, down=format_size(r["download_bytes"]), up=format_size(r["upload_bytes"]),
+                  state="online" if r["stopped_at"] is None else (r["terminate_cause"] or "stopped")) for r in rows]
+    ctx.emit(rows, table(human, ["username", "acct_session_id", "nas", "framed_ip", "started_at", "down", "up",
+                                 "state"]))
+
+
+def disconnect(ctx: Ctx, args: argparse.Namespace) -> None:
+    with ctx.tx() as conn:
+        tenant = ctx.tenant(conn, args.tenant)
+        sessions = conn.execute(
+            text("SELECT o.acct_unique_id, o.username, o.acct_session_id, o.subscriber_id FROM session_open o "
+                 "WHERE o.tenant_id = :t AND o.stopped_at IS NULL AND (o.username = :x OR o.acct_session_id = :x "
+                 "OR o.acct_unique_id = :x)"),
+            {"t": tenant.id, "x": args.target},
+        ).all()
+        if not sessions:
+            raise CliError(f"no online session of user or with session id {args.target!r} in tenant {tenant.name}")
+        queued = queue_disconnect(conn, [s.acct_unique_id for s in sessions], "admin")
+        ctx.audit(conn, action="session.disconnect", target=f"session:{tenant.name}/{args.target}",
+                  tenant_id=tenant.id, before={"sessions": [s.acct_session_id for s in sessions]},
+                  after={"queued": queued})
+    ctx.emit({"queued": queued, "sessions": [s.acct_session_id for s in sessions]},
+             f"Disconnect-Request queued for {queued} session(s) of {args.target}; `cloudos worker` sends it")
+
+
+def queue_disconnect(conn: Any, acct_unique_ids: list[str], reason: str) -> int:
+    """Queue a Disconnect-Request for these open sessions and wake the worker; returns how many."""
+    result = conn.execute(
+        text("INSERT INTO coa_outbox (tenant_id, nas_id, nas_address, acct_unique_id, subscriber_id, kind, reason, "
+             "attributes) SELECT o.tenant_id, o.nas_id, o.nas_address, o.acct_unique_id, o.subscriber_id, "
+             "'disconnect', :reason, jsonb_strip_nulls(jsonb_build_object('User-Name', o.username, "
+             "'Acct-Session-Id', o.acct_session_id, 'Framed-IP-Address', host(o.framed_ip))) "
+             "FROM session_open o WHERE o.acct_unique_id = ANY(:ids) AND o.stopped_at IS NULL "
+             "AND o.nas_id IS NOT NULL"),
+        {"ids": acct_unique_ids, "reason": reason},
+    )
+    if result.rowcount:
+        conn.execute(text("SELECT pg_notify('cloudos_coa', 'admin')"))
+    return int(result.rowcount)
+
+
+def reap(ctx: Ctx, args: argparse.Namespace) -> None:
+    with ctx.tx() as conn:
+        row = conn.execute(text("SELECT reaped, purged FROM cloudos_reap_sessions(:now)"),
+                           {"now": datetime.now(timezone.utc)}).one()
+        if row.reaped or row.purged:
+            ctx.audit(conn, action="session.reap", target="sessions", tenant_id=None, before=None,
+                      after={"stale_closed": row.reaped, "purged": row.purged})
+    ctx.emit({"stale_closed": row.reaped, "purged": row.purged},
+             f"{row.reaped} stale session(s) closed, {row.purged} old closed session(s) purged")
+
+
+def usage(ctx: Ctx, args: argparse.Namespace) -> None:
+    with ctx.read() as conn:
+        tenant = ctx.tenant(conn, args.tenant)
+        sub = conn.execute(
+            text("SELECT s.id, s.expires_at, p.period, p.quota_bytes FROM subscriber s LEFT JOIN plan p "
+                 "ON p.id = s.plan_id WHERE s.tenant_id = :t AND s.username = :u"),
+            {"t": tenant.id, "u": args.username},
+        ).first()
+        if sub is None:
+            raise CliError(f"no subscriber {args.username!r} in tenant {tenant.name}")
+        if args.period:
+            at = datetime.fromisoformat(args.period + "-15").replace(tzinfo=ZoneInfo(tenant.timezone)) \
+                if len(args.period) == 7 else datetime.fromisoformat(args.period).replace(tzinfo=ZoneInfo(tenant.timezone))
+        else:
+            at = datetime.now(timezone.utc)
+        start, end = billing_period(sub.period, tenant.timezone, sub.expires_at, at)
+        row = conn.execute(
+            text("SELECT input_octets, output_octets, session_time FROM usage_counter "
+                 "WHERE subscriber_id = :s AND period_start = :p"), {"s": sub.id, "p": start}).first()
+        history = conn.execute(
+            text("SELECT period_start, period_end, input_octets, output_octets, session_time FROM usage_counter "
+                 "WHERE subscriber_id = :s ORDER BY period_start DESC LIMIT 12"), {"s": sub.id}).all()
+    up, down, secs = (row.input_octets, row.output_octets, row.session_time) if row else (0, 0, 0)
+    data = {
+        "username": args.username, "period_start": start.isoformat(), "period_end": end.isoformat(),
+        "download_bytes": down, "upload_bytes": up, "total_bytes": up + down, "session_seconds": secs,
+        "quota_bytes": sub.quota_bytes,
+        "history": [{"period_start": h.period_start.isoformat(), "total_bytes": h.input_octets + h.output_octets,
+                     "session_seconds": h.session_time} for h in history],
+    }
+    quota = f" of {format_size(sub.quota_bytes)}" if sub.quota_bytes else ""
+    ctx.emit(data, [f"{args.username}: {format_size(up + down)}{quota} from {start.isoformat()} to {end.isoformat()}",
+                    f"  download {format_size(down)}, upload {format_size(up)}, online {secs // 3600}h{secs % 3600 // 60:02d}m"])
+
+
+def run_worker(ctx: Ctx, args: argparse.Namespace) -> None:
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s cloudos-worker %(message)s")
+    url = database_url()
+    keyring = ctx.keyring
+    try:
+        total = worker.run(url, keyring, once=args.once, poll=args.poll, timeout=args.timeout,
+                           max_attempts=args.max_attempts)
+    except psycopg.OperationalError as exc:
+        raise CliError(f"cannot use PostgreSQL: {' '.join(str(exc).split())[:200]}") from None
+    ctx.emit(vars(total), f"sent {total.sent}: {total.acked} ACK, {total.naked} NAK, {total.timed_out} timed out, "
+                          f"{total.retrying} to retry, {total.failed} failed; {total.reaped} stale sessions closed")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    g = sub.add_parser("session", help="accounting sessions: who is online, disconnect, reap")
+    s = g.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = leaf(s, "list", "list recent sessions", list_)
+    tenant_opt(p)
+    p.add_argument("--online", action="store_true", help="only sessions still open")
+    p.add_argument("--user", type=username_arg, metavar="U")
+    p.add_argument("--limit", type=positive_arg, default=100)
+    p = leaf(s, "disconnect", "send a Disconnect-Request for a user's sessions or one session", disconnect)
+    p.add_argument("target", metavar="USER|SESSION", help="a username, an Acct-Session-Id or an Acct-Unique-Session-Id")
+    tenant_opt(p)
+    leaf(s, "reap", "close sessions with no accounting for two interim intervals (NAS rebooted silently)", reap)
+
+    p = leaf(sub, "usage", "a subscriber's use in a billing period", usage)
+    p.add_argument("username", type=username_arg, metavar="USER")
+    tenant_opt(p)
+    p.add_argument("--period", metavar="YYYY-MM|DATE", help="the period containing this month or day (default: now)")
+
+    p = leaf(sub, "worker", "send queued CoA/Disconnect requests and reap stale sessions", run_worker)
+    p.add_argument("--once", action="store_true", help="one pass over what is due, then exit")
+    p.add_argument("--poll", type=float, default=1.0, help="seconds between polls when idle (NOTIFY wakes it sooner)")
+    p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for a NAS's answer (2)")
+    p.add_argument("--max-attempts", type=positive_arg, default=worker.MAX_ATTEMPTS,
+                   help=f"sends before a request is recorded as timed out ({worker.MAX_ATTEMPTS})")
