@@ -26,11 +26,13 @@ from rlm_cloudos.config import ModuleSettings
 from rlm_cloudos.crypto import KeyRing
 from rlm_cloudos.errors import BackendUnavailable, CloudOSError, DecryptError
 from rlm_cloudos.log import RadLog
-from rlm_cloudos.policy import Reason, decide_access
+from rlm_cloudos.policy import Reason, Tenant, decide_access
 from rlm_cloudos.policy.types import REPLY_MESSAGES
 from rlm_cloudos.policy.access import reject
 from rlm_cloudos.radattrs import BadAttribute, parse_access, parse_acct, to_dict
+from rlm_cloudos.store.live import Live
 from rlm_cloudos.store.pg import AuthLogEntry, AuthLogWriter, Database, NasRecord
+from rlm_cloudos.store.rows import AccessContext
 
 log = RadLog(
     radiusd.radlog,
@@ -50,9 +52,15 @@ class Runtime:
     keyring: KeyRing
     db: Database
     auth_log: AuthLogWriter
+    live: Live
     #: Last known NAS per source address, served while PostgreSQL is unreachable so
     #: routers keep getting answers (a reject that says why) instead of silence.
     nas_seen: dict[str, NasRecord] = field(default_factory=dict)
+    #: Tenant id per NAS source address, from the last authorize: finds a Redis
+    #: snapshot while PostgreSQL is unreachable.
+    tenant_of: dict[str, int] = field(default_factory=dict)
+    #: Tenants as last read (their throttling settings serve post_auth).
+    tenants: dict[int, Tenant] = field(default_factory=dict)
 
     @classmethod
     def start(cls, section: dict[str, str] | None) -> Runtime:
@@ -65,11 +73,12 @@ class Runtime:
             statement_timeout_ms=settings.statement_timeout_ms,
         )
         db.open()
-        return cls(settings, keyring, db, AuthLogWriter(db, log))
+        return cls(settings, keyring, db, AuthLogWriter(db, log), Live(settings.redis_url, log))
 
     def close(self) -> None:
         self.auth_log.close()
         self.db.close()
+        self.live.close()
 
 
 _lock = threading.Lock()
@@ -160,16 +169,28 @@ def authorize(p: Any) -> Result:
         return _reject(Reason.BAD_REQUEST, f"{req.attribute} {req.problem}")
     rt = runtime()
     now = _now()
+    cached_age: float | None = None
     try:
         ctx = rt.db.access_context(req.nas_address, req.user_name, req.calling_station_id, now)
     except BackendUnavailable as exc:
-        log("error", hook="authorize", user=req.user_name, reason=Reason.BACKEND_UNAVAILABLE.value, detail=str(exc))
-        return _reject(Reason.BACKEND_UNAVAILABLE)
+        served = _from_snapshot(rt, req.nas_address, req.user_name)
+        if served is None:
+            log("error", hook="authorize", user=req.user_name, reason=Reason.BACKEND_UNAVAILABLE.value,
+                detail=str(exc))
+            return _reject(Reason.BACKEND_UNAVAILABLE)
+        ctx, cached_age = served
+        log("warn", hook="authorize", user=req.user_name, event="served_from_snapshot", age=f"{cached_age:.0f}s",
+            detail=str(exc))
     if ctx is None:
         log("auth", hook="authorize", user=req.user_name, nas=req.nas_address, reason=Reason.UNKNOWN_NAS.value)
         return _reject(Reason.UNKNOWN_NAS)
+    rt.tenant_of[req.nas_address] = ctx.tenant.id
+    rt.tenants[ctx.tenant.id] = ctx.tenant
+    failures = rt.live.failures(ctx.tenant.id, req.user_name) if ctx.subscriber is not None else 0
+    if ctx.subscriber is not None and cached_age is None and ctx.tenant.backend_down_policy == "cached":
+        rt.live.save_snapshot(ctx.tenant.id, req.user_name, ctx, ctx.tenant.backend_down_cache_seconds)
 
-    decision = decide_access(ctx.tenant, ctx.subscriber, req.calling_station_id, now, ctx.usage)
+    decision = decide_access(ctx.tenant, ctx.subscriber, req.calling_station_id, now, ctx.usage, failures)
     # post_auth reads these back to write the auth log row without another query.
     tag: tuple[tuple[str, str, str], ...] = (
         ("CloudOS-Decision", ":=", decision.outcome.value),
@@ -178,8 +199,12 @@ def authorize(p: Any) -> Result:
         ("CloudOS-Tenant-Id", ":=", str(ctx.tenant.id)),
         ("CloudOS-NAS-Id", ":=", str(ctx.nas_id)),
     )
+    if decision.reason is Reason.THROTTLED:
+        log("auth", hook="authorize", tenant=ctx.tenant.slug, user=req.user_name, reason=decision.reason.value,
+            failed_logins=failures)
     if ctx.subscriber is not None:
-        tag += (("CloudOS-Subscriber-Id", ":=", str(ctx.subscriber.id)),)
+        tag += (("CloudOS-Subscriber-Id", ":=", str(ctx.subscriber.id)),
+                ("CloudOS-Failed-Logins", ":=", str(failures)))
     if not decision.accepted:
         log("auth", hook="authorize", tenant=ctx.tenant.slug, nas=ctx.nas_name, user=req.user_name,
             reason=decision.reason.value, mac=req.calling_station_id)
@@ -198,6 +223,21 @@ def authorize(p: Any) -> Result:
         "reply": tuple((a, ":=", v) for a, v in decision.reply),
         "config": (("Cleartext-Password", ":=", password), *tag),
     }
+
+
+def _from_snapshot(rt: Runtime, nas_address: str, username: str) -> tuple[AccessContext, float] | None:
+    """The subscriber's Redis snapshot when its tenant's backend-down policy is "cached" and it is
+    young enough; None otherwise (and always when the NAS's tenant is not known here)."""
+    tenant_id = rt.tenant_of.get(nas_address)
+    if tenant_id is None:
+        return None
+    found = rt.live.snapshot(tenant_id, username)
+    if found is None:
+        return None
+    ctx, age = found
+    if ctx.tenant.backend_down_policy != "cached" or age > ctx.tenant.backend_down_cache_seconds:
+        return None
+    return ctx, age
 
 
 @guarded("post_auth", lambda: radiusd.RLM_MODULE_NOOP)
@@ -222,13 +262,23 @@ def post_auth(p: Any) -> Result:
         # No tenant to file it under (bad request, unknown NAS, backend down):
         # the radiusd log line written by authorize is the record.
         return result
+    rt = runtime()
+    tid = int(tenant_id)
     if reason == Reason.WRONG_PASSWORD.value:
-        log("auth", hook="post_auth", tenant=config.get("CloudOS-Tenant"), user=req.user_name, reason=reason,
-            method=req.auth_method, mac=req.calling_station_id)
-    runtime().auth_log.add(
+        tenant = rt.tenants.get(tid, Tenant(id=tid, slug=config.get("CloudOS-Tenant", "")))
+        count = rt.live.record_failure(tid, req.user_name, tenant.login_fail_window_seconds,
+                                       tenant.login_fail_limit, tenant.login_lockout_seconds)
+        log("auth", hook="post_auth", tenant=tenant.slug, user=req.user_name, reason=reason,
+            method=req.auth_method, mac=req.calling_station_id, failed_logins=count or None)
+        if count == tenant.login_fail_limit:
+            log("auth", hook="post_auth", tenant=tenant.slug, user=req.user_name, event="locked_out",
+                failed_logins=count, seconds=tenant.login_lockout_seconds)
+    elif not rejected and _int(config.get("CloudOS-Failed-Logins")):
+        rt.live.clear_failures(tid, req.user_name)
+    rt.auth_log.add(
         AuthLogEntry(
             at=_now(),
-            tenant_id=int(tenant_id),
+            tenant_id=tid,
             nas_id=_int(config.get("CloudOS-NAS-Id")),
             subscriber_id=_int(config.get("CloudOS-Subscriber-Id")),
             username=req.user_name,

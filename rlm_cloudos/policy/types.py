@@ -29,6 +29,7 @@ class Reason(StrEnum):
     INTERNAL_ERROR = "internal_error"
     QUOTA_EXHAUSTED = "quota_exhausted"
     ALREADY_ONLINE = "already_online"
+    THROTTLED = "throttled"
 
 
 #: What the NAS shows the subscriber (RouterOS logs Reply-Message) for each reject.
@@ -46,6 +47,7 @@ REPLY_MESSAGES: dict[Reason, str] = {
     Reason.INTERNAL_ERROR: "service temporarily unavailable",
     Reason.QUOTA_EXHAUSTED: "quota exhausted",
     Reason.ALREADY_ONLINE: "already online",
+    Reason.THROTTLED: "too many failed logins, try again later",
 }
 
 
@@ -70,6 +72,12 @@ class Tenant:
     timezone: str = "Asia/Karachi"
     walled_garden: WalledGarden | None = None
     interim_interval: int = 300
+    #: When PostgreSQL is unreachable: "reject", or "cached" (a Redis snapshot no older than the bound).
+    backend_down_policy: str = "reject"
+    backend_down_cache_seconds: int = 900
+    login_fail_limit: int = 5
+    login_fail_window_seconds: int = 300
+    login_lockout_seconds: int = 900
 
 
 @dataclass(frozen=True, slots=True)

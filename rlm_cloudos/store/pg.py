@@ -25,6 +25,7 @@ class NasRecord:
     name: str
     tenant: str
     secret_enc: bytes
+    tenant_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +88,8 @@ class Database:
             raise BackendUnavailable(f"PostgreSQL: {type(exc).__name__}: {first}") from exc
 
     def access_context(self, nas_address: str, username: str, mac: str | None, now: datetime) -> AccessContext | None:
-        """Everything authorize needs for ``username`` behind ``nas_address`` at ``now``, with the live
-        sessions other than one from ``mac``; None if no NAS covers the address."""
+        """Everything authorize needs for ``username`` behind ``nas_address`` at ``now`` (live sessions
+        other than one from ``mac`` counted); None if no NAS covers the address."""
         params = {"nas_address": nas_address, "username": username, "mac": mac, "now": now}
         row = self._run(sql.AUTHORIZE, params, lambda c: c.fetchone())
         return None if row is None else access_context(row, username)
@@ -96,7 +97,7 @@ class Database:
     def lookup_nas(self, nas_address: str) -> NasRecord | None:
         """The NAS whose address or network contains ``nas_address``, or None."""
         row = self._run(sql.LOOKUP_NAS, {"nas_address": nas_address}, lambda c: c.fetchone())
-        return None if row is None else NasRecord(row[0], row[1], row[2], bytes(row[3]))
+        return None if row is None else NasRecord(row[0], row[1], row[2], bytes(row[3]), row[4])
 
     def account(self, req: AcctRequest) -> AcctResult:
         """Apply one Accounting-Request idempotently (cloudos_account in the schema)."""

@@ -5,6 +5,8 @@
 _CONTEXT = """
        t.id, t.name, t.timezone, t.interim_interval,
        t.walled_garden_address_list, t.walled_garden_rate_limit,
+       t.backend_down_policy, t.backend_down_cache_seconds,
+       t.login_fail_limit, t.login_fail_window_seconds, t.login_lockout_seconds,
        s.id, s.password_enc, s.status, s.expires_at, upper(s.mac::text), host(s.static_ip),
        p.id, p.name, p.rate_limit, p.quota_bytes, p.fup_rate_limit, p.period,
        p.simultaneous_use, p.address_list, p.ip_pool,
@@ -40,7 +42,7 @@ SELECT NULL::bigint, NULL::text,{_CONTEXT}
 
 # The NAS whose address or network contains a packet's source address.
 LOOKUP_NAS = """
-SELECT n.id, n.name, t.name, n.secret_enc
+SELECT n.id, n.name, t.name, n.secret_enc, t.id
   FROM nas n JOIN tenant t ON t.id = n.tenant_id
  WHERE n.address >>= %(nas_address)s::inet
 """

@@ -29,6 +29,7 @@ from rlm_cloudos.policy import Plan, Subscriber, SubscriberStatus, Tenant, Walle
 from rlm_cloudos.policy.types import REPLY_MESSAGES, Reason
 from rlm_cloudos.radattrs import AcctRequest
 from rlm_cloudos.store.pg import AcctResult, AuthLogEntry, NasRecord
+from rlm_cloudos.store.live import Live
 from rlm_cloudos.store.rows import AccessContext
 
 UTC = timezone.utc
@@ -138,6 +139,7 @@ def make_runtime(keyring_path: Path, keyring: KeyRing | None = None) -> FakeRunt
         keyring=keyring,
         db=FakeDb(),
         auth_log=FakeAuthLog(),
+        live=Live("", lambda *a, **k: None),  # no Redis: every call is neutral
     )
     rt.db.context = rt.context()
     rt.db.nas = NasRecord(3, "gw-lahore-1", "isp1", keyring.encrypt(NAS_SECRET, "nas.secret"))
@@ -244,6 +246,7 @@ def test_authorize_accept_hands_the_password_to_pap(rt: FakeRuntime) -> None:
         "CloudOS-Tenant-Id": "7",
         "CloudOS-NAS-Id": "3",
         "CloudOS-Subscriber-Id": "42",
+        "CloudOS-Failed-Logins": "0",
     }
     reply = triples(update, "reply")
     assert reply["Mikrotik-Rate-Limit"] == "2M/8M"
@@ -758,6 +761,7 @@ names = st.sampled_from(
         "CloudOS-Tenant-Id",
         "CloudOS-NAS-Id",
         "CloudOS-Subscriber-Id",
+        "CloudOS-Failed-Logins",
     ]
 ) | st.text(max_size=12)
 values = st.sampled_from(

@@ -17,7 +17,12 @@ from sqlalchemy.engine import Row
 from cloudos import audit
 from cloudos.errors import CliError, UsageError
 from rlm_cloudos.crypto import KeyRing
+from rlm_cloudos.store import live
 from rlm_cloudos.errors import KeyRingError
+
+
+#: Audited actions whose change can alter any subscriber's authorize decision.
+TENANT_WIDE = frozenset({"tenant", "plan", "nas"})
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -40,7 +45,7 @@ class Ctx:
     json: bool = False
     _engine: Engine | None = None
     _keyring: KeyRing | None = None
-    out_rows: list[Any] = field(default_factory=list)
+    _stale: set[tuple[int, str | None]] = field(default_factory=set)
 
     @property
     def engine(self) -> Engine:
@@ -76,9 +81,18 @@ class Ctx:
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:
-        """One transaction: the change and its audit row commit together or not at all."""
+        """One transaction: the change and its audit row commit together or not at all.
+        Once it has committed, the Redis snapshots it made stale are invalidated."""
+        self._stale: set[tuple[int, str | None]] = set()
         with self.engine.begin() as conn:
             yield conn
+        for tenant_id, username in sorted(self._stale, key=lambda x: (x[0], x[1] or "")):
+            self.invalidate(tenant_id, username)
+        self._stale = set()
+
+    def stale(self, tenant_id: int, username: str | None = None) -> None:
+        """Mark a tenant (and one subscriber) as changed by the current transaction."""
+        self._stale.add((tenant_id, username))
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -89,6 +103,16 @@ class Ctx:
               before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
         audit.record(conn, actor=self.actor, tenant_id=tenant_id, action=action, target=target,
                      before=before, after=after)
+        if tenant_id is not None and action.split(".")[0] in TENANT_WIDE:
+            self.stale(tenant_id)
+
+    def invalidate(self, tenant_id: int, username: str | None = None) -> None:
+        """After a committed change: the subscriber's snapshot and lockout go (or, for a tenant-wide
+        change, every snapshot of the tenant goes stale).
+        Redis out of reach is a warning, not a failure: snapshots then expire on their own."""
+        if not live.invalidate(os.environ.get("CLOUDOS_REDIS_URL", ""), tenant_id, username):
+            print("cloudos: warning: Redis unreachable: cached authorize snapshots of this tenant expire on their "
+                  "own (backend_down_cache_seconds)", file=sys.stderr)
 
     # ------------------------------------------------------------------ tenants
     def tenant(self, conn: Connection, name: str | None) -> Row[Any]:

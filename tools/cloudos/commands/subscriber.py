@@ -76,6 +76,7 @@ def _update(ctx: Ctx, conn: Connection, tenant: Row[Any], before: Row[Any], acti
     after = dict(row._mapping)
     ctx.audit(conn, action=f"subscriber.{action}", target=f"subscriber:{tenant.name}/{before.username}",
               tenant_id=tenant.id, before=_audited(dict(before._mapping)), after=_audited(after))
+    ctx.stale(tenant.id, before.username)
     return after
 
 

@@ -13,7 +13,8 @@ from cloudos.errors import CliError
 
 _COLUMNS = ("id", "name", "display_name", "timezone", "currency", "interim_interval",
             "walled_garden_address_list", "walled_garden_rate_limit", "backend_down_policy",
-            "backend_down_cache_seconds", "created_at")
+            "backend_down_cache_seconds", "login_fail_limit", "login_fail_window_seconds", "login_lockout_seconds",
+            "created_at")
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:
@@ -50,6 +51,12 @@ def set_(ctx: Ctx, args: argparse.Namespace) -> None:
         changes["interim_interval"] = args.interim_interval
     if args.backend_down:
         changes["backend_down_policy"] = args.backend_down
+    for opt, col in (("backend_down_cache_seconds", "backend_down_cache_seconds"),
+                     ("login_fail_limit", "login_fail_limit"),
+                     ("login_fail_window", "login_fail_window_seconds"),
+                     ("login_lockout", "login_lockout_seconds")):
+        if getattr(args, opt) is not None:
+            changes[col] = getattr(args, opt)
     if args.no_walled_garden:
         require(not (args.walled_garden_list or args.walled_garden_rate),
                 "--no-walled-garden cannot be combined with --walled-garden-list/--walled-garden-rate")
@@ -92,4 +99,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--walled-garden-rate", type=rate_arg, metavar="RATE", help="their rate limit, e.g. 256k/256k")
     p.add_argument("--no-walled-garden", action="store_true", help="reject expired/suspended subscribers")
     p.add_argument("--backend-down", choices=["reject", "cached"],
-                   help="authorize while PostgreSQL is unreachable: reject, or accept from a recent cached decision")
+                   help="authorize while PostgreSQL is unreachable: reject, or decide from a recent Redis snapshot")
+    p.add_argument("--backend-down-cache-seconds", type=positive_arg, metavar="N",
+                   help="oldest snapshot --backend-down cached may use (900)")
+    p.add_argument("--login-fail-limit", type=positive_arg, metavar="N",
+                   help="wrong passwords within the window that lock a username out (5)")
+    p.add_argument("--login-fail-window", type=positive_arg, metavar="SECONDS", help="the counting window (300)")
+    p.add_argument("--login-lockout", type=positive_arg, metavar="SECONDS", help="how long a lockout lasts (900)")
