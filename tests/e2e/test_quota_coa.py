@@ -11,7 +11,9 @@ import os
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -216,3 +218,27 @@ def test_session_list_and_usage(radiusd, router, cli, unique) -> None:  # noqa: 
     assert (usage["download_bytes"], usage["upload_bytes"], usage["quota_bytes"]) == (5000, 1000, 10 * 10**9)
     shown = json.loads(cli("subscriber", "show", unique, "--tenant", TENANT, "--json").out)
     assert shown["usage"]["total_bytes"] == 6000 and len(shown["online_sessions"]) == 1
+
+
+def test_month_boundary_in_karachi_starts_a_new_quota_period(radiusd, router, cli, unique) -> None:  # noqa: ANN001
+    add(cli, unique, "big-quota")
+    nas = radiusd.nas(secret=SECRET, source=NAS_ADDRESS)
+    now = datetime.now(timezone.utc)
+    month_start = now.astimezone(ZoneInfo("Asia/Karachi")).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    before_midnight = int((now - month_start).total_seconds()) + 60  # Acct-Delay-Time: 23:59:00 PKT last month
+    sid = f"{unique}-m"
+    nas.acct("Start", unique, sid, extra={"Acct-Delay-Time": before_midnight + 240})
+    nas.acct("Interim-Update", unique, sid, input_octets=10**9, output_octets=2 * 10**9, session_time=240,
+             extra={"Acct-Delay-Time": before_midnight})
+    nas.acct("Interim-Update", unique, sid, input_octets=10**9 + 400, output_octets=2 * 10**9 + 600,
+             session_time=300 + before_midnight)
+    with psycopg.connect(radiusd.stack.database_url) as conn:
+        periods = conn.execute(
+            "SELECT u.period_start, u.input_octets + u.output_octets FROM usage_counter u JOIN subscriber s "
+            "ON s.id = u.subscriber_id WHERE s.username = %s ORDER BY 1", (unique,)).fetchall()
+    previous = (month_start - timedelta(days=1)).replace(day=1)
+    assert [(p.astimezone(ZoneInfo("Asia/Karachi")), total) for p, total in periods] == [
+        (previous, 3 * 10**9), (month_start, 1000)]
+    reply = nas.pap(unique, "coa-pw", mac="AA:BB:CC:00:00:01")
+    assert reply.accepted  # a redial of the same device
+    assert reply.one("Mikrotik-Total-Limit-Gigawords") * 2**32 + reply.one("Mikrotik-Total-Limit") == 10 * 10**9 - 1000

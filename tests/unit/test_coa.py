@@ -160,8 +160,8 @@ def test_bytes_past_the_length_field_are_padding() -> None:
     assert got == Response(Code.COA_ACK, None)
 
 
-def _cut(data: bytes) -> bytes:
-    return data[:-1]
+def flip(data: bytes, index: int) -> bytes:
+    return data[:index] + bytes([data[index] ^ 1]) + data[index + 1 :]
 
 
 REJECTED: dict[str, Callable[[bytes], bytes]] = {
@@ -171,11 +171,12 @@ REJECTED: dict[str, Callable[[bytes], bytes]] = {
     "access-accept": lambda req: answer(req, 2),
     "coa-request-echoed": lambda req: answer(req, Code.COA_REQUEST),
     "wrong-secret": lambda req: answer(req, Code.COA_ACK, secret=b"not-the-secret"),
-    "authenticator-flipped": lambda req: (lambda a: a[:4] + bytes([a[4] ^ 1]) + a[5:])(answer(req, Code.COA_ACK)),
+    "authenticator-flipped": lambda req: flip(answer(req, Code.COA_ACK), 4),
+    "attribute-flipped": lambda req: flip(answer(req, Code.COA_NAK, error_cause(503)), 25),
     "unsigned": lambda req: bytes([Code.COA_ACK]) + req[1:2] + struct.pack("!H", 20) + req[4:20],
     "header-only": lambda req: answer(req, Code.COA_ACK)[:4],
     "19-bytes": lambda req: answer(req, Code.COA_ACK)[:19],
-    "length-beyond-data": lambda req: _cut(answer(req, Code.COA_NAK, error_cause(503))),
+    "length-beyond-data": lambda req: answer(req, Code.COA_NAK, error_cause(503))[:-1],
     "length-below-20": lambda req: answer(req, Code.COA_ACK, length=19),
     "empty": lambda req: b"",
     "attribute-length-0": lambda req: answer(req, Code.COA_NAK, b"\x12\x00" + error_cause(503)),
@@ -233,9 +234,12 @@ _attribute_soup = st.lists(
 
 @settings(max_examples=500)
 @given(nak=st.booleans(), body=st.one_of(st.binary(max_size=120), _attribute_soup), request=_requests)
-def test_parse_response_never_raises_on_signed_arbitrary_attributes(nak: bool, body: bytes, request: bytes) -> None:
+def test_signed_arbitrary_attributes_never_raise_and_malformed_ones_are_refused(
+    nak: bool, body: bytes, request: bytes
+) -> None:
     # Signed with the right secret, identifier and code, so the attribute walk is reached.
-    # BUG: fails while parse_response lets a truncated Error-Cause raise struct.error.
+    # BUG: fails while parse_response accepts attributes cut off by the end of the packet
+    # (a lone trailing octet, a length that runs past it) and raises struct.error for a cut Error-Cause.
     code = REQUESTS[Code(request[0])][nak]
     got = coa.parse_response(answer(request, code, body), request, SECRET)
     assert (got is not None) == well_formed(body)

@@ -1,0 +1,368 @@
+"""cloudos_account() and its neighbours in a real PostgreSQL: deltas, periods, quota crossing, reaping."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cloudos.localstack import Stack
+from rlm_cloudos import coa
+from rlm_cloudos.policy import billing_period, expires_at_for_date
+
+UTC = timezone.utc
+MB = 10**6
+G = 2**32
+NAS1, NAS2 = "10.1.1.1", "10.1.1.2"
+ACCOUNT = ("SELECT * FROM cloudos_account(%s::inet, %s, %s, %s, %s, %s, %s, %s, %s, %s::inet, %s, %s, %s)")
+T0 = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
+
+_uids = itertools.count(1)
+
+
+def new_uid() -> str:
+    return f"uid-{next(_uids):06d}"
+
+
+@dataclass
+class World:
+    """One tenant (Asia/Karachi, interim 300 s) with two NAS, three plans and a subscriber on each."""
+
+    url: str
+    conn: psycopg.Connection[Any]
+    subscribers: dict[str, int]
+    nas: dict[str, int]
+
+    def account(self, uid: str, status: str, user: str | None, at: datetime, inp: int = 0, out: int = 0,
+                secs: int = 0, *, nas: str = NAS1, ip: str | None = "100.64.0.7", session: str | None = None,
+                cause: str | None = None) -> tuple[Any, ...]:
+        row = self.conn.execute(ACCOUNT, (nas, uid, status, user, session or uid, at, inp, out, secs, ip,
+                                          "AA:BB:CC:DD:EE:FF", "pppoe-1", cause)).fetchone()
+        assert row is not None
+        return tuple(row)
+
+    def usage(self, user: str) -> list[tuple[datetime, datetime, int, int, int]]:
+        return [tuple(r) for r in self.conn.execute(  # type: ignore[misc]
+            "SELECT period_start, period_end, input_octets, output_octets, session_time FROM usage_counter "
+            "WHERE subscriber_id = %s ORDER BY period_start", (self.subscribers[user],))]
+
+    def totals(self, user: str) -> tuple[int, int, int]:
+        rows = self.usage(user)
+        return (sum(r[2] for r in rows), sum(r[3] for r in rows), sum(r[4] for r in rows))
+
+    def open_row(self, uid: str) -> dict[str, Any]:
+        cur = self.conn.execute("SELECT * FROM session_open WHERE acct_unique_id = %s", (uid,))
+        names = [d.name for d in cur.description or ()]
+        row = cur.fetchone()
+        assert row is not None, uid
+        return dict(zip(names, row))
+
+    def history(self, uid: str) -> list[dict[str, Any]]:
+        cur = self.conn.execute("SELECT * FROM session WHERE acct_unique_id = %s", (uid,))
+        names = [d.name for d in cur.description or ()]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
+
+    def outbox(self) -> list[dict[str, Any]]:
+        cur = self.conn.execute("SELECT * FROM coa_outbox ORDER BY id")
+        names = [d.name for d in cur.description or ()]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+@pytest.fixture
+def world(fresh_db: str, cli) -> Iterator[World]:  # noqa: ANN001 - tests/conftest's run_cli
+    steps = [
+        (("tenant", "add", "t1"), None),
+        (("nas", "add", "n1", "--address", NAS1, "--secret-stdin"), "secret-secret-1\n"),
+        (("nas", "add", "n2", "--address", NAS2, "--secret-stdin"), "secret-secret-2\n"),
+        (("plan", "add", "home", "--rate-limit", "2M/8M"), None),
+        (("plan", "add", "fup", "--rate-limit", "4M/16M", "--quota", "10MB", "--fup-rate-limit", "256k/256k"), None),
+        (("plan", "add", "cap", "--rate-limit", "4M/16M", "--quota", "10MB"), None),
+        (("subscriber", "add", "ali", "--plan", "home", "--password-stdin"), "pw-ali\n"),
+        (("subscriber", "add", "fupper", "--plan", "fup", "--password-stdin"), "pw-fupper\n"),
+        (("subscriber", "add", "capped", "--plan", "cap", "--password-stdin"), "pw-capped\n"),
+    ]
+    for argv, stdin in steps:
+        r = cli(*argv, stdin=stdin)
+        assert r.code == 0, (argv, r.err)
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        subs = dict(conn.execute("SELECT username, id FROM subscriber").fetchall())
+        nas = dict(conn.execute("SELECT name, id FROM nas").fetchall())
+        yield World(fresh_db, conn, subs, nas)
+
+
+# ----------------------------------------------------------------------- (a) order and duplicates
+@st.composite
+def sessions(draw: st.DrawFn) -> tuple[list[tuple[str, int, int, int]], tuple[int, int, int]]:
+    """Start, interims and Stop of one session with cumulative counters, delivered in any order with duplicates."""
+    steps = draw(st.lists(st.tuples(st.integers(0, 2**36), st.integers(0, 2**36), st.integers(0, 3600)),
+                          min_size=1, max_size=8))
+    packets = [("Start", 0, 0, 0)]
+    inp = out = secs = 0
+    for d_in, d_out, d_secs in steps:
+        inp, out, secs = inp + d_in, out + d_out, secs + d_secs
+        packets.append(("Interim-Update", inp, out, secs))
+    packets[-1] = ("Stop", inp, out, secs)
+    dups = draw(st.lists(st.sampled_from(packets), max_size=len(packets)))
+    return draw(st.permutations(packets + dups)), (inp, out, secs)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=sessions())
+def test_any_order_and_duplication_counts_the_final_counters_once(world: World, case: Any) -> None:
+    packets, final = case
+    uid = new_uid()  # usage_counter is shared across examples: compare before and after
+    before = world.totals("ali")
+    deltas = [0, 0, 0]
+    for status, inp, out, secs in packets:
+        result, tenant_id, sub_id, d_in, d_out, d_time = world.account(uid, status, "ali", T0 + timedelta(seconds=secs),
+                                                                       inp, out, secs)
+        assert (result, sub_id) == ("ok", world.subscribers["ali"])
+        assert d_in >= 0 and d_out >= 0 and d_time >= 0
+        deltas = [deltas[0] + d_in, deltas[1] + d_out, deltas[2] + d_time]
+    after = world.totals("ali")
+    assert tuple(deltas) == final
+    assert tuple(a - b for a, b in zip(after, before)) == final
+    row = world.open_row(uid)
+    assert (row["input_octets"], row["output_octets"], row["session_time"]) == final
+    (hist,) = world.history(uid)
+    assert (hist["input_octets"], hist["output_octets"], hist["session_time"]) == final
+    assert hist["stopped_at"] == T0 + timedelta(seconds=final[2])
+
+
+# ----------------------------------------------------------------------- (b) Gigawords
+def test_counters_beyond_32_bits(world: World) -> None:
+    uid = new_uid()
+    world.account(uid, "Start", "ali", T0)
+    world.account(uid, "Interim-Update", "ali", T0 + timedelta(seconds=300), G - 10, 5 * G + 7, 300)
+    r = world.account(uid, "Interim-Update", "ali", T0 + timedelta(seconds=600), G + 10, 6 * G, 600)
+    assert r[3:] == (20, G - 7, 300)
+    world.account(uid, "Stop", "ali", T0 + timedelta(seconds=900), 3 * G, 40 * G + 1, 900, cause="User-Request")
+    assert world.totals("ali") == (3 * G, 40 * G + 1, 900)
+    (hist,) = world.history(uid)
+    assert (hist["input_octets"], hist["output_octets"]) == (3 * G, 40 * G + 1)
+
+
+# ----------------------------------------------------------------------- (c) Stop without Start
+def test_stop_without_start_records_the_session(world: World) -> None:
+    uid = new_uid()
+    stop_at = T0 + timedelta(hours=1)
+    r = world.account(uid, "Stop", "ali", stop_at, 1000, 5000, 3600, session="81a0000c", cause="Lost-Carrier")
+    assert r == ("ok", r[1], world.subscribers["ali"], 1000, 5000, 3600)
+    (hist,) = world.history(uid)
+    assert hist["started_at"] == T0 and hist["stopped_at"] == stop_at
+    assert (hist["input_octets"], hist["output_octets"], hist["session_time"]) == (1000, 5000, 3600)
+    assert hist["terminate_cause"] == "Lost-Carrier" and hist["acct_session_id"] == "81a0000c"
+    assert hist["subscriber_id"] == world.subscribers["ali"] and hist["nas_id"] == world.nas["n1"]
+    assert world.totals("ali") == (1000, 5000, 3600)
+    # The retransmitted Stop changes nothing.
+    assert world.account(uid, "Stop", "ali", stop_at, 1000, 5000, 3600, cause="Lost-Carrier")[3:] == (0, 0, 0)
+    assert len(world.history(uid)) == 1 and world.totals("ali") == (1000, 5000, 3600)
+
+
+# ----------------------------------------------------------------------- (d) Accounting-On
+def test_accounting_on_closes_the_nas_open_sessions(world: World) -> None:
+    a, b, other, done = new_uid(), new_uid(), new_uid(), new_uid()
+    world.account(a, "Interim-Update", "ali", T0, 100, 200, 60)
+    world.account(b, "Start", "capped", T0)
+    world.account(other, "Start", "fupper", T0, nas=NAS2)
+    world.account(done, "Stop", "ali", T0, 1, 2, 3, cause="User-Request")
+    reboot = T0 + timedelta(minutes=7)
+    r = world.account(new_uid(), "Accounting-On", None, reboot, ip=None)
+    assert r[0] == "nas_reset"
+    for uid in (a, b):
+        row = world.open_row(uid)
+        assert (row["stopped_at"], row["terminate_cause"]) == (reboot, "NAS-Reboot")
+        (hist,) = world.history(uid)
+        assert (hist["stopped_at"], hist["terminate_cause"]) == (reboot, "NAS-Reboot")
+        assert (hist["input_octets"], hist["output_octets"], hist["session_time"]) == (
+            row["input_octets"], row["output_octets"], row["session_time"])
+    assert world.history(a)[0]["input_octets"] == 100
+    assert world.open_row(other)["stopped_at"] is None and world.history(other) == []
+    assert world.open_row(done)["terminate_cause"] == "User-Request"
+    assert world.open_row(done)["stopped_at"] == T0
+
+
+# ----------------------------------------------------------------------- (e) the month boundary
+def test_deltas_on_either_side_of_midnight_karachi_go_to_their_own_months(world: World) -> None:
+    uid = new_uid()
+    world.account(uid, "Start", "ali", datetime(2026, 11, 30, 18, 0, tzinfo=UTC))
+    world.account(uid, "Interim-Update", "ali", datetime(2026, 11, 30, 18, 59, tzinfo=UTC), 100, 200, 3540)
+    world.account(uid, "Interim-Update", "ali", datetime(2026, 11, 30, 19, 1, tzinfo=UTC), 150, 300, 3660)
+    assert world.usage("ali") == [
+        (datetime(2026, 10, 31, 19, tzinfo=UTC), datetime(2026, 11, 30, 19, tzinfo=UTC), 100, 200, 3540),
+        (datetime(2026, 11, 30, 19, tzinfo=UTC), datetime(2026, 12, 31, 19, tzinfo=UTC), 50, 100, 120),
+    ]
+
+
+# ----------------------------------------------------------------------- (f) SQL period == Python period
+@pytest.fixture(scope="module")
+def period_conn(stack: Stack) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        yield conn
+
+
+def sql_period(conn: psycopg.Connection[Any], period: str, tz: str, expires: datetime | None,
+               at: datetime) -> tuple[datetime, datetime]:
+    row = conn.execute("SELECT period_start, period_end FROM cloudos_period(%s, %s, %s, %s)",
+                       (period, tz, expires, at)).fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+instants = st.datetimes(min_value=datetime(2010, 1, 1), max_value=datetime(2080, 1, 1), timezones=st.just(UTC))
+
+
+@st.composite
+def period_cases(draw: st.DrawFn) -> tuple[str, str, datetime | None, datetime]:
+    tz = draw(st.sampled_from(["Asia/Karachi", "America/New_York"]))
+    period = draw(st.sampled_from(["monthly", "30d", "7d", "1d", "365d"]))
+    # Product expiries are local midnights; in Karachi (no DST since 2009) any instant may anchor.
+    midnight = st.dates(date(2010, 1, 1), date(2079, 12, 31)).map(lambda d: expires_at_for_date(d, tz))
+    expires = draw(st.one_of(st.none(), midnight, instants) if tz == "Asia/Karachi" else st.one_of(st.none(), midnight))
+    at = draw(st.one_of(instants, st.just(expires) if expires is not None else instants))
+    return period, tz, expires, at
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=period_cases())
+def test_sql_period_equals_python_period(period_conn: psycopg.Connection[Any], case: Any) -> None:
+    period, tz, expires, at = case
+    assert sql_period(period_conn, period, tz, expires, at) == billing_period(period, tz, expires, at)
+
+
+@pytest.mark.parametrize(("period", "tz", "expires", "at"), [
+    ("monthly", "Asia/Karachi", None, datetime(2026, 11, 30, 18, 59, 59, 999999, tzinfo=UTC)),
+    ("monthly", "Asia/Karachi", None, datetime(2026, 11, 30, 19, tzinfo=UTC)),
+    ("monthly", "America/New_York", None, datetime(2026, 11, 1, 3, 59, 59, tzinfo=UTC)),
+    ("monthly", "America/New_York", None, datetime(2026, 11, 1, 4, tzinfo=UTC)),
+    ("30d", "Asia/Karachi", datetime(2026, 12, 9, 19, tzinfo=UTC), datetime(2026, 12, 9, 19, tzinfo=UTC)),
+    ("30d", "Asia/Karachi", datetime(2026, 12, 9, 19, tzinfo=UTC),
+     datetime(2026, 12, 9, 18, 59, 59, 999999, tzinfo=UTC)),
+    ("7d", "America/New_York", expires_at_for_date(date(2026, 3, 4), "America/New_York"),
+     datetime(2026, 3, 12, 3, 59, 59, tzinfo=UTC)),
+    ("7d", "Asia/Karachi", None, datetime(1969, 12, 31, 19, tzinfo=UTC)),
+], ids=["karachi-last-microsecond", "karachi-december", "ny-last-second-of-october", "ny-november",
+        "30d-at-expiry", "30d-before-expiry", "7d-across-dst", "7d-epoch"])
+def test_sql_period_equals_python_period_at_the_edges(period_conn: psycopg.Connection[Any], period: str, tz: str,
+                                                      expires: datetime | None, at: datetime) -> None:
+    assert sql_period(period_conn, period, tz, expires, at) == billing_period(period, tz, expires, at)
+
+
+@pytest.mark.parametrize(("period", "tz", "expires", "at"), [
+    # Havana falls back at 01:00 -> 00:00 on 2026-11-01: local midnight happens twice.
+    ("monthly", "America/Havana", None, datetime(2026, 11, 10, tzinfo=UTC)),
+    # An anchor at 01:30 New York time meets the repeated hour of 2026-11-01.
+    ("7d", "America/New_York", datetime(2026, 10, 25, 5, 30, tzinfo=UTC), datetime(2026, 11, 1, 12, tzinfo=UTC)),
+], ids=["havana-monthly", "new-york-7d"])
+def test_sql_and_python_agree_on_a_repeated_local_hour(period_conn: psycopg.Connection[Any], period: str, tz: str,
+                                                       expires: datetime | None, at: datetime) -> None:
+    # BUG: cloudos_period() reads an ambiguous wall time as the later instant (PostgreSQL's
+    # rule: standard time) and billing_period() as the earlier (zoneinfo fold=0), so the
+    # twins give period starts an hour apart (`cloudos session usage` then finds no counter row).
+    assert sql_period(period_conn, period, tz, expires, at) == billing_period(period, tz, expires, at)
+
+
+# ----------------------------------------------------------------------- (g) quota crossing
+def test_crossing_the_quota_queues_one_coa_with_the_fup_rate(world: World) -> None:
+    listener = psycopg.connect(world.url, autocommit=True)
+    listener.execute("LISTEN cloudos_coa")
+    uid = new_uid()
+    world.account(uid, "Start", "fupper", T0, ip="100.64.0.9", session="81a00001")
+    world.account(uid, "Interim-Update", "fupper", T0 + timedelta(seconds=300), 1 * MB, 5 * MB, 300)
+    assert world.outbox() == []
+    # Exactly at the quota is over it (authorize says exhausted at 0 left).
+    world.account(uid, "Interim-Update", "fupper", T0 + timedelta(seconds=600), 1 * MB, 9 * MB, 600)
+    (row,) = world.outbox()
+    assert row["kind"] == "coa" and row["reason"] == "quota_exhausted" and row["status"] == "pending"
+    assert row["attributes"] == {"User-Name": "fupper", "Acct-Session-Id": "81a00001",
+                                 "Framed-IP-Address": "100.64.0.9", "Mikrotik-Rate-Limit": "256k/256k"}
+    assert (row["acct_unique_id"], row["subscriber_id"], row["nas_id"]) == (
+        uid, world.subscribers["fupper"], world.nas["n1"])
+    assert str(row["nas_address"]) == NAS1
+    coa.encode_attributes(row["attributes"])  # what the worker will send can be sent
+    notes = list(listener.notifies(timeout=2, stop_after=1))
+    assert [(n.channel, n.payload) for n in notes] == [("cloudos_coa", str(world.subscribers["fupper"]))]
+    listener.close()
+    # Over the quota already: more traffic, duplicates and the Stop queue nothing.
+    world.account(uid, "Interim-Update", "fupper", T0 + timedelta(seconds=600), 1 * MB, 9 * MB, 600)
+    world.account(uid, "Interim-Update", "fupper", T0 + timedelta(seconds=900), 2 * MB, 12 * MB, 900)
+    world.account(uid, "Stop", "fupper", T0 + timedelta(seconds=950), 2 * MB, 13 * MB, 950, cause="User-Request")
+    second = new_uid()
+    world.account(second, "Start", "fupper", T0 + timedelta(seconds=1000))
+    world.account(second, "Interim-Update", "fupper", T0 + timedelta(seconds=1300), MB, MB, 300)
+    assert len(world.outbox()) == 1
+
+
+def test_crossing_without_fup_queues_a_disconnect_for_every_open_session(world: World) -> None:
+    a, b = new_uid(), new_uid()
+    world.account(a, "Start", "capped", T0, ip="100.64.0.10", session="s-a")
+    world.account(b, "Start", "capped", T0, nas=NAS2, ip="100.64.0.11", session="s-b")
+    world.account(a, "Interim-Update", "capped", T0 + timedelta(seconds=300), 2 * MB, 6 * MB, 300)
+    assert world.outbox() == []
+    world.account(b, "Interim-Update", "capped", T0 + timedelta(seconds=310), 1 * MB, 2 * MB, 310)
+    rows = world.outbox()
+    assert len(rows) == 2
+    by_session = {r["acct_unique_id"]: r for r in rows}
+    assert by_session[a]["attributes"] == {"User-Name": "capped", "Acct-Session-Id": "s-a",
+                                           "Framed-IP-Address": "100.64.0.10"}
+    assert by_session[b]["attributes"] == {"User-Name": "capped", "Acct-Session-Id": "s-b",
+                                           "Framed-IP-Address": "100.64.0.11"}
+    assert {r["kind"] for r in rows} == {"disconnect"}
+    assert (str(by_session[a]["nas_address"]), str(by_session[b]["nas_address"])) == (NAS1, NAS2)
+    assert (by_session[a]["nas_id"], by_session[b]["nas_id"]) == (world.nas["n1"], world.nas["n2"])
+    world.account(a, "Interim-Update", "capped", T0 + timedelta(seconds=600), 3 * MB, 9 * MB, 600)
+    assert len(world.outbox()) == 2
+
+
+def test_usage_within_the_quota_queues_nothing(world: World) -> None:
+    uid = new_uid()
+    world.account(uid, "Start", "capped", T0)
+    world.account(uid, "Interim-Update", "capped", T0 + timedelta(seconds=300), 4 * MB, 6 * MB - 1, 300)
+    world.account(uid, "Interim-Update", "ali", T0 + timedelta(seconds=300), 400 * MB, 600 * MB, 300)
+    assert world.outbox() == []
+
+
+# ----------------------------------------------------------------------- (h) reaping stale sessions
+def test_reap_closes_stale_sessions_and_leaves_fresh_ones(world: World) -> None:
+    now = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
+    (cutoff,) = world.conn.execute("SELECT cloudos_stale_cutoff(%s, 300)", (now,)).fetchone()  # type: ignore[misc]
+    assert cutoff == now - timedelta(seconds=2 * 330 + 60)
+    (wide,) = world.conn.execute("SELECT cloudos_stale_cutoff(%s, 600)", (now,)).fetchone()  # type: ignore[misc]
+    assert wide == now - timedelta(seconds=2 * 660 + 60)
+    stale, edge, fresh, old = new_uid(), new_uid(), new_uid(), new_uid()
+    world.account(stale, "Interim-Update", "ali", cutoff - timedelta(seconds=1), 10, 20, 30)
+    world.account(edge, "Start", "capped", cutoff)
+    world.account(fresh, "Interim-Update", "fupper", now - timedelta(seconds=5), 1, 2, 3)
+    world.account(old, "Stop", "ali", now - timedelta(days=3), 1, 1, 1, cause="User-Request")
+
+    (reaped, purged) = world.conn.execute("SELECT reaped, purged FROM cloudos_reap_sessions(%s)",
+                                          (now,)).fetchone()  # type: ignore[misc]
+    assert (reaped, purged) == (1, 1)
+    row = world.open_row(stale)
+    assert (row["stopped_at"], row["terminate_cause"]) == (cutoff - timedelta(seconds=1), "Stale")
+    (hist,) = world.history(stale)
+    assert (hist["terminate_cause"], hist["input_octets"], hist["output_octets"]) == ("Stale", 10, 20)
+    for uid in (edge, fresh):
+        assert world.open_row(uid)["stopped_at"] is None
+        assert world.history(uid) == []
+    # Closed long ago: gone from session_open, kept in the history.
+    assert world.conn.execute("SELECT count(*) FROM session_open WHERE acct_unique_id = %s",
+                              (old,)).fetchone() == (0,)
+    assert len(world.history(old)) == 1
+    # Reaping again finds nothing more.
+    assert world.conn.execute("SELECT reaped, purged FROM cloudos_reap_sessions(%s)", (now,)).fetchone() == (0, 0)
+
+
+def test_session_without_an_address_is_found_by_name_and_session_id(world: World) -> None:
+    uid = new_uid()
+    world.account(uid, "Start", "capped", T0, ip=None)
+    world.account(uid, "Interim-Update", "capped", T0 + timedelta(seconds=60), 0, 10 * MB, 60, ip=None)
+    (row,) = world.outbox()
+    assert row["attributes"] == {"User-Name": "capped", "Acct-Session-Id": uid}  # no null Framed-IP-Address
