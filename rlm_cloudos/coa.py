@@ -144,10 +144,12 @@ def parse_response(data: bytes, request: bytes, secret: bytes) -> Response | Non
         return None
     cause = None
     pos = 20
-    while pos + 2 <= len(data):
+    while pos < len(data):
+        if pos + 2 > len(data):
+            return None  # a stray octet after the last attribute
         kind, alen = data[pos], data[pos + 1]
-        if alen < 2:
-            return None
+        if alen < 2 or pos + alen > len(data):
+            return None  # an attribute cut off by the end of the packet
         if kind == 101 and alen == 6:
             cause = struct.unpack("!I", data[pos + 2 : pos + 6])[0]
         pos += alen

@@ -41,6 +41,17 @@ BEGIN
   k := floor(extract(epoch FROM local_at - anchor) / (days * 86400.0))::bigint;
   period_start := (anchor + make_interval(days => (k * days)::integer)) AT TIME ZONE p_tz;
   period_end := (anchor + make_interval(days => ((k + 1) * days)::integer)) AT TIME ZONE p_tz;
+  -- A boundary inside a skipped hour (clocks going forward) resolves an hour
+  -- late: step so that the period contains p_at.
+  IF p_at < period_start THEN
+    k := k - 1;
+  ELSIF p_at >= period_end THEN
+    k := k + 1;
+  ELSE
+    RETURN;
+  END IF;
+  period_start := (anchor + make_interval(days => (k * days)::integer)) AT TIME ZONE p_tz;
+  period_end := (anchor + make_interval(days => ((k + 1) * days)::integer)) AT TIME ZONE p_tz;
 END $$;
 
 -- Failed-login throttling (counted in Redis): this many wrong passwords within the

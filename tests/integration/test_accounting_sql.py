@@ -263,9 +263,8 @@ def test_sql_period_equals_python_period_at_the_edges(period_conn: psycopg.Conne
 ], ids=["havana-monthly", "new-york-7d"])
 def test_sql_and_python_agree_on_a_repeated_local_hour(period_conn: psycopg.Connection[Any], period: str, tz: str,
                                                        expires: datetime | None, at: datetime) -> None:
-    # BUG: cloudos_period() reads an ambiguous wall time as the later instant (PostgreSQL's
-    # rule: standard time) and billing_period() as the earlier (zoneinfo fold=0), so the
-    # twins give period starts an hour apart (`cloudos session usage` then finds no counter row).
+    # A wall time that occurs twice: PostgreSQL takes the later instant (standard time), and
+    # billing_period() must too, or `cloudos usage` would look up a counter row an hour off.
     assert sql_period(period_conn, period, tz, expires, at) == billing_period(period, tz, expires, at)
 
 

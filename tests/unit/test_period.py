@@ -46,10 +46,11 @@ def test_monthly_in_karachi(at: datetime, start: datetime, end: datetime) -> Non
 
 
 def test_monthly_returns_local_midnights_in_the_tenant_zone() -> None:
+    # Returned in UTC (PEP 495: aware times in a repeated hour never equal other zones' times).
     start, end = billing_period("monthly", KARACHI, None, utc(2026, 11, 15, 12))
-    assert start.tzinfo == PKT and end.tzinfo == PKT
-    assert start.replace(tzinfo=None) == datetime(2026, 11, 1)
-    assert end.replace(tzinfo=None) == datetime(2026, 12, 1)
+    assert start.utcoffset() == end.utcoffset() == timedelta(0)
+    assert start.astimezone(PKT).replace(tzinfo=None) == datetime(2026, 11, 1)
+    assert end.astimezone(PKT).replace(tzinfo=None) == datetime(2026, 12, 1)
 
 
 def test_none_period_is_monthly() -> None:
@@ -135,9 +136,9 @@ def test_n_days_in_new_york_keep_local_midnights_across_dst() -> None:
 
 
 def test_period_starting_inside_a_dst_gap_still_contains_its_instant() -> None:
-    # BUG: an anchor at 02:30 New York time lands, 7 days later, in the 02:00-03:00 gap of
-    # 2026-03-08; the start is read as 02:30 EST = 07:30Z (03:30 EDT), so an instant at
-    # 07:00Z (03:00 EDT) gets a period that begins after it. cloudos_period() does the same.
+    # An anchor at 02:30 New York time lands, 7 days later, in the 02:00-03:00 gap of
+    # 2026-03-08, which resolves to 07:30Z: the instant 07:00Z (03:00 EDT) must still get
+    # the period that contains it (the previous one).
     expires = datetime(2026, 3, 1, 2, 30, tzinfo=NY)
     at = utc(2026, 3, 8, 7, 0)
     start, end = billing_period("7d", NEW_YORK, expires, at)
