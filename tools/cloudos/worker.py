@@ -19,7 +19,6 @@ import psycopg
 
 from rlm_cloudos import coa
 from rlm_cloudos.crypto import KeyRing
-from rlm_cloudos.errors import DecryptError
 from rlm_cloudos.log import fields
 
 log = logging.getLogger("cloudos.worker")
@@ -77,7 +76,7 @@ def process_due(conn: psycopg.Connection[Any], keyring: KeyRing, *, limit: int =
         try:
             secret = keyring.decrypt(secret_enc, "nas.secret")
             answer = coa.send(host, port, code, attributes, secret, timeout=timeout)
-        except (coa.CoaError, DecryptError, OSError) as exc:
+        except Exception as exc:  # one bad row (CoaError, DecryptError, OSError, …) must not stop the worker
             out.failed += 1
             conn.execute("UPDATE coa_outbox SET status = 'failed', result = %s, done_at = now() WHERE id = %s",
                          (f"{type(exc).__name__}: {exc}", cid))
@@ -150,4 +149,9 @@ def run(url: str, keyring: KeyRing, *, once: bool = False, poll: float = 1.0, ti
             if once:
                 raise
             log.error(fields(event="worker_db_error", detail=" ".join(str(exc).split())[:200]))
+            time.sleep(2)
+        except psycopg.Error as exc:  # a statement failed: log it, start over on a fresh connection
+            if once:
+                raise
+            log.error(fields(event="worker_error", error=type(exc).__name__, detail=" ".join(str(exc).split())[:200]))
             time.sleep(2)
