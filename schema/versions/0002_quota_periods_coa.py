@@ -88,6 +88,22 @@ BEGIN
   RETURN queued;
 END $$;
 
+-- Copy a closed session into the monthly-partitioned history (idempotent: a
+-- late duplicate Stop refreshes the same row).
+CREATE FUNCTION cloudos_archive_session(c session_open) RETURNS integer LANGUAGE sql AS $$
+  INSERT INTO session (tenant_id, acct_unique_id, started_at, stopped_at, subscriber_id, nas_id, username,
+                       acct_session_id, framed_ip, calling_station_id, nas_port_id, input_octets,
+                       output_octets, session_time, terminate_cause)
+  VALUES (c.tenant_id, c.acct_unique_id, c.started_at, c.stopped_at, c.subscriber_id, c.nas_id, c.username,
+          c.acct_session_id, c.framed_ip, c.calling_station_id, c.nas_port_id, c.input_octets,
+          c.output_octets, c.session_time, c.terminate_cause)
+  ON CONFLICT ON CONSTRAINT session_pkey DO UPDATE
+     SET input_octets = EXCLUDED.input_octets, output_octets = EXCLUDED.output_octets,
+         session_time = EXCLUDED.session_time, stopped_at = EXCLUDED.stopped_at,
+         terminate_cause = EXCLUDED.terminate_cause;
+  SELECT 1
+$$;
+
 CREATE OR REPLACE FUNCTION cloudos_account(
   p_nas_address inet, p_uid text, p_status text, p_username text, p_acct_session_id text,
   p_event_time timestamptz, p_in bigint, p_out bigint, p_time bigint,
@@ -103,6 +119,7 @@ DECLARE
   u record;
   over_before boolean;
   over_after boolean;
+  archived integer;
 BEGIN
   SELECT nas.id, nas.tenant_id, t.timezone INTO n
     FROM nas JOIN tenant t ON t.id = nas.tenant_id
@@ -118,15 +135,8 @@ BEGIN
          SET stopped_at = p_event_time, terminate_cause = 'NAS-Reboot'
        WHERE so.nas_id = n.id AND so.stopped_at IS NULL
       RETURNING so.*)
-    INSERT INTO session (tenant_id, acct_unique_id, started_at, stopped_at, subscriber_id, nas_id, username,
-                         acct_session_id, framed_ip, calling_station_id, nas_port_id, input_octets,
-                         output_octets, session_time, terminate_cause)
-    SELECT c.tenant_id, c.acct_unique_id, c.started_at, c.stopped_at, c.subscriber_id, c.nas_id, c.username,
-           c.acct_session_id, c.framed_ip, c.calling_station_id, c.nas_port_id, c.input_octets,
-           c.output_octets, c.session_time, c.terminate_cause
-      FROM closed c
-    ON CONFLICT ON CONSTRAINT session_pkey DO NOTHING;
-    RETURN QUERY SELECT 'nas_reset'::text, n.tenant_id, NULL::bigint, 0::bigint, 0::bigint, 0::bigint;
+    SELECT count(cloudos_archive_session(c)) INTO archived FROM closed c;
+    RETURN QUERY SELECT 'nas_reset'::text, n.tenant_id, NULL::bigint, archived::bigint, 0::bigint, 0::bigint;
     RETURN;
   END IF;
 
@@ -191,15 +201,7 @@ BEGIN
   END IF;
 
   IF o.stopped_at IS NOT NULL THEN
-    INSERT INTO session AS h (tenant_id, acct_unique_id, started_at, stopped_at, subscriber_id, nas_id, username,
-                              acct_session_id, framed_ip, calling_station_id, nas_port_id, input_octets,
-                              output_octets, session_time, terminate_cause)
-    VALUES (o.tenant_id, o.acct_unique_id, o.started_at, o.stopped_at, o.subscriber_id, o.nas_id, o.username,
-            o.acct_session_id, o.framed_ip, o.calling_station_id, o.nas_port_id, o.input_octets,
-            o.output_octets, o.session_time, o.terminate_cause)
-    ON CONFLICT ON CONSTRAINT session_pkey DO UPDATE
-       SET input_octets = EXCLUDED.input_octets, output_octets = EXCLUDED.output_octets,
-           session_time = EXCLUDED.session_time, stopped_at = EXCLUDED.stopped_at;
+    PERFORM cloudos_archive_session(o);
   END IF;
 
   result := 'ok';
@@ -228,21 +230,14 @@ BEGIN
      WHERE t.id = o.tenant_id AND o.stopped_at IS NULL
        AND o.updated_at < cloudos_stale_cutoff(p_now, t.interim_interval)
     RETURNING o.*)
-  INSERT INTO session (tenant_id, acct_unique_id, started_at, stopped_at, subscriber_id, nas_id, username,
-                       acct_session_id, framed_ip, calling_station_id, nas_port_id, input_octets,
-                       output_octets, session_time, terminate_cause)
-  SELECT c.tenant_id, c.acct_unique_id, c.started_at, c.stopped_at, c.subscriber_id, c.nas_id, c.username,
-         c.acct_session_id, c.framed_ip, c.calling_station_id, c.nas_port_id, c.input_octets,
-         c.output_octets, c.session_time, c.terminate_cause
-    FROM stale c
-  ON CONFLICT ON CONSTRAINT session_pkey DO NOTHING;
-  GET DIAGNOSTICS reaped = ROW_COUNT;
+  SELECT count(cloudos_archive_session(c)) INTO reaped FROM stale c;
   DELETE FROM session_open WHERE stopped_at < p_now - interval '2 days';
   GET DIAGNOSTICS purged = ROW_COUNT;
 END $$;
 
 GRANT EXECUTE ON FUNCTION cloudos_period(text, text, timestamptz, timestamptz) TO cloudos_radius, cloudos_admin;
 GRANT EXECUTE ON FUNCTION cloudos_stale_cutoff(timestamptz, integer) TO cloudos_radius, cloudos_admin;
+GRANT EXECUTE ON FUNCTION cloudos_archive_session(session_open) TO cloudos_radius, cloudos_admin;
 GRANT EXECUTE ON FUNCTION cloudos_reap_sessions(timestamptz) TO cloudos_admin;
 GRANT EXECUTE ON FUNCTION cloudos_queue_coa(bigint, text, text, text) TO cloudos_admin;
 """
