@@ -136,7 +136,8 @@ BEGIN
        WHERE so.nas_id = n.id AND so.stopped_at IS NULL
       RETURNING so.*)
     SELECT count(cloudos_archive_session(c)) INTO archived FROM closed c;
-    RETURN QUERY SELECT 'nas_reset'::text, n.tenant_id, NULL::bigint, archived::bigint, 0::bigint, 0::bigint;
+    RAISE LOG 'cloudos_account: Accounting-On/Off from NAS % closed % sessions', n.id, archived;
+    RETURN QUERY SELECT 'nas_reset'::text, n.tenant_id, NULL::bigint, 0::bigint, 0::bigint, 0::bigint;
     RETURN;
   END IF;
 
