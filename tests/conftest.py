@@ -32,13 +32,28 @@ from tests.fixtures.nas import Nas  # noqa: E402
 E2E_SECRET = "e2e-nas-shared-secret"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--container", action="store_true",
+                     help="run only tests/container, against the image in CLOUDOS_TEST_IMAGE (scripts/container)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark tests by directory; the container tests run only in the container stage
+    (scripts/container builds their image first), and only they run there."""
+    container_stage = config.getoption("--container")
+    selected, deselected = [], []
     for item in items:
         parts = Path(str(item.fspath)).parts
         if "integration" in parts:
             item.add_marker(pytest.mark.integration)
         elif "e2e" in parts:
             item.add_marker(pytest.mark.e2e)
+        elif "container" in parts:
+            item.add_marker(pytest.mark.container)
+        (selected if ("container" in parts) == container_stage else deselected).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
 
 
 @dataclass

@@ -1,0 +1,214 @@
+"""FreeRADIUS in the Dockerfile.freeradius image, PostgreSQL and Redis on the host, pyrad as the NAS.
+
+Run by scripts/container, which builds the image first (CLOUDOS_TEST_IMAGE).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from cloudos.localstack import Ports, Stack
+from tests.conftest import RadiusLog, run_cli
+from tests.fixtures.nas import Nas
+
+PODMAN = ["podman", "--storage-driver=vfs", "--cgroup-manager=cgroupfs", "--runtime", "runc"]
+SECRET = "container-nas-secret"
+UID = 999  # freerad in the image
+
+
+@dataclass
+class Container:
+    """One `podman run` of the image, restartable on the same state volume."""
+
+    stack: Stack
+    image: str
+    name: str
+    state: Path
+    keyring: Path
+    log: RadiusLog
+    proc: subprocess.Popen[bytes] | None = None
+
+    def env(self) -> list[str]:
+        values = {
+            "CLOUDOS_DATABASE_URL": self.stack.database_url,
+            "CLOUDOS_REDIS_URL": self.stack.redis_url,
+            "CLOUDOS_KEYRING": "/run/secrets/cloudos-keyring.json",
+            "CLOUDOS_RADIUS_HOST": "127.0.0.1",
+            "CLOUDOS_RADIUS_AUTH_PORT": str(self.stack.ports.auth),
+            "CLOUDOS_RADIUS_ACCT_PORT": str(self.stack.ports.acct),
+            "CLOUDOS_RADIUS_STATUS_PORT": str(self.stack.ports.status),
+            "CLOUDOS_STATUS_SECRET": self.stack.status_secret,
+            "CLOUDOS_REJECT_DELAY": "0",
+            "CLOUDOS_CLIENT_LIFETIME": "2",
+            "CLOUDOS_SPOOL_RETRY": "1",
+        }
+        return [arg for k, v in values.items() for arg in ("-e", f"{k}={v}")]
+
+    def start(self) -> None:
+        subprocess.run([*PODMAN, "rm", "-f", self.name], capture_output=True)
+        out = open(self.log.path, "ab")
+        self.proc = subprocess.Popen(
+            [*PODMAN, "run", "--rm", "--name", self.name, "--network", "host",
+             "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", *self.env(),
+             "-v", f"{self.keyring}:/run/secrets/cloudos-keyring.json:ro",
+             "-v", f"{self.state}:/var/lib/cloudos-radius", self.image],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        out.close()
+        deadline = time.monotonic() + 90
+        while not self.stack.radius_ready():
+            assert self.proc.poll() is None, "the container exited:\n" + self.log.path.read_text()[-3000:]
+            assert time.monotonic() < deadline, "the container did not answer Status-Server within 90 s"
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        subprocess.run([*PODMAN, "stop", "-t", "10", self.name], capture_output=True)
+        if self.proc is not None:
+            self.proc.wait(30)
+            self.proc = None
+
+    def exec(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*PODMAN, "exec", self.name, *argv], capture_output=True, text=True, timeout=60)
+
+    def nas(self, **kw: object) -> Nas:
+        return Nas(self.stack.host, self.stack.ports.auth, self.stack.ports.acct, SECRET, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def image() -> str:
+    image = os.environ.get("CLOUDOS_TEST_IMAGE")
+    assert image, "CLOUDOS_TEST_IMAGE is not set: run bash scripts/container"
+    return image
+
+
+@pytest.fixture(scope="session")
+def container(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
+    state = tmp_path_factory.mktemp("container-stack")
+    stack = Stack(state=state, ports=Ports.pick(), status_secret=os.urandom(16).hex())
+    stack.start()
+    os.environ.update(stack.env())
+    os.environ["CLOUDOS_ACTOR"] = "pytest-container"
+    for argv, stdin in (
+        (("db", "migrate"), None),
+        (("tenant", "add", "boxed"), None),
+        (("nas", "add", "host-nas", "--address", "127.0.0.1", "--secret-stdin"), SECRET + "\n"),
+        (("plan", "add", "home", "--rate-limit", "2M/8M", "--quota", "100GB", "--address-list", "ppp"), None),
+        (("subscriber", "add", "boxed-user", "--plan", "home", "--password-stdin", "--mac", "AA:BB:CC:00:00:01"),
+         "Boxed-pw-1\n"),
+    ):
+        r = run_cli(*argv, stdin=stdin)
+        assert r.code == 0, (argv, r.err)
+    # The key ring as an operator mounts it: readable by the container's freerad only.
+    keyring = state / "keyring-for-container.json"
+    shutil.copyfile(stack.keyring, keyring)
+    os.chown(keyring, UID, UID)
+    keyring.chmod(0o600)
+    volume = state / "radius-volume"
+    volume.mkdir()
+    os.chown(volume, UID, UID)
+    log = state / "container.log"
+    log.touch()
+    box = Container(stack, image, f"cloudos-radius-{os.getpid()}", volume, keyring, RadiusLog(log))
+    try:
+        box.start()
+        yield box
+    finally:
+        box.stop()
+        stack.stop()
+
+
+def usage(stack: Stack, username: str) -> int:
+    with psycopg.connect(stack.database_url) as conn:
+        (total,) = conn.execute(
+            "SELECT coalesce(sum(u.input_octets + u.output_octets), 0) FROM usage_counter u "
+            "JOIN subscriber s ON s.id = u.subscriber_id WHERE s.username = %s", (username,)).fetchone()
+    return int(total)
+
+
+@pytest.mark.parametrize("method", ["pap", "chap", "mschapv2"])
+def test_logins_through_the_container(container: Container, method: str) -> None:
+    reply = getattr(container.nas(), method)("boxed-user", "Boxed-pw-1", mac="AA:BB:CC:00:00:01")
+    assert reply.accepted, reply.attrs
+    assert reply.one("Mikrotik-Rate-Limit") == "2M/8M"
+    assert reply.one("Mikrotik-Address-List") == "ppp"
+    assert reply.one("Mikrotik-Total-Limit-Gigawords") * 2**32 + reply.one("Mikrotik-Total-Limit") == 100 * 10**9
+    wrong = getattr(container.nas(), method)("boxed-user", "not-it", mac="AA:BB:CC:00:00:01")
+    assert wrong.rejected and wrong.one("Reply-Message") == "wrong password"
+
+
+def test_accounting_start_interim_stop(container: Container) -> None:
+    nas = container.nas()
+    before = usage(container.stack, "boxed-user")
+    nas.acct("Start", "boxed-user", "box-1", framed_ip="10.7.0.2")
+    nas.acct("Interim-Update", "boxed-user", "box-1", input_octets=1000, output_octets=2**32 + 7, session_time=300)
+    nas.acct("Stop", "boxed-user", "box-1", input_octets=1500, output_octets=2**32 + 900, session_time=400)
+    assert usage(container.stack, "boxed-user") - before == 1500 + 2**32 + 900
+
+
+def test_the_image_is_what_an_operator_would_run(container: Container, image: str) -> None:
+    assert container.exec("id", "-u").stdout.strip() == str(UID)  # radiusd is not root
+    ps = container.exec("sh", "-c", "cat /proc/1/status | grep -E '^Uid'").stdout.split()
+    assert ps[1] == str(UID)
+    inspect = json.loads(subprocess.run([*PODMAN, "image", "inspect", image], capture_output=True, text=True,
+                                        check=True).stdout)[0]
+    env = dict(e.split("=", 1) for e in inspect["Config"]["Env"])
+    for secret in ("CLOUDOS_DATABASE_URL", "CLOUDOS_STATUS_SECRET", "CLOUDOS_KEYRING", "CLOUDOS_REDIS_URL"):
+        assert secret not in env, f"{secret} is baked into the image"
+    assert "/var/lib/cloudos-radius" in inspect["Config"]["Volumes"]
+    health = subprocess.run([*PODMAN, "healthcheck", "run", container.name], capture_output=True, text=True)
+    assert health.returncode == 0, health.stdout + health.stderr
+    assert "Ready to process requests" in container.log.path.read_text()  # logs on stdout
+
+
+def test_restart_mid_stream_loses_and_doubles_nothing(container: Container) -> None:
+    """Stop the container in the middle of an accounting stream; the NAS keeps retransmitting
+    what was not answered; a new container on the same volume carries on."""
+    r = run_cli("subscriber", "add", "restart-user", "--plan", "home", "--password-stdin", stdin="pw-r\n")
+    assert r.code == 0, r.err
+    nas = container.nas(timeout=2, retries=30)
+    sessions = [f"rs-{i}" for i in range(10)]
+    rounds = 40
+    sent = 0
+    restarted = False
+    downtime = 0.0
+    for sid in sessions:
+        nas.acct("Start", "restart-user", sid)
+    for r_ in range(1, rounds + 1):
+        if r_ == rounds // 2:
+            started = time.monotonic()
+            container.stop()
+            # Packets sent now go unanswered; pyrad retransmits them until the new container answers.
+
+            def restart() -> None:
+                time.sleep(3)
+                container.start()
+
+            t = threading.Thread(target=restart)
+            t.start()
+            restarted = True
+        for sid in sessions:
+            status = "Stop" if r_ == rounds else "Interim-Update"
+            reply = nas.acct(status, "restart-user", sid, input_octets=r_ * 1_000_003, output_octets=r_ * 7_000_001,
+                             session_time=r_ * 60)
+            assert reply.code == 5
+            sent += 1
+        if restarted and downtime == 0.0:
+            t.join()
+            downtime = time.monotonic() - started
+    expected = len(sessions) * rounds * (1_000_003 + 7_000_001)
+    got = usage(container.stack, "restart-user")
+    print(f"\ncontainer restart: {sent + len(sessions)} packets over {len(sessions)} sessions, "
+          f"radiusd container down and back in {downtime:.1f}s; expected {expected} bytes, counted {got} "
+          f"(lost {max(0, expected - got)}, double-counted {max(0, got - expected)})")
+    assert got == expected
+
