@@ -212,3 +212,24 @@ def test_restart_mid_stream_loses_and_doubles_nothing(container: Container) -> N
           f"(lost {max(0, expected - got)}, double-counted {max(0, got - expected)})")
     assert got == expected
 
+
+
+def test_the_compose_services_commands_work_in_the_image(container: Container, image: str) -> None:
+    """compose.yaml's migrate, worker and cli services run `cloudos` from this image."""
+    def cloudos(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*PODMAN, "run", "--rm", "--network", "host", "--ulimit", "nofile=1024:1024", "--ulimit",
+             "nproc=1024:1024", "-e", f"CLOUDOS_DATABASE_URL={container.stack.database_url}",
+             "-e", "CLOUDOS_KEYRING=/run/secrets/cloudos-keyring.json",
+             "-v", f"{container.keyring}:/run/secrets/cloudos-keyring.json:ro", image, "cloudos", *argv],
+            capture_output=True, text=True, timeout=120)
+
+    migrate = cloudos("db", "migrate", "--json")
+    assert migrate.returncode == 0, migrate.stderr
+    status = json.loads(cloudos("db", "status", "--json").stdout)
+    assert status["up_to_date"] is True
+    worker = cloudos("worker", "--once", "--json")
+    assert worker.returncode == 0, worker.stderr
+    assert json.loads(worker.stdout)["failed"] == 0
+    listed = cloudos("subscriber", "list", "--json")
+    assert "boxed-user" in [s["username"] for s in json.loads(listed.stdout)]
