@@ -315,11 +315,11 @@ class Stack:
     def radiusd_pidfile(self) -> Path:
         return self.radius_state / "run" / "cloudos-radiusd.pid"
 
-    def write_raddb(self) -> None:
-        """Copy raddb/ for this stack: the running server is insulated from edits to the repository."""
+    def write_raddb(self, source: Path = RADDB) -> None:
+        """Copy ``source`` (raddb/) for this stack: the running server is insulated from edits to the repository."""
         if self.raddb.exists():
             shutil.rmtree(self.raddb)
-        shutil.copytree(RADDB, self.raddb)
+        shutil.copytree(source, self.raddb)
         for sub in ("log", "run", "spool", "spool/cloudos"):
             (self.radius_state / sub).mkdir(parents=True, exist_ok=True)
 
@@ -334,20 +334,23 @@ class Stack:
         pid = _read_pid(self.radiusd_pidfile)
         return pid if pid and _alive(pid) else None
 
-    def start_radiusd(self, *, extra_args: tuple[str, ...] = ()) -> int:
-        """Start `freeradius -f` in its own session and wait for Status-Server; returns its PID."""
+    def start_radiusd(self, *, extra_args: tuple[str, ...] = (), raddb: Path = RADDB,
+                      env: dict[str, str] | None = None) -> int:
+        """Start `freeradius -f` on a copy of ``raddb`` in its own session and wait for Status-Server;
+        returns its PID. ``env`` adds to the CLOUDOS_* environment (the benchmark's other configurations)."""
         pid = self.radiusd_pid()
         if pid:
             return pid
-        self.write_raddb()
-        check = subprocess.run(["freeradius", "-C", "-d", str(self.raddb)], env=self.radiusd_env(),
+        self.write_raddb(raddb)
+        run_env = {**self.radiusd_env(), **(env or {})}
+        check = subprocess.run(["freeradius", "-C", "-d", str(self.raddb)], env=run_env,
                                capture_output=True, text=True)
         if check.returncode != 0:
             raise StackError("freeradius -C rejected the configuration:\n" + (check.stdout + check.stderr)[-3000:])
         out = open(self.radius_state / "log" / "radiusd.stdout", "ab")
         proc = subprocess.Popen(
             ["freeradius", "-f", "-d", str(self.raddb), *extra_args],
-            env=self.radiusd_env(), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            env=run_env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         out.close()
