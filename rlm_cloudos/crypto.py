@@ -32,6 +32,7 @@ _NONCE = 12
 class KeyRing:
     active: str
     keys: dict[str, bytes] = field(repr=False)  # key material never reaches a log line
+    _ciphers: dict[str, AESGCM] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> KeyRing:
@@ -69,11 +70,20 @@ class KeyRing:
             f.write(body + "\n")
         return KeyRing(active=key_id, keys={key_id: key})
 
+    def _cipher(self, kid: str) -> AESGCM | None:
+        """The AESGCM object of a key, built once (the hot path decrypts on every login)."""
+        cipher = self._ciphers.get(kid)
+        if cipher is None and kid in self.keys:
+            cipher = self._ciphers[kid] = AESGCM(self.keys[kid])
+        return cipher
+
     def encrypt(self, plaintext: str, purpose: str) -> bytes:
         """Seal ``plaintext`` with the active key, bound to ``purpose``."""
         kid = self.active.encode()
         nonce = os.urandom(_NONCE)
-        ct = AESGCM(self.keys[self.active]).encrypt(nonce, plaintext.encode(), purpose.encode())
+        cipher = self._cipher(self.active)
+        assert cipher is not None
+        ct = cipher.encrypt(nonce, plaintext.encode(), purpose.encode())
         return _MAGIC + bytes([len(kid)]) + kid + nonce + ct
 
     def decrypt(self, blob: bytes, purpose: str) -> str:
@@ -83,12 +93,12 @@ class KeyRing:
             raise DecryptError("not a CloudOS ciphertext")
         n = blob[2]
         kid = blob[3 : 3 + n].decode(errors="replace")
-        key = self.keys.get(kid)
-        if key is None:
+        cipher = self._cipher(kid)
+        if cipher is None:
             raise DecryptError(f"ciphertext sealed with unknown key {kid!r}")
         body = blob[3 + n :]
         try:
-            return AESGCM(key).decrypt(body[:_NONCE], body[_NONCE:], purpose.encode()).decode()
+            return cipher.decrypt(body[:_NONCE], body[_NONCE:], purpose.encode()).decode()
         except Exception:
             raise DecryptError(f"ciphertext failed authentication under key {kid!r}") from None
 

@@ -17,7 +17,7 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import radiusd
@@ -186,11 +186,10 @@ def authorize(p: Any) -> Result:
         return _reject(Reason.UNKNOWN_NAS)
     rt.tenant_of[req.nas_address] = ctx.tenant.id
     rt.tenants[ctx.tenant.id] = ctx.tenant
-    failures = rt.live.failures(ctx.tenant.id, req.user_name) if ctx.subscriber is not None else 0
     if ctx.subscriber is not None and cached_age is None and ctx.tenant.backend_down_policy == "cached":
         rt.live.save_snapshot(ctx.tenant.id, req.user_name, ctx, ctx.tenant.backend_down_cache_seconds)
 
-    decision = decide_access(ctx.tenant, ctx.subscriber, req.calling_station_id, now, ctx.usage, failures)
+    decision = decide_access(ctx.tenant, ctx.subscriber, req.calling_station_id, now, ctx.usage)
     # post_auth reads these back to write the auth log row without another query.
     tag: tuple[tuple[str, str, str], ...] = (
         ("CloudOS-Decision", ":=", decision.outcome.value),
@@ -201,10 +200,10 @@ def authorize(p: Any) -> Result:
     )
     if decision.reason is Reason.THROTTLED:
         log("auth", hook="authorize", tenant=ctx.tenant.slug, user=req.user_name, reason=decision.reason.value,
-            failed_logins=failures)
+            locked_until=ctx.subscriber.locked_until.isoformat() if ctx.subscriber and ctx.subscriber.locked_until
+            else None)
     if ctx.subscriber is not None:
-        tag += (("CloudOS-Subscriber-Id", ":=", str(ctx.subscriber.id)),
-                ("CloudOS-Failed-Logins", ":=", str(failures)))
+        tag += (("CloudOS-Subscriber-Id", ":=", str(ctx.subscriber.id)),)
     if not decision.accepted:
         log("auth", hook="authorize", tenant=ctx.tenant.slug, nas=ctx.nas_name, user=req.user_name,
             reason=decision.reason.value, mac=req.calling_station_id)
@@ -266,15 +265,19 @@ def post_auth(p: Any) -> Result:
     tid = int(tenant_id)
     if reason == Reason.WRONG_PASSWORD.value:
         tenant = rt.tenants.get(tid, Tenant(id=tid, slug=config.get("CloudOS-Tenant", "")))
-        count = rt.live.record_failure(tid, req.user_name, tenant.login_fail_window_seconds,
-                                       tenant.login_fail_limit, tenant.login_lockout_seconds)
+        count = rt.live.record_failure(tid, req.user_name, tenant.login_fail_window_seconds)
         log("auth", hook="post_auth", tenant=tenant.slug, user=req.user_name, reason=reason,
             method=req.auth_method, mac=req.calling_station_id, failed_logins=count or None)
-        if count == tenant.login_fail_limit:
-            log("auth", hook="post_auth", tenant=tenant.slug, user=req.user_name, event="locked_out",
-                failed_logins=count, seconds=tenant.login_lockout_seconds)
-    elif not rejected and _int(config.get("CloudOS-Failed-Logins")):
-        rt.live.clear_failures(tid, req.user_name)
+        sub_id = _int(config.get("CloudOS-Subscriber-Id"))
+        if count >= tenant.login_fail_limit and sub_id is not None:
+            until = _now() + timedelta(seconds=tenant.login_lockout_seconds)
+            try:
+                rt.db.lock_subscriber(sub_id, until)
+                log("auth", hook="post_auth", tenant=tenant.slug, user=req.user_name, event="locked_out",
+                    failed_logins=count, seconds=tenant.login_lockout_seconds)
+            except BackendUnavailable as exc:
+                log("error", hook="post_auth", tenant=tenant.slug, user=req.user_name, event="lock_failed",
+                    detail=str(exc))
     rt.auth_log.add(
         AuthLogEntry(
             at=_now(),

@@ -76,12 +76,11 @@ def decide_access(
     calling_station_id: str | None,
     now: datetime,
     usage: Usage | None = None,
-    failed_logins: int = 0,
 ) -> Decision:
     """Accept or reject ``sub`` logging in from ``calling_station_id`` (an upper-case MAC or None) at ``now``.
 
-    Order: unknown user, terminated, locked out (``failed_logins`` reached the
-    tenant's limit), no plan, suspended, expired, MAC binding, simultaneous use, quota. A suspended or expired subscriber gets the tenant's
+    Order: unknown user, terminated, locked out (too many wrong passwords, until
+    ``locked_until``), no plan, suspended, expired, MAC binding, simultaneous use, quota. A suspended or expired subscriber gets the tenant's
     walled garden when it has one, and then only from the bound MAC. Over quota,
     the plan's FUP rate applies, or a reject when the plan has none. ``now`` must
     be timezone-aware; ``usage`` is this period's use (None: nothing used, nobody online).
@@ -90,7 +89,7 @@ def decide_access(
         return reject(Reason.UNKNOWN_USER)
     if sub.status is SubscriberStatus.TERMINATED:
         return reject(Reason.TERMINATED)
-    if failed_logins >= tenant.login_fail_limit:
+    if sub.locked_until is not None and now < sub.locked_until:
         return reject(Reason.THROTTLED)
     plan = sub.plan
     if plan is None:

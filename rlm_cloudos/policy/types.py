@@ -107,6 +107,8 @@ class Subscriber:
     #: Upper-case colon-separated MAC the subscriber is bound to, or None.
     mac: str | None = None
     static_ip: str | None = None
+    #: Refused until then after too many wrong passwords (None: not locked).
+    locked_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

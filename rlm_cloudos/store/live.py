@@ -8,7 +8,8 @@ logged once per breaker period, not once per request.
 Keys (tenant-scoped):
   cloudos:snap:{tenant}:{username}  what authorize last read, for the "cached" backend-down policy
   cloudos:ver:{tenant}              bumped by every admin change; a snapshot of another version is stale
-  cloudos:fail:{tenant}:{username}  failed passwords in the current window (then: locked out until it expires)
+  cloudos:fail:{tenant}:{username}  wrong passwords in the current window (the lockout itself is
+                                    subscriber.locked_until in PostgreSQL, read by authorize at no cost)
 """
 
 from __future__ import annotations
@@ -87,27 +88,18 @@ class Live:
         return self._call("snapshot", load, None)
 
     # ------------------------------------------------------------------ failed-login throttling
-    def failures(self, tenant_id: int, username: str) -> int:
-        return int(self._call("failures", lambda r: r.get(fail_key(tenant_id, username)) or 0, 0))
-
-    def record_failure(self, tenant_id: int, username: str, window: int, limit: int, lockout: int) -> int:
-        """Count a wrong password; at ``limit`` within ``window`` seconds the count is held for
-        ``lockout`` seconds. Returns the count (0 when Redis is away)."""
+    def record_failure(self, tenant_id: int, username: str, window: int) -> int:
+        """Count a wrong password in a ``window``-second window shared by every radiusd; returns
+        the count so far (0 when Redis is away: nobody is locked out then)."""
 
         def record(r: redis.Redis) -> int:
             key = fail_key(tenant_id, username)
             pipe = r.pipeline()
             pipe.incr(key)
             pipe.expire(key, window, nx=True)
-            count = int(pipe.execute()[0])
-            if count == limit:
-                r.expire(key, lockout)
-            return count
+            return int(pipe.execute()[0])
 
         return int(self._call("record_failure", record, 0))
-
-    def clear_failures(self, tenant_id: int, username: str) -> None:
-        self._call("clear_failures", lambda r: r.delete(fail_key(tenant_id, username)), None)
 
     def close(self) -> None:
         if self._client is not None:

@@ -26,7 +26,7 @@ class AccessContext:
 def access_context(row: tuple[Any, ...], username: str) -> AccessContext:
     (nas_id, nas_name, tenant_id, tenant_name, tz, interim, wg_list, wg_rate,
      down_policy, down_cache, fail_limit, fail_window, lockout,
-     sub_id, password_enc, status, expires_at, mac, static_ip,
+     sub_id, password_enc, status, expires_at, mac, static_ip, locked_until,
      plan_id, plan_name, rate_limit, quota, fup, period, simul, address_list, ip_pool,
      quota_down, quota_up, time_quota,
      period_start, period_end, used_in, used_out, used_time, online) = row
@@ -69,6 +69,7 @@ def access_context(row: tuple[Any, ...], username: str) -> AccessContext:
             expires_at=expires_at,
             mac=mac,
             static_ip=static_ip,
+            locked_until=locked_until,
         )
         if period_start is not None:
             usage = Usage(period_start, period_end, used_in or 0, used_out or 0, used_time or 0, online or 0)

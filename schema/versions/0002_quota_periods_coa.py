@@ -54,8 +54,11 @@ BEGIN
   period_end := (anchor + make_interval(days => ((k + 1) * days)::integer)) AT TIME ZONE p_tz;
 END $$;
 
--- Failed-login throttling (counted in Redis): this many wrong passwords within the
--- window lock the username out for the lockout time.
+-- Failed-login throttling: wrong passwords are counted in Redis (shared by every
+-- radiusd); this many within the window lock the username out for the lockout
+-- time, recorded in subscriber.locked_until, which authorize reads anyway.
+ALTER TABLE subscriber ADD COLUMN locked_until timestamptz;
+GRANT UPDATE (locked_until) ON subscriber TO cloudos_radius;
 ALTER TABLE tenant ADD COLUMN login_fail_limit integer NOT NULL DEFAULT 5 CHECK (login_fail_limit >= 1),
                    ADD COLUMN login_fail_window_seconds integer NOT NULL DEFAULT 300 CHECK (login_fail_window_seconds >= 1),
                    ADD COLUMN login_lockout_seconds integer NOT NULL DEFAULT 900 CHECK (login_lockout_seconds >= 1);

@@ -246,7 +246,6 @@ def test_authorize_accept_hands_the_password_to_pap(rt: FakeRuntime) -> None:
         "CloudOS-Tenant-Id": "7",
         "CloudOS-NAS-Id": "3",
         "CloudOS-Subscriber-Id": "42",
-        "CloudOS-Failed-Logins": "0",
     }
     reply = triples(update, "reply")
     assert reply["Mikrotik-Rate-Limit"] == "2M/8M"
@@ -761,7 +760,6 @@ names = st.sampled_from(
         "CloudOS-Tenant-Id",
         "CloudOS-NAS-Id",
         "CloudOS-Subscriber-Id",
-        "CloudOS-Failed-Logins",
     ]
 ) | st.text(max_size=12)
 values = st.sampled_from(

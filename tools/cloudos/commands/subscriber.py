@@ -22,7 +22,7 @@ from rlm_cloudos.policy import expires_at_for_date
 from rlm_cloudos.policy.rates import format_size
 
 _AUDITED = ("id", "username", "plan_id", "status", "status_reason", "expires_at", "mac", "static_ip", "full_name",
-            "phone", "email", "postal_address", "password_enc", "cnic_enc")
+            "phone", "email", "postal_address", "password_enc", "cnic_enc", "locked_until")
 
 
 def _audited(row: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -239,7 +239,8 @@ def resume(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.tx() as conn:
         tenant, row = _load(conn, ctx, args, lock=True)
         require(row.status == "suspended", f"{args.username} is {row.status}, not suspended")
-        after = _update(ctx, conn, tenant, row, "resume", {"status": "active", "status_reason": None})
+        after = _update(ctx, conn, tenant, row, "resume", {"status": "active", "status_reason": None,
+                                                           "locked_until": None})
     ctx.emit(redact(_audited(after)), f"{args.username} resumed")
 
 
@@ -258,7 +259,7 @@ def set_password(ctx: Ctx, args: argparse.Namespace) -> None:
     sealed = ctx.keyring.encrypt(password, "subscriber.password")
     with ctx.tx() as conn:
         tenant, row = _load(conn, ctx, args, lock=True)
-        _update(ctx, conn, tenant, row, "set_password", {"password_enc": sealed})
+        _update(ctx, conn, tenant, row, "set_password", {"password_enc": sealed, "locked_until": None})
     ctx.emit({"username": args.username, "password_changed": True}, f"password of {args.username} changed")
 
 

@@ -1,0 +1,9 @@
+"""The floor configuration's rlm_python3 hook: accept everyone whose password is the constant."""
+
+PASSWORD = "floor-password"
+RLM_MODULE_UPDATED = 8  # radiusd.RLM_MODULE_UPDATED; this file is also imported outside radiusd
+
+
+def authorize(p):  # noqa: ANN001, ANN201 - the rlm_python3 calling convention
+    return RLM_MODULE_UPDATED, {"config": (("Cleartext-Password", ":=", PASSWORD),),
+                                        "reply": (("Mikrotik-Rate-Limit", ":=", "2M/8M"),)}

@@ -1,0 +1,285 @@
+"""`bash bench/run`: every configuration on the same machine, one after the other, same load generator.
+
+Configurations (the same FreeRADIUS 3.2.7 build, thread pool, reject_delay = 0,
+Message-Authenticator required):
+  stock    rlm_sql (postgresql) + sqlcounter monthly data counter + expiration (bench/stock/raddb)
+  floor    a trivial rlm_python3 hook that accepts with a constant password (bench/floor/raddb)
+  cloudos  rlm_cloudos as shipped in raddb/
+
+Workloads: PAP logins of the whole population (about 7 % rejected), with 30
+session rows per subscriber this month and with 1,000,000+; accounting Start,
+Interim-Update, Stop, answered only once stored in PostgreSQL. Each cell is the
+median of --runs runs; a run with a wrong answer fails the benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psycopg
+
+from bench import cloudos_data, loadgen, stock_data
+from bench.floor_hook import PASSWORD as FLOOR_PASSWORD
+from bench.procstat import Meter, rss_mib
+from bench.spec import BenchSubscriber, population
+from cloudos.localstack import REPO, Ports, Stack
+from rlm_cloudos.crypto import KeyRing
+
+NAS_SECRET = "bench-nas-shared-secret-0123456789"
+WINDOW = 32  # outstanding requests: the thread pool's max_servers
+MIKROTIK_RATE_LIMIT = (14988, 8)
+STATE = REPO / "bench" / "results" / "state"
+
+
+@dataclass
+class Cell:
+    config: str
+    workload: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    cpu_us: float
+    rss_mib: float
+    requests: int
+    correct: bool
+    note: str = ""
+    #: Server CPU µs per request by process group (radiusd, postgres, redis).
+    split: str = ""
+
+
+def _median_run(results: list[tuple[loadgen.Result, float]]) -> tuple[loadgen.Result, float]:
+    ordered = sorted(results, key=lambda r: r[0].rps)
+    return ordered[len(ordered) // 2]
+
+
+def measure(config: str, workload: str, build: Callable[[], loadgen.RequestBatch], port: int, meter: Meter,
+            runs: int, check: Callable[[loadgen.Result], str | None], radiusd_pid: int) -> Cell:
+    """``runs`` closed-loop runs of freshly built packets; the median by requests/s."""
+    results = []
+    problems = []
+    splits: list[dict[str, float]] = []
+    for _ in range(runs):
+        packets = build()
+        meter.start()
+        result = asyncio.run(loadgen.run(packets, "127.0.0.1", port, window=WINDOW, timeout=3.0, retries=2,
+                                         keep_answers=range(0, len(packets), max(1, len(packets) // 200))))
+        cpu = meter.stop()
+        split = {k: v / max(1, result.answered) * 1e6 for k, v in meter.last.items()}
+        problem = check(result)
+        if problem:
+            problems.append(problem)
+        results.append((result, cpu))
+        splits.append(split)
+    best, cpu = _median_run(results)
+    split = splits[results.index((best, cpu))]
+    cell = Cell(config, workload, best.rps, best.p50_ms, best.p99_ms, cpu / max(1, best.answered) * 1e6,
+                rss_mib(radiusd_pid), best.sent, not problems,
+                "; ".join(sorted(set(problems)))[:200],
+                " + ".join(f"{k} {v:.0f}" for k, v in split.items() if v >= 0.5))
+    print(f"  {config:8} {workload:14} {cell.rps:8.0f} req/s  p50 {cell.p50_ms:6.2f} ms  p99 {cell.p99_ms:7.2f} ms  "
+          f"cpu {cell.cpu_us:6.0f} µs/req ({cell.split})  rss {cell.rss_mib:5.0f} MiB  {'ok' if cell.correct else 'WRONG: ' + cell.note}",
+          flush=True)
+    return cell
+
+
+def warm(build: Callable[[], loadgen.RequestBatch], port: int) -> None:
+    """A short untimed run first: pools connected, caches and statements prepared."""
+    asyncio.run(loadgen.run(build()[:500], "127.0.0.1", port, window=WINDOW, secret=NAS_SECRET))
+
+
+def auth_check(expected: list[int], rates: dict[int, str]) -> Callable[[loadgen.Result], str | None]:
+    """Every answer as expected, and the sampled accepts carry the plan's Mikrotik-Rate-Limit."""
+    def check(result: loadgen.Result) -> str | None:
+        if result.timeouts or result.bad_authenticators:
+            return f"{result.timeouts} timeouts, {result.bad_authenticators} bad authenticators"
+        wrong = sum(1 for got, want in zip(result.codes, expected) if got != want)
+        if wrong:
+            return f"{wrong} answers differ from the expected accept/reject"
+        for index, raw in result.answers.items():
+            if raw[0] == 2:
+                rate = loadgen.parse_reply_attributes(raw).get(MIKROTIK_RATE_LIMIT, [b""])[0].decode()
+                if rate != rates[index]:
+                    return f"request {index}: Mikrotik-Rate-Limit {rate!r}, expected {rates[index]!r}"
+        return None
+    return check
+
+
+def acct_check(result: loadgen.Result) -> str | None:
+    if result.timeouts or result.acct_responses != result.sent:
+        return f"{result.sent - result.acct_responses} accounting requests unanswered"
+    return None
+
+
+def acct_items(subs: list[BenchSubscriber], run_tag: str) -> list[loadgen.AcctItem]:
+    """Start, then Interim-Update, then Stop for one session of each accepted subscriber."""
+    live = [s for s in subs if s.accepted]
+    items = []
+    for status, factor in (("Start", 0), ("Interim-Update", 1), ("Stop", 2)):
+        for i, s in enumerate(live):
+            items.append(loadgen.AcctItem(s.username, f"{run_tag}-{i:06d}", status, input_octets=factor * 1_000_003,
+                                          output_octets=factor * 5_000_011, session_time=factor * 300,
+                                          framed_ip=f"100.64.{i >> 8 & 255}.{i & 255}"))
+    return items
+
+
+class Bench:
+    """The three configurations over one stack; each method returns its cells."""
+
+    def __init__(self, stack: Stack, subs: list[BenchSubscriber], runs: int, meter: Meter, base_url: str,
+                 big_rows: int) -> None:
+        self.stack, self.subs, self.runs, self.base = stack, subs, runs, base_url
+        self.postmaster, self.redis = meter.postmaster, meter.redis
+        self.big = f"auth {big_rows // 1000}k rows"
+        count = len(subs)
+        self.check = auth_check([2 if s.accepted else 3 for s in subs], {i: s.plan.rate_limit for i, s in enumerate(subs)})
+        self.floor_check = auth_check([2] * count, {i: "2M/8M" for i in range(count)})
+        self.runs_done = 0
+
+    def auth(self) -> loadgen.RequestBatch:
+        return loadgen.build_access_requests(self.subs, NAS_SECRET)
+
+    def acct(self) -> loadgen.RequestBatch:
+        self.runs_done += 1
+        return loadgen.build_accounting_requests(acct_items(self.subs, f"r{self.runs_done}"), NAS_SECRET)
+
+    def _measure(self, config: str, workload: str, build: Callable[[], loadgen.RequestBatch], pid: int,
+                 check: Callable[[loadgen.Result], str | None], port: int | None = None) -> Cell:
+        meter = Meter(pid, self.postmaster, self.redis)
+        return measure(config, workload, build, port or self.stack.ports.auth, meter, self.runs, check, pid)
+
+    def cloudos(self) -> list[Cell]:
+        cells = []
+        for db, workload in (("cloudos", "auth 30/sub"), ("cloudos_big", self.big)):
+            pid = self.stack.start_radiusd(env={"CLOUDOS_DATABASE_URL": f"{self.base}/{db}"})
+            try:
+                warm(self.auth, self.stack.ports.auth)
+                cells.append(self._measure("cloudos", workload, self.auth, pid, self.check))
+                if db == "cloudos":
+                    cells.append(self._measure("cloudos", "acct", self.acct, pid, acct_check, self.stack.ports.acct))
+            finally:
+                self.stack.stop_radiusd()
+        return cells
+
+    def floor(self) -> list[Cell]:
+        floor_auth = lambda: loadgen.build_access_requests(  # noqa: E731
+            [(s.username, FLOOR_PASSWORD) for s in self.subs], NAS_SECRET)
+        pid = self.stack.start_radiusd(raddb=REPO / "bench" / "floor" / "raddb", env={"BENCH_NAS_SECRET": NAS_SECRET})
+        try:
+            warm(floor_auth, self.stack.ports.auth)
+            return [self._measure("floor", "auth 30/sub", floor_auth, pid, self.floor_check)]
+        finally:
+            self.stack.stop_radiusd()
+
+    def stock(self) -> list[Cell]:
+        cells = []
+        for db, workload in (("radius", "auth 30/sub"), ("radius_big", self.big)):
+            proc = stock_data.start_stock_radiusd(self.stack, STATE / f"stock-{db}", nas_secret=NAS_SECRET, db=db)
+            try:
+                warm(self.auth, self.stack.ports.auth)
+                cells.append(self._measure("stock", workload, self.auth, proc.pid, self.check))
+                if db == "radius":
+                    cells.append(self._measure("stock", "acct", self.acct, proc.pid, acct_check, self.stack.ports.acct))
+            finally:
+                stock_data.stop_stock_radiusd(proc)
+        return cells
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="bench/run", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smaller counts, under 4 minutes")
+    ap.add_argument("--runs", type=int, default=3, help="runs per cell; the median is reported (3)")
+    ap.add_argument("--subscribers", type=int, help="population size (10000; 2000 with --quick)")
+    ap.add_argument("--only", choices=["cloudos", "floor", "stock"], action="append",
+                    help="run only these configurations (for profiling; the ratio lines need all three)")
+    args = ap.parse_args(argv)
+    count = args.subscribers or (2000 if args.quick else 10_000)
+    big_rows = 200_000 if args.quick else 1_000_000
+    big_per_sub = -(-big_rows // count)
+    started = time.monotonic()
+
+    if STATE.exists():
+        shutil.rmtree(STATE)
+    stack = Stack(state=STATE, ports=Ports.pick(), status_secret=os.urandom(16).hex(), reject_delay=0,
+                  client_lifetime=3600)
+    subs = population(count)
+    now = datetime.now(timezone.utc)
+    cells: list[Cell] = []
+    print(f"bench: {count} subscribers ({sum(not s.accepted for s in subs)} to reject), {args.runs} runs per cell, "
+          f"window {WINDOW}, machine {os.cpu_count()} cores", flush=True)
+    try:
+        stack.start()
+        os.environ.update(stack.env())
+        keyring = KeyRing.load(stack.keyring)
+        base = stack.database_url.rsplit("/", 1)[0]
+        redis_pid = int((stack.state / "redis" / "redis.pid").read_text().split()[0])
+        postmaster = stack.postgres_pid()
+        assert postmaster is not None
+
+        # ------------------------------------------------------------------ data
+        t = time.monotonic()
+        from cloudos.cli import main as cloudos_cli
+
+        for db, rows in (("cloudos", 30), ("cloudos_big", big_per_sub)):
+            with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+                if db != "cloudos":
+                    conn.execute(f'CREATE DATABASE "{db}"')
+            os.environ["CLOUDOS_DATABASE_URL"] = f"{base}/{db}"
+            assert cloudos_cli(["db", "migrate"]) == 0
+            with psycopg.connect(f"{base}/{db}") as conn:
+                cloudos_data.load(conn, subs, keyring, nas_address="127.0.0.1", nas_secret=NAS_SECRET,
+                                  history_rows_per_subscriber=rows, now=now)
+        os.environ["CLOUDOS_DATABASE_URL"] = stack.database_url
+        for db, rows in (("radius", 30), ("radius_big", big_per_sub)):
+            url = stock_data.create_stock_database(stack, db)
+            with psycopg.connect(url) as conn:
+                stock_data.create_schema(conn)
+                stock_data.load(conn, subs, rows, now)
+        print(f"bench: data loaded in {time.monotonic() - t:.0f} s ({30 * count:,} and {big_per_sub * count:,} "
+              "session rows per configuration)", flush=True)
+
+        bench = Bench(stack, subs, args.runs, Meter(0, postmaster, redis_pid), base, big_per_sub * count)
+        for name in ("cloudos", "floor", "stock"):
+            if name in set(args.only or (name,)):
+                cells += getattr(bench, name)()
+    finally:
+        stack.stop()
+
+    print_table(cells, count, time.monotonic() - started)
+    return 0 if all(c.correct for c in cells) else 1
+
+
+def _cell(cells: list[Cell], config: str, workload_prefix: str) -> Cell:
+    return next(c for c in cells if c.config == config and c.workload.startswith(workload_prefix))
+
+
+def print_table(cells: list[Cell], count: int, elapsed: float) -> None:
+    print()
+    print("| configuration | workload | req/s (median) | p50 ms | p99 ms | server CPU µs/req | of which | "
+          "radiusd RSS MiB | correct |")
+    print("|---|---|---:|---:|---:|---:|---|---:|---|")
+    for c in cells:
+        print(f"| {c.config} | {c.workload} | {c.rps:.0f} | {c.p50_ms:.2f} | {c.p99_ms:.2f} | {c.cpu_us:.0f} | "
+              f"{c.split} | {c.rss_mib:.0f} | {'yes' if c.correct else 'NO: ' + c.note} |")
+    print(f"\n{count} subscribers; {elapsed:.0f} s in all.")
+    if {c.config for c in cells} != {"cloudos", "floor", "stock"}:
+        return
+    auth_30 = _cell(cells, "cloudos", "auth 30/sub")
+    auth_big = next(c for c in cells if c.config == "cloudos" and c.workload.startswith("auth") and c is not auth_30)
+    print(f"ratio auth cloudos/stock = {auth_30.rps / _cell(cells, 'stock', 'auth 30/sub').rps:.2f}")
+    print(f"ratio auth cpu cloudos/floor = {auth_30.cpu_us / _cell(cells, 'floor', 'auth').cpu_us:.2f}")
+    print(f"ratio auth cloudos 1M/30k = {auth_big.rps / auth_30.rps:.2f}")
+    print(f"ratio acct cloudos/stock = {_cell(cells, 'cloudos', 'acct').rps / _cell(cells, 'stock', 'acct').rps:.2f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
