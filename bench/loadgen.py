@@ -556,7 +556,7 @@ async def run(
     for i, p in enumerate(packets):
         if len(p) < 20:
             raise ValueError(f"packet {i} is shorter than a RADIUS header")
-    nsockets = 1
+    nsockets = sockets or window // 256 + 1
     runner = _Runner(packets, secret, window, timeout, retries, nsockets, set(keep_answers))
     loop = asyncio.get_running_loop()
     family, _, _, _, address = (await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM))[0]

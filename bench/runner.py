@@ -36,7 +36,11 @@ from cloudos.localstack import REPO, Ports, Stack
 from rlm_cloudos.crypto import KeyRing
 
 NAS_SECRET = "bench-nas-shared-secret-0123456789"
-WINDOW = 32  # outstanding requests: the thread pool's max_servers
+WINDOW = 32  # outstanding requests by default: the thread pool's max_servers
+
+
+def window() -> int:
+    return int(os.environ.get("BENCH_WINDOW", WINDOW))
 MIKROTIK_RATE_LIMIT = (14988, 8)
 STATE = REPO / "bench" / "results" / "state"
 
@@ -71,7 +75,7 @@ def measure(config: str, workload: str, build: Callable[[], loadgen.RequestBatch
     for _ in range(runs):
         packets = build()
         meter.start()
-        result = asyncio.run(loadgen.run(packets, "127.0.0.1", port, window=WINDOW, timeout=3.0, retries=2,
+        result = asyncio.run(loadgen.run(packets, "127.0.0.1", port, window=window(), timeout=3.0, retries=2,
                                          keep_answers=range(0, len(packets), max(1, len(packets) // 200))))
         cpu = meter.stop()
         split = {k: v / max(1, result.answered) * 1e6 for k, v in meter.last.items()}
@@ -94,7 +98,7 @@ def measure(config: str, workload: str, build: Callable[[], loadgen.RequestBatch
 
 def warm(build: Callable[[], loadgen.RequestBatch], port: int) -> None:
     """A short untimed run first: pools connected, caches and statements prepared."""
-    asyncio.run(loadgen.run(build()[:500], "127.0.0.1", port, window=WINDOW, secret=NAS_SECRET))
+    asyncio.run(loadgen.run(build()[:500], "127.0.0.1", port, window=window(), secret=NAS_SECRET))
 
 
 def auth_check(expected: list[int], rates: dict[int, str]) -> Callable[[loadgen.Result], str | None]:
@@ -199,10 +203,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="smaller counts, under 4 minutes")
     ap.add_argument("--runs", type=int, default=3, help="runs per cell; the median is reported (3)")
     ap.add_argument("--subscribers", type=int, help="population size (10000; 2000 with --quick)")
+    ap.add_argument("--window", type=int, help=f"outstanding requests ({WINDOW})")
     ap.add_argument("--only", choices=["cloudos", "floor", "stock"], action="append",
                     help="run only these configurations (for profiling; the ratio lines need all three)")
     args = ap.parse_args(argv)
     count = args.subscribers or (2000 if args.quick else 10_000)
+    if args.window:
+        os.environ["BENCH_WINDOW"] = str(args.window)
     big_rows = 200_000 if args.quick else 1_000_000
     big_per_sub = -(-big_rows // count)
     started = time.monotonic()
@@ -215,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     now = datetime.now(timezone.utc)
     cells: list[Cell] = []
     print(f"bench: {count} subscribers ({sum(not s.accepted for s in subs)} to reject), {args.runs} runs per cell, "
-          f"window {WINDOW}, machine {os.cpu_count()} cores", flush=True)
+          f"window {window()}, machine {os.cpu_count()} cores", flush=True)
     try:
         stack.start()
         os.environ.update(stack.env())

@@ -67,7 +67,10 @@ ALTER TABLE session_open ADD COLUMN nas_address inet;
 ALTER TABLE coa_outbox ADD COLUMN nas_address inet;
 ALTER TABLE coa_outbox ADD COLUMN reason text;
 ALTER TABLE coa_outbox ADD COLUMN subscriber_id bigint;
-CREATE INDEX session_open_updated ON session_open (updated_at) WHERE stopped_at IS NULL;
+-- Room on each page for the new row version an interim writes (a HOT update, no
+-- index touched: updated_at and the counters are in no index). The reaper scans
+-- this small table once a minute instead.
+ALTER TABLE session_open SET (fillfactor = 70);
 
 -- Queue a CoA (new rate) or a Disconnect for every open session of a subscriber.
 CREATE FUNCTION cloudos_queue_coa(p_subscriber bigint, p_kind text, p_rate text, p_reason text)
@@ -150,30 +153,53 @@ BEGIN
     FROM subscriber s LEFT JOIN plan p ON p.id = s.plan_id
    WHERE s.tenant_id = n.tenant_id AND s.username = p_username;
 
-  INSERT INTO session_open AS so (acct_unique_id, tenant_id, subscriber_id, nas_id, nas_address, username,
-                                  acct_session_id, started_at, updated_at, framed_ip, calling_station_id,
-                                  nas_port_id)
-  VALUES (p_uid, n.tenant_id, sub.id, n.id, p_nas_address, p_username, p_acct_session_id,
-          p_event_time - make_interval(secs => p_time), p_event_time, p_framed_ip, p_calling, p_nas_port_id)
-  ON CONFLICT (acct_unique_id) DO NOTHING;
-
+  -- The session's row, locked: a concurrent packet of the same session waits here
+  -- and then sees this one's counters, so a delta is never counted twice.
   SELECT * INTO o FROM session_open so WHERE so.acct_unique_id = p_uid FOR UPDATE;
+  IF NOT FOUND THEN
+    -- First packet of the session (a Start, or whatever arrived first): one insert,
+    -- and everything it reports is new.
+    INSERT INTO session_open AS so (acct_unique_id, tenant_id, subscriber_id, nas_id, nas_address, username,
+                                    acct_session_id, started_at, updated_at, framed_ip, calling_station_id,
+                                    nas_port_id, input_octets, output_octets, session_time, stopped_at,
+                                    terminate_cause)
+    VALUES (p_uid, n.tenant_id, sub.id, n.id, p_nas_address, p_username, p_acct_session_id,
+            p_event_time - make_interval(secs => p_time), p_event_time, p_framed_ip, p_calling, p_nas_port_id,
+            p_in, p_out, p_time, CASE WHEN p_status = 'Stop' THEN p_event_time END,
+            CASE WHEN p_status = 'Stop' THEN p_cause END)
+    ON CONFLICT (acct_unique_id) DO NOTHING
+    RETURNING so.* INTO o;
+    IF FOUND THEN
+      d_in := p_in;
+      d_out := p_out;
+      d_time := p_time;
+    ELSE
+      -- Another radiusd inserted it in between: continue as an update of its row.
+      SELECT * INTO o FROM session_open so WHERE so.acct_unique_id = p_uid FOR UPDATE;
+    END IF;
+  END IF;
 
-  d_in := greatest(p_in - o.input_octets, 0);
-  d_out := greatest(p_out - o.output_octets, 0);
-  d_time := greatest(p_time - o.session_time, 0);
-
-  UPDATE session_open so
-     SET input_octets = greatest(o.input_octets, p_in),
-         output_octets = greatest(o.output_octets, p_out),
-         session_time = greatest(o.session_time, p_time),
-         updated_at = greatest(o.updated_at, p_event_time),
-         framed_ip = coalesce(o.framed_ip, p_framed_ip),
-         nas_address = coalesce(o.nas_address, p_nas_address),
-         stopped_at = CASE WHEN p_status = 'Stop' THEN coalesce(o.stopped_at, p_event_time) ELSE o.stopped_at END,
-         terminate_cause = CASE WHEN p_status = 'Stop' THEN coalesce(o.terminate_cause, p_cause) ELSE o.terminate_cause END
-   WHERE so.acct_unique_id = p_uid
-  RETURNING so.* INTO o;
+  IF d_in IS NULL THEN
+    d_in := greatest(p_in - o.input_octets, 0);
+    d_out := greatest(p_out - o.output_octets, 0);
+    d_time := greatest(p_time - o.session_time, 0);
+    -- A duplicate or a late interim changes nothing: no write at all.
+    IF d_in > 0 OR d_out > 0 OR d_time > 0 OR (p_status = 'Stop' AND o.stopped_at IS NULL)
+       OR (o.framed_ip IS NULL AND p_framed_ip IS NOT NULL) OR p_event_time > o.updated_at THEN
+      UPDATE session_open so
+         SET input_octets = greatest(o.input_octets, p_in),
+             output_octets = greatest(o.output_octets, p_out),
+             session_time = greatest(o.session_time, p_time),
+             updated_at = greatest(o.updated_at, p_event_time),
+             framed_ip = coalesce(o.framed_ip, p_framed_ip),
+             nas_address = coalesce(o.nas_address, p_nas_address),
+             stopped_at = CASE WHEN p_status = 'Stop' THEN coalesce(o.stopped_at, p_event_time) ELSE o.stopped_at END,
+             terminate_cause = CASE WHEN p_status = 'Stop' THEN coalesce(o.terminate_cause, p_cause)
+                                    ELSE o.terminate_cause END
+       WHERE so.acct_unique_id = p_uid
+      RETURNING so.* INTO o;
+    END IF;
+  END IF;
 
   IF o.subscriber_id IS NOT NULL AND (d_in > 0 OR d_out > 0 OR d_time > 0) THEN
     SELECT * INTO per FROM cloudos_period(sub.period, n.timezone, sub.expires_at, p_event_time);
