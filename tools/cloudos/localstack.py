@@ -303,7 +303,8 @@ class Stack:
         _run(["redis-server", "--bind", "127.0.0.1", "--port", str(self.ports.redis), "--daemonize", "yes",
               "--pidfile", str(self.redis_pidfile), "--dir", str(d), "--logfile", str(d / "redis.log"),
               "--save", "", "--appendonly", "no", "--protected-mode", "yes"], "redis-server")
-        _wait(lambda: _tcp_open(self.ports.redis), 10, "Redis did not open its port")
+        _wait(lambda: _tcp_open(self.ports.redis) and _read_pid(self.redis_pidfile) is not None, 10,
+              "Redis did not open its port")
 
     def stop_redis(self) -> None:
         pid = _read_pid(self.redis_pidfile)
