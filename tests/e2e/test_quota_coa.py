@@ -239,6 +239,10 @@ def test_month_boundary_in_karachi_starts_a_new_quota_period(radiusd, router, cl
     previous = (month_start - timedelta(days=1)).replace(day=1)
     assert [(p.astimezone(ZoneInfo("Asia/Karachi")), total) for p, total in periods] == [
         (previous, 3 * 10**9), (month_start, 1000)]
+    last_month = json.loads(cli("usage", unique, "--tenant", TENANT, "--period", previous.strftime("%Y-%m"),
+                                "--json").out)
+    assert last_month["total_bytes"] == 3 * 10**9
+    assert json.loads(cli("usage", unique, "--tenant", TENANT, "--json").out)["total_bytes"] == 1000
     reply = nas.pap(unique, "coa-pw", mac="AA:BB:CC:00:00:01")
     assert reply.accepted  # a redial of the same device
     assert reply.one("Mikrotik-Total-Limit-Gigawords") * 2**32 + reply.one("Mikrotik-Total-Limit") == 10 * 10**9 - 1000

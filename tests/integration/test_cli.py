@@ -80,6 +80,7 @@ def test_leaf_commands_take_json() -> None:
     ["nas", "add", "n", "--address", "10.0.0.1/24", "--secret-stdin"],
     ["subscriber", "add", "u", "--plan", "p", "--password-stdin", "--mac", "nope"],
     ["subscriber", "add", "u", "--plan", "p", "--password-stdin", "--expires", "31-12-2026"],
+    ["usage", "u", "--period", "2026-13"],
 ])
 def test_bad_usage_is_one_line_and_exit_2(argv: list[str]) -> None:
     r = cli(*argv)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -110,11 +110,8 @@ def usage(ctx: Ctx, args: argparse.Namespace) -> None:
         ).first()
         if sub is None:
             raise CliError(f"no subscriber {args.username!r} in tenant {tenant.name}")
-        if args.period:
-            at = datetime.fromisoformat(args.period + "-15").replace(tzinfo=ZoneInfo(tenant.timezone)) \
-                if len(args.period) == 7 else datetime.fromisoformat(args.period).replace(tzinfo=ZoneInfo(tenant.timezone))
-        else:
-            at = datetime.now(timezone.utc)
+        at = (datetime.combine(args.period, time(12), tzinfo=ZoneInfo(tenant.timezone)) if args.period
+              else datetime.now(timezone.utc))
         start, end = billing_period(sub.period, tenant.timezone, sub.expires_at, at)
         row = conn.execute(
             text("SELECT input_octets, output_octets, session_time FROM usage_counter "
@@ -133,6 +130,14 @@ def usage(ctx: Ctx, args: argparse.Namespace) -> None:
     quota = f" of {format_size(sub.quota_bytes)}" if sub.quota_bytes else ""
     ctx.emit(data, [f"{args.username}: {format_size(up + down)}{quota} from {start.isoformat()} to {end.isoformat()}",
                     f"  download {format_size(down)}, upload {format_size(up)}, online {secs // 3600}h{secs % 3600 // 60:02d}m"])
+
+
+def _period_day(text: str) -> date:
+    """YYYY-MM (its 15th) or YYYY-MM-DD: a day inside the wanted period."""
+    try:
+        return date.fromisoformat(text + "-15" if len(text) == 7 else text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid period {text!r}: YYYY-MM or YYYY-MM-DD") from None
 
 
 def run_worker(ctx: Ctx, args: argparse.Namespace) -> None:
@@ -164,7 +169,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = leaf(sub, "usage", "a subscriber's use in a billing period", usage)
     p.add_argument("username", type=username_arg, metavar="USER")
     tenant_opt(p)
-    p.add_argument("--period", metavar="YYYY-MM|DATE", help="the period containing this month or day (default: now)")
+    p.add_argument("--period", type=_period_day, metavar="YYYY-MM|DATE",
+                   help="the period containing this month or day (default: now)")
 
     p = leaf(sub, "worker", "send queued CoA/Disconnect requests and reap stale sessions", run_worker)
     p.add_argument("--once", action="store_true", help="one pass over what is due, then exit")
