@@ -146,8 +146,10 @@ def instantiate(p: Any) -> int:
     except Exception as exc:
         radiusd.radlog(radiusd.L_ERR, f"rlm_cloudos: instantiate failed: {type(exc).__name__}: {exc}")
         return -1
+    import psycopg
+
     log("info", hook="instantiate", pool_size=rt.settings.pool_size, keys=len(rt.keyring.keys),
-        active_key=rt.keyring.active)
+        active_key=rt.keyring.active, psycopg=f"{psycopg.__version__}/{psycopg.pq.__impl__}")
     return 0
 
 
