@@ -58,20 +58,19 @@ def rss_mib(pid: int) -> float:
 
 @dataclass
 class Meter:
-    """CPU used by a server group between start() and stop(): radiusd, the postmaster tree, Redis."""
+    """CPU used by a server group between start() and stop(): radiusd (one or more), the postmaster
+    tree, Redis."""
 
-    radiusd: int
+    radiusd: tuple[int, ...]
     postmaster: int
     redis: int | None
 
     def pids(self) -> set[int]:
-        pids = descendants(self.radiusd) | descendants(self.postmaster)
-        if self.redis:
-            pids.add(self.redis)
-        return pids
+        return set().union(*self.groups().values())
 
     def groups(self) -> dict[str, set[int]]:
-        return {"radiusd": descendants(self.radiusd), "postgres": descendants(self.postmaster),
+        return {"radiusd": set().union(*(descendants(pid) for pid in self.radiusd)),
+                "postgres": descendants(self.postmaster),
                 "redis": {self.redis} if self.redis else set()}
 
     def start(self) -> None:

@@ -66,8 +66,39 @@ def _median_run(results: list[tuple[loadgen.Result, float]]) -> tuple[loadgen.Re
     return ordered[len(ordered) // 2]
 
 
-def measure(config: str, workload: str, build: Callable[[], loadgen.RequestBatch], port: int, meter: Meter,
-            runs: int, check: Callable[[loadgen.Result], str | None], radiusd_pid: int) -> Cell:
+async def drive(packets: list[bytes], ports: tuple[int, ...]) -> loadgen.Result:
+    """Send ``packets`` round-robin to one radiusd per port at once, the window shared out;
+    the answers merged back into input order."""
+    n, parts = len(packets), len(ports)
+    sample = set(range(0, n, max(1, n // 200)))
+    runs = await asyncio.gather(*(
+        loadgen.run(packets[k::parts], "127.0.0.1", port, window=max(1, window() // parts), timeout=3.0,
+                    retries=2, secret=NAS_SECRET, keep_answers=[i for i in range(len(packets[k::parts]))
+                                                                   if k + i * parts in sample])
+        for k, port in enumerate(ports)))
+    if parts == 1:
+        return runs[0]
+    codes: list[int | None] = [None] * n
+    latencies: list[int | None] = [None] * n
+    answers: dict[int, bytes] = {}
+    for k, r in enumerate(runs):
+        codes[k::parts] = r.codes
+        latencies[k::parts] = r.latencies_ns
+        answers.update({k + i * parts: raw for i, raw in r.answers.items()})
+    done = sorted(x for x in latencies if x is not None)
+    elapsed = max(r.elapsed for r in runs)
+    answered = sum(r.answered for r in runs)
+    pick = lambda p: done[min(len(done) - 1, int(p * len(done)))] / 1e6 if done else 0.0  # noqa: E731
+    return loadgen.Result(
+        sent=sum(r.sent for r in runs), answered=answered, accepted=sum(r.accepted for r in runs),
+        rejected=sum(r.rejected for r in runs), acct_responses=sum(r.acct_responses for r in runs),
+        timeouts=sum(r.timeouts for r in runs), elapsed=elapsed, rps=answered / elapsed if elapsed else 0.0,
+        p50_ms=pick(0.50), p99_ms=pick(0.99), codes=codes,
+        bad_authenticators=sum(r.bad_authenticators for r in runs), latencies_ns=latencies, answers=answers)
+
+
+def measure(config: str, workload: str, build: Callable[[], loadgen.RequestBatch], ports: tuple[int, ...],
+            meter: Meter, runs: int, check: Callable[[loadgen.Result], str | None]) -> Cell:
     """``runs`` closed-loop runs of freshly built packets; the median by requests/s."""
     results = []
     problems = []
@@ -75,8 +106,7 @@ def measure(config: str, workload: str, build: Callable[[], loadgen.RequestBatch
     for _ in range(runs):
         packets = build()
         meter.start()
-        result = asyncio.run(loadgen.run(packets, "127.0.0.1", port, window=window(), timeout=3.0, retries=2,
-                                         keep_answers=range(0, len(packets), max(1, len(packets) // 200))))
+        result = asyncio.run(drive(packets, ports))
         cpu = meter.stop()
         split = {k: v / max(1, result.answered) * 1e6 for k, v in meter.last.items()}
         problem = check(result)
@@ -87,7 +117,7 @@ def measure(config: str, workload: str, build: Callable[[], loadgen.RequestBatch
     best, cpu = _median_run(results)
     split = splits[results.index((best, cpu))]
     cell = Cell(config, workload, best.rps, best.p50_ms, best.p99_ms, cpu / max(1, best.answered) * 1e6,
-                rss_mib(radiusd_pid), best.sent, not problems,
+                sum(rss_mib(pid) for pid in meter.radiusd), best.sent, not problems,
                 "; ".join(sorted(set(problems)))[:200],
                 " + ".join(f"{k} {v:.0f}" for k, v in split.items() if v >= 0.5))
     print(f"  {config:8} {workload:14} {cell.rps:8.0f} req/s  p50 {cell.p50_ms:6.2f} ms  p99 {cell.p99_ms:7.2f} ms  "
@@ -158,8 +188,8 @@ class Bench:
 
     def _measure(self, config: str, workload: str, build: Callable[[], loadgen.RequestBatch], pid: int,
                  check: Callable[[loadgen.Result], str | None], port: int | None = None) -> Cell:
-        meter = Meter(pid, self.postmaster, self.redis)
-        return measure(config, workload, build, port or self.stack.ports.auth, meter, self.runs, check, pid)
+        meter = Meter((pid,), self.postmaster, self.redis)
+        return measure(config, workload, build, (port or self.stack.ports.auth,), meter, self.runs, check)
 
     def cloudos(self) -> list[Cell]:
         cells = []
@@ -172,7 +202,32 @@ class Bench:
                     cells.append(self._measure("cloudos", "acct", self.acct, pid, acct_check, self.stack.ports.acct))
             finally:
                 self.stack.stop_radiusd()
+        cells.append(self.two_radiusd())
         return cells
+
+    def two_radiusd(self) -> Cell:
+        """Scaling out: two radiusd processes on the same database, the load split between them."""
+        fresh = Ports.pick()
+        while {fresh.auth, fresh.acct, fresh.status} & {self.stack.ports.auth, self.stack.ports.acct,
+                                                         self.stack.ports.status}:
+            fresh = Ports.pick()
+        second = Stack(state=STATE / "second-radiusd", status_secret=os.urandom(16).hex(), reject_delay=0,
+                       client_lifetime=3600, ports=Ports(pg=self.stack.ports.pg, redis=self.stack.ports.redis,
+                                                         auth=fresh.auth, acct=fresh.acct, status=fresh.status))
+        env = {"CLOUDOS_DATABASE_URL": f"{self.base}/cloudos", "CLOUDOS_KEYRING": str(self.stack.keyring)}
+        first = self.stack.start_radiusd(env=env)
+        try:
+            other = second.start_radiusd(env=env)
+            try:
+                ports = (self.stack.ports.auth, second.ports.auth)
+                warm(self.auth, ports[0])
+                warm(self.auth, ports[1])
+                meter = Meter((first, other), self.postmaster, self.redis)
+                return measure("cloudos", "auth 2 radiusd", self.auth, ports, meter, self.runs, self.check)
+            finally:
+                second.stop_radiusd()
+        finally:
+            self.stack.stop_radiusd()
 
     def floor(self) -> list[Cell]:
         floor_auth = lambda: loadgen.build_access_requests(  # noqa: E731
@@ -254,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: data loaded in {time.monotonic() - t:.0f} s ({30 * count:,} and {big_per_sub * count:,} "
               "session rows per configuration)", flush=True)
 
-        bench = Bench(stack, subs, args.runs, Meter(0, postmaster, redis_pid), base, big_per_sub * count)
+        bench = Bench(stack, subs, args.runs, Meter((), postmaster, redis_pid), base, big_per_sub * count)
         for name in ("cloudos", "floor", "stock"):
             if name in set(args.only or (name,)):
                 cells += getattr(bench, name)()
