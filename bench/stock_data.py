@@ -1,7 +1,7 @@
 """The stock FreeRADIUS SQL pipeline's side of the bench: its schema, its data and its radiusd.
 
-* ``create_schema(conn)``: FreeRADIUS's stock PostgreSQL schema (the verbatim
-  bench/stock/raddb/mods-config/sql/main/postgresql/schema.sql) plus an index on
+* ``create_schema(conn)``: FreeRADIUS's stock PostgreSQL schema (Debian's
+  /etc/freeradius/3.0/mods-config/sql/main/postgresql/schema.sql, used in place) plus an index on
   radacct (username, acctstarttime) for the monthly data counter.
 * ``load(conn, subscribers, history_rows_per_subscriber, now)``: a
   ``bench.spec.population(...)`` in that schema, the way a daloRADIUS-style
@@ -33,7 +33,10 @@ from bench.spec import BenchSubscriber, Fate
 
 HERE = Path(__file__).resolve().parent
 STOCK_RADDB = HERE / "stock" / "raddb"
-SCHEMA_SQL = STOCK_RADDB / "mods-config" / "sql" / "main" / "postgresql" / "schema.sql"
+#: FreeRADIUS's own PostgreSQL schema and queries, as Debian's freeradius-config ships
+#: them: used where they are, not copied into this repository.
+DEBIAN_SQL = Path("/etc/freeradius/3.0/mods-config/sql/main/postgresql")
+SCHEMA_SQL = DEBIAN_SQL / "schema.sql"
 
 #: The database the stock schema lives in, next to CloudOS's on the same cluster.
 STOCK_DB = "radius"
@@ -231,6 +234,9 @@ def start_stock_radiusd(stack, workdir: Path, *, nas_secret: str | None = None, 
     if raddb.exists():
         shutil.rmtree(raddb)
     shutil.copytree(STOCK_RADDB, raddb)
+    sql_dir = raddb / "mods-config" / "sql" / "main" / "postgresql"
+    sql_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(DEBIAN_SQL / "queries.conf", sql_dir / "queries.conf")
     for sub in ("log", "run", "spool"):
         (workdir / "state" / sub).mkdir(parents=True, exist_ok=True)
     env = stock_env(stack, workdir, nas_secret=nas_secret, db=db)
