@@ -242,7 +242,7 @@ def test_workflow_structure(workflow_text: str) -> None:
     assert "test" in jobs and "build-image" in jobs, f"jobs: {jobs}"
     assert workflow_text.count("runs-on: ubuntu-latest") == 2
     assert re.search(r"container:\s*\n\s+image: debian:bookworm", workflow_text)
-    assert re.search(r"^\s+run: bash scripts/test\s*$", workflow_text, re.MULTILINE)
+    assert re.search(r"^\s+run: bash scripts/test tests\s*$", workflow_text, re.MULTILINE)
     assert re.search(r"^\s+run: docker build -f Dockerfile\.freeradius\b", workflow_text, re.MULTILINE)
 
 
@@ -255,5 +255,5 @@ def test_workflow_parses_with_pyyaml_when_available(workflow_text: str) -> None:
     doc = yaml.safe_load(workflow_text)
     jobs = doc["jobs"]
     assert jobs["test"]["container"]["image"] == "debian:bookworm"
-    assert any(step.get("run") == "bash scripts/test" for step in jobs["test"]["steps"])
+    assert any(step.get("run") == "bash scripts/test tests" for step in jobs["test"]["steps"])
     assert any("docker build" in step.get("run", "") for step in jobs["build-image"]["steps"])
