@@ -19,3 +19,7 @@ class DecryptError(CloudOSError):
 
 class BackendUnavailable(CloudOSError):
     """PostgreSQL could not answer in the bounded time."""
+
+
+class StatementRefused(CloudOSError):
+    """PostgreSQL answered and refused the statement: retrying the same input cannot succeed."""

@@ -24,7 +24,7 @@ import radiusd
 
 from rlm_cloudos.config import ModuleSettings
 from rlm_cloudos.crypto import KeyRing
-from rlm_cloudos.errors import BackendUnavailable, CloudOSError, DecryptError
+from rlm_cloudos.errors import BackendUnavailable, CloudOSError, DecryptError, StatementRefused
 from rlm_cloudos.log import RadLog
 from rlm_cloudos.policy import Reason, Tenant, decide_access
 from rlm_cloudos.policy.types import REPLY_MESSAGES
@@ -323,6 +323,13 @@ def accounting(p: Any) -> Result:
         log("error", hook="accounting", user=req.user_name, session=req.acct_session_id, status=req.status,
             reason=Reason.BACKEND_UNAVAILABLE.value, detail=str(exc))
         return radiusd.RLM_MODULE_FAIL
+    except StatementRefused as exc:
+        # Acknowledged: spooled and replayed, it would fail forever and hold up every
+        # record behind it. The log line keeps everything the record said.
+        log("error", hook="accounting", event="refused", nas=req.nas_address, user=req.user_name,
+            session=req.acct_session_id, unique=req.acct_unique_id, status=req.status, input=req.input_octets,
+            output=req.output_octets, time=req.session_time, detail=str(exc))
+        return radiusd.RLM_MODULE_OK
     if res.result != "ok":
         log("warn", hook="accounting", event=res.result, nas=req.nas_address, user=req.user_name or None,
             session=req.acct_session_id or None, status=req.status)

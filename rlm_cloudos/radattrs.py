@@ -143,7 +143,10 @@ def _counter(attrs: dict[str, str], octets: str, gigawords: str) -> int | BadAtt
         return BadAttribute(octets, "not an integer")
     if not (0 <= low < 2**32 and 0 <= high < 2**32):
         return BadAttribute(octets, "out of range")
-    return (high << 32) + low
+    total = (high << 32) + low
+    if total >= 2**62:  # 4 EiB in one session is a broken or hostile NAS, and past what bigint sums hold
+        return BadAttribute(gigawords, "out of range")
+    return total
 
 
 def _integer(attrs: dict[str, str], name: str) -> int | BadAttribute:

@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from rlm_cloudos.errors import BackendUnavailable
+from rlm_cloudos.errors import BackendUnavailable, StatementRefused
 from rlm_cloudos.radattrs import AcctRequest
 from rlm_cloudos.store import sql
 from rlm_cloudos.store.rows import AccessContext, access_context
@@ -36,6 +36,11 @@ class AcctResult:
     d_in: int
     d_out: int
     d_time: int
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
 
 
 class Database:
@@ -90,8 +95,10 @@ class Database:
                 if attempt == 1 and conn is not None and conn.closed:
                     continue  # a pooled connection that died (server restarted): once more on another
                 self._down_until = time.monotonic() + self.BREAKER_SECONDS
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                raise BackendUnavailable(f"PostgreSQL: {type(exc).__name__}: {first}") from exc
+                raise BackendUnavailable(f"PostgreSQL: {type(exc).__name__}: {_first_line(exc)}") from exc
+            except psycopg.Error as exc:
+                # Bad data, a constraint: the same input will fail the same way every time.
+                raise StatementRefused(f"PostgreSQL refused it: {type(exc).__name__}: {_first_line(exc)}") from exc
         raise AssertionError("unreachable")
 
     def access_context(self, nas_address: str, username: str, mac: str | None, now: datetime) -> AccessContext | None:

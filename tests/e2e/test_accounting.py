@@ -97,3 +97,15 @@ def test_malformed_accounting_is_acknowledged_and_logged(radiusd, subscriber) ->
     reply = radiusd.nas().acct("Interim-Update", subscriber, "")  # no Acct-Session-Id
     assert reply.code == 5  # Accounting-Response: nothing to retry, it can never be stored
     assert "event=malformed attribute=Acct-Session-Id problem=missing" in radiusd.log.since()
+
+
+def test_counters_no_database_can_hold_are_acknowledged_and_logged(radiusd, subscriber, unique) -> None:  # noqa: ANN001
+    # Acct-Output-Gigawords 0xFFFFFFFF: past what a bigint sum holds. Refused by name, acknowledged
+    # (spooled, it would fail on every replay), and accounting carries on.
+    radiusd.log.mark()
+    reply = radiusd.nas().acct("Interim-Update", subscriber, f"G{unique}", output_octets=(2**32 - 1) << 32)
+    assert reply.code == 5
+    assert "event=malformed attribute=Acct-Output-Gigawords problem=\"out of range\"" in radiusd.log.since()
+    before = usage(radiusd.stack, subscriber)
+    radiusd.nas().acct("Stop", subscriber, f"G{unique}-ok", input_octets=10, output_octets=20, session_time=5)
+    assert usage(radiusd.stack, subscriber)[:2] == (before[0] + 10, before[1] + 20)

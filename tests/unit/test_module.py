@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from rlm_cloudos import module
 from rlm_cloudos.config import ModuleSettings
 from rlm_cloudos.crypto import KeyRing
-from rlm_cloudos.errors import BackendUnavailable
+from rlm_cloudos.errors import BackendUnavailable, StatementRefused
 from rlm_cloudos.policy import Plan, Subscriber, SubscriberStatus, Tenant, WalledGarden, expires_at_for_date
 from rlm_cloudos.policy.types import REPLY_MESSAGES, Reason
 from rlm_cloudos.radattrs import AcctRequest
@@ -594,6 +594,17 @@ def test_accounting_backend_unavailable_fails_so_the_nas_retransmits(rt: FakeRun
     (line,) = messages(radiusd.L_ERR)
     assert "hook=accounting" in line and "reason=backend_unavailable" in line and "session=81e00005" in line
     assert_no_secret_logged(rt)
+
+
+def test_accounting_refused_by_the_database_is_acknowledged_and_logged_whole(rt: FakeRuntime) -> None:
+    # Spooled and replayed, a record PostgreSQL refuses would fail forever and hold up
+    # every record behind it: it is acknowledged, and the log line keeps what it said.
+    rt.db.acct = StatementRefused("PostgreSQL refused it: NumericValueOutOfRange: bigint out of range")
+    assert module.accounting(call(ACCT_REQUEST)) == radiusd.RLM_MODULE_OK
+    (line,) = messages(radiusd.L_ERR)
+    for field in ("hook=accounting", "event=refused", "user=ali", "session=81e00005", "status=", "input=",
+                  "output=", "NumericValueOutOfRange"):
+        assert field in line, field
 
 
 def test_accounting_unexpected_error_fails_rather_than_acknowledging(rt: FakeRuntime) -> None:
