@@ -29,6 +29,7 @@ from pathlib import Path
 import psycopg
 
 from bench import cloudos_data, loadgen, stock_data
+from bench.raddb import compose
 from bench.floor_hook import PASSWORD as FLOOR_PASSWORD
 from bench.procstat import Meter, rss_mib
 from bench.spec import BenchSubscriber, population
@@ -232,7 +233,8 @@ class Bench:
     def floor(self) -> list[Cell]:
         floor_auth = lambda: loadgen.build_access_requests(  # noqa: E731
             [(s.username, FLOOR_PASSWORD) for s in self.subs], NAS_SECRET)
-        pid = self.stack.start_radiusd(raddb=REPO / "bench" / "floor" / "raddb", env={"BENCH_NAS_SECRET": NAS_SECRET})
+        raddb = compose(REPO / "bench" / "floor" / "raddb", STATE / "floor-raddb")
+        pid = self.stack.start_radiusd(raddb=raddb, env={"BENCH_NAS_SECRET": NAS_SECRET})
         try:
             warm(floor_auth, self.stack.ports.auth)
             return [self._measure("floor", "auth 30/sub", floor_auth, pid, self.floor_check)]
@@ -242,14 +244,15 @@ class Bench:
     def stock(self) -> list[Cell]:
         cells = []
         for db, workload in (("radius", "auth 30/sub"), ("radius_big", self.big)):
-            proc = stock_data.start_stock_radiusd(self.stack, STATE / f"stock-{db}", nas_secret=NAS_SECRET, db=db)
+            pid = self.stack.start_radiusd(raddb=stock_data.stock_raddb(STATE / "stock-raddb"),
+                                           env=stock_data.stock_env(self.stack, nas_secret=NAS_SECRET, db=db))
             try:
                 warm(self.auth, self.stack.ports.auth)
-                cells.append(self._measure("stock", workload, self.auth, proc.pid, self.check))
+                cells.append(self._measure("stock", workload, self.auth, pid, self.check))
                 if db == "radius":
-                    cells.append(self._measure("stock", "acct", self.acct, proc.pid, acct_check, self.stack.ports.acct))
+                    cells.append(self._measure("stock", "acct", self.acct, pid, acct_check, self.stack.ports.acct))
             finally:
-                stock_data.stop_stock_radiusd(proc)
+                self.stack.stop_radiusd()
         return cells
 
 

@@ -26,7 +26,7 @@ import psycopg
 from pyrad import packet
 
 from bench.spec import Fate, population
-from bench.stock_data import create_schema, create_stock_database, load, start_stock_radiusd, stop_stock_radiusd
+from bench.stock_data import create_schema, create_stock_database, load, stock_env, stock_raddb
 from cloudos.localstack import Ports, Stack
 from tests.fixtures.nas import Nas, Timeout
 
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-stock-check-"))
     stack = Stack(state=tmp / "stack", ports=Ports.pick(), status_secret=os.urandom(16).hex(), reject_delay=0)
-    proc = None
+    started = False
     problems: list[str] = []
     try:
         stack.start_postgres()
@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             create_schema(conn)
             load(conn, subs, args.history, now)
         load_s = time.monotonic() - t
-        proc = start_stock_radiusd(stack, tmp / "stock", nas_secret=NAS_SECRET)
+        started = True
+        stack.start_radiusd(raddb=stock_raddb(tmp / "stock-raddb"), env=stock_env(stack, nas_secret=NAS_SECRET))
 
         nas = Nas(stack.host, stack.ports.auth, stack.ports.acct, NAS_SECRET, timeout=5.0, retries=1)
         outcome: Counter[str] = Counter()
@@ -84,14 +85,14 @@ def main(argv: list[str] | None = None) -> int:
         summary = f"stock_check: FAILED before the comparison: {type(exc).__name__}: {exc}"
         problems.append(summary)
     finally:
-        if proc is not None:
-            stop_stock_radiusd(proc)
+        if started:
+            stack.stop_radiusd()
         stack.stop_postgres()
     for p in problems[:20]:
         print("  " + p, file=sys.stderr)
     print(("OK " if not problems else "FAIL ") + summary)
     if problems or args.keep:
-        print(f"  kept {tmp} (radius log: {tmp}/stock/state/log/radius.log)", file=sys.stderr)
+        print(f"  kept {tmp} (radius log: {stack.radius_log})", file=sys.stderr)
     else:
         shutil.rmtree(tmp, ignore_errors=True)
     return 1 if problems else 0

@@ -9,8 +9,8 @@
   ``Auth-Type := Reject`` for a suspension), one group per plan (radusergroup,
   radgroupreply Mikrotik-Rate-Limit, radgroupcheck Max-Monthly-Traffic) and the
   month's closed sessions in radacct, whose octets add up to ``used_bytes``.
-* ``start_stock_radiusd(stack, workdir)``: ``freeradius -f`` on a copy of
-  bench/stock/raddb against the stack's PostgreSQL, ready once it answers Status-Server.
+* ``stock_raddb(dir)`` and ``stock_env(stack)``: the configuration and environment
+  for ``Stack.start_radiusd``, against the stack's PostgreSQL.
 
 The stock schema needs a database of its own (``STOCK_DB``): it has a ``nas``
 table, and so does CloudOS's.
@@ -21,14 +21,12 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import signal
-import subprocess
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
 
+from bench.raddb import compose
 from bench.spec import BenchSubscriber, Fate
 
 HERE = Path(__file__).resolve().parent
@@ -195,85 +193,27 @@ def create_stock_database(stack, db: str = STOCK_DB) -> str:  # noqa: ANN001
     return stock_database_url(stack, db)
 
 
-def stock_env(stack, workdir: Path, *, nas_secret: str | None = None, db: str = STOCK_DB) -> dict[str, str]:  # noqa: ANN001
-    """The environment bench/stock/raddb reads, for a copy in ``workdir``/raddb and state in ``workdir``/state.
-
-    Listens where the stack's own radiusd would (host, auth/acct/status ports, status
-    secret, reject_delay): run one of them at a time."""
-    env = dict(os.environ)
-    env.update({
-        "TZ": "UTC",  # sqlcounter's month starts at local midnight; the data is laid out in UTC
-        "CLOUDOS_RADDB": str(workdir / "raddb"),
-        "CLOUDOS_RADIUS_STATE": str(workdir / "state"),
-        "CLOUDOS_RADIUS_HOST": stack.host,
-        "CLOUDOS_RADIUS_AUTH_PORT": str(stack.ports.auth),
-        "CLOUDOS_RADIUS_ACCT_PORT": str(stack.ports.acct),
-        "CLOUDOS_RADIUS_STATUS_PORT": str(stack.ports.status),
-        "CLOUDOS_STATUS_SECRET": stack.status_secret,
-        "CLOUDOS_REJECT_DELAY": str(stack.reject_delay),
+def stock_env(stack, *, nas_secret: str | None = None, db: str = STOCK_DB) -> dict[str, str]:  # noqa: ANN001
+    """What bench/stock/raddb reads beyond the CLOUDOS_* variables Stack.start_radiusd sets:
+    its NAS secret, rlm_sql's PostgreSQL, and TZ=UTC (sqlcounter's month starts at local
+    midnight; the data is laid out in UTC)."""
+    return {
+        "TZ": "UTC",
         "BENCH_NAS_SECRET": nas_secret or os.environ.get("BENCH_NAS_SECRET") or DEFAULT_NAS_SECRET,
         "BENCH_PG_HOST": "127.0.0.1",
         "BENCH_PG_PORT": str(stack.ports.pg),
         "BENCH_PG_DB": db,
         "BENCH_PG_USER": "cloudos",
-    })
-    return env
+    }
 
 
-def start_stock_radiusd(stack, workdir: Path, *, nas_secret: str | None = None, db: str = STOCK_DB,  # noqa: ANN001
-                        timeout: float = 30.0) -> subprocess.Popen:
-    """Copy bench/stock/raddb to ``workdir``/raddb, check it with ``freeradius -C``, start
-    ``freeradius -f`` in its own session and wait until it answers Status-Server.
+def stock_raddb(dest: Path) -> Path:
+    """bench/stock/raddb on raddb/'s shared files, with Debian's stock queries.conf, in ``dest``.
 
-    The database ``db`` must exist on the stack's cluster (``create_stock_database``).
-    Stop it with ``stop_stock_radiusd(proc)``. The log is ``workdir``/state/log/radius.log."""
-    from cloudos.localstack import StackError
-
-    workdir = Path(workdir)
-    raddb = workdir / "raddb"
-    if raddb.exists():
-        shutil.rmtree(raddb)
-    shutil.copytree(STOCK_RADDB, raddb)
+    Start it with ``stack.start_radiusd(raddb=stock_raddb(dir), env=stock_env(stack))``: it
+    listens where the stack's own radiusd would, so run one of them at a time."""
+    raddb = compose(STOCK_RADDB, Path(dest))
     sql_dir = raddb / "mods-config" / "sql" / "main" / "postgresql"
     sql_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(DEBIAN_SQL / "queries.conf", sql_dir / "queries.conf")
-    for sub in ("log", "run", "spool"):
-        (workdir / "state" / sub).mkdir(parents=True, exist_ok=True)
-    env = stock_env(stack, workdir, nas_secret=nas_secret, db=db)
-    check = subprocess.run(["freeradius", "-C", "-d", str(raddb)], env=env, capture_output=True, text=True)
-    if check.returncode != 0:
-        raise StackError("freeradius -C rejected bench/stock/raddb:\n" + (check.stdout + check.stderr)[-3000:]
-                         + "\n" + _tail(workdir / "state" / "log" / "radius.log"))
-    with open(workdir / "state" / "log" / "radiusd.stdout", "ab") as out:
-        proc = subprocess.Popen(["freeradius", "-f", "-d", str(raddb)], env=env, stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise StackError(f"stock freeradius exited with {proc.returncode}:\n"
-                             + _tail(workdir / "state" / "log" / "radius.log"))
-        if stack.radius_ready():
-            return proc
-        time.sleep(0.2)
-    stop_stock_radiusd(proc)
-    raise StackError(f"stock freeradius did not answer Status-Server within {timeout:.0f} s:\n"
-                     + _tail(workdir / "state" / "log" / "radius.log"))
-
-
-def stop_stock_radiusd(proc: subprocess.Popen, timeout: float = 10.0) -> None:
-    """SIGTERM the radiusd ``start_stock_radiusd`` started (by its PID), SIGKILL after ``timeout``."""
-    if proc.poll() is not None:
-        return
-    os.kill(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
-def _tail(path: Path, n: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
-    except OSError:
-        return "(no log)"
+    return raddb
