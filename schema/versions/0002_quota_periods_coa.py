@@ -72,27 +72,41 @@ ALTER TABLE coa_outbox ADD COLUMN subscriber_id bigint;
 -- this small table once a minute instead.
 ALTER TABLE session_open SET (fillfactor = 70);
 
--- Queue a CoA (new rate) or a Disconnect for every open session of a subscriber.
-CREATE FUNCTION cloudos_queue_coa(p_subscriber bigint, p_kind text, p_rate text, p_reason text)
+-- Queue a CoA (new rate) or a Disconnect for these sessions, those still open,
+-- and wake `cloudos worker` (the payload names the subscriber, or the reason
+-- when a session has none). The one place the request's attributes are chosen:
+-- RouterOS matches on User-Name with Acct-Session-Id and Framed-IP-Address.
+CREATE FUNCTION cloudos_queue_coa_sessions(p_ids text[], p_kind text, p_rate text, p_reason text)
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
   queued integer;
+  who bigint;
 BEGIN
-  INSERT INTO coa_outbox (tenant_id, nas_id, nas_address, acct_unique_id, subscriber_id, kind, reason, attributes)
-  SELECT o.tenant_id, o.nas_id, o.nas_address, o.acct_unique_id, o.subscriber_id, p_kind, p_reason,
-         jsonb_strip_nulls(jsonb_build_object(
-           'User-Name', o.username,
-           'Acct-Session-Id', o.acct_session_id,
-           'Framed-IP-Address', host(o.framed_ip),
-           'Mikrotik-Rate-Limit', CASE WHEN p_kind = 'coa' THEN p_rate END))
-    FROM session_open o
-   WHERE o.subscriber_id = p_subscriber AND o.stopped_at IS NULL AND o.nas_id IS NOT NULL;
-  GET DIAGNOSTICS queued = ROW_COUNT;
+  WITH q AS (
+    INSERT INTO coa_outbox (tenant_id, nas_id, nas_address, acct_unique_id, subscriber_id, kind, reason, attributes)
+    SELECT o.tenant_id, o.nas_id, o.nas_address, o.acct_unique_id, o.subscriber_id, p_kind, p_reason,
+           jsonb_strip_nulls(jsonb_build_object(
+             'User-Name', o.username,
+             'Acct-Session-Id', o.acct_session_id,
+             'Framed-IP-Address', host(o.framed_ip),
+             'Mikrotik-Rate-Limit', CASE WHEN p_kind = 'coa' THEN p_rate END))
+      FROM session_open o
+     WHERE o.acct_unique_id = ANY(p_ids) AND o.stopped_at IS NULL AND o.nas_id IS NOT NULL
+    RETURNING subscriber_id)
+  SELECT count(*), min(subscriber_id) INTO queued, who FROM q;
   IF queued > 0 THEN
-    PERFORM pg_notify('cloudos_coa', p_subscriber::text);
+    PERFORM pg_notify('cloudos_coa', coalesce(who::text, p_reason));
   END IF;
   RETURN queued;
 END $$;
+
+-- The same for every open session of a subscriber.
+CREATE FUNCTION cloudos_queue_coa(p_subscriber bigint, p_kind text, p_rate text, p_reason text)
+RETURNS integer LANGUAGE sql AS $$
+  SELECT cloudos_queue_coa_sessions(
+    ARRAY(SELECT acct_unique_id FROM session_open WHERE subscriber_id = p_subscriber AND stopped_at IS NULL),
+    p_kind, p_rate, p_reason)
+$$;
 
 -- Copy a closed session into the monthly-partitioned history (idempotent: a
 -- late duplicate Stop refreshes the same row).
@@ -270,6 +284,7 @@ GRANT EXECUTE ON FUNCTION cloudos_stale_cutoff(timestamptz, integer) TO cloudos_
 GRANT EXECUTE ON FUNCTION cloudos_archive_session(session_open) TO cloudos_radius, cloudos_admin;
 GRANT EXECUTE ON FUNCTION cloudos_reap_sessions(timestamptz) TO cloudos_admin;
 GRANT EXECUTE ON FUNCTION cloudos_queue_coa(bigint, text, text, text) TO cloudos_admin;
+GRANT EXECUTE ON FUNCTION cloudos_queue_coa_sessions(text[], text, text, text) TO cloudos_admin;
 """
 
 

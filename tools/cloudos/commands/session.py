@@ -75,18 +75,8 @@ def disconnect(ctx: Ctx, args: argparse.Namespace) -> None:
 
 def queue_disconnect(conn: Any, acct_unique_ids: list[str], reason: str) -> int:
     """Queue a Disconnect-Request for these open sessions and wake the worker; returns how many."""
-    result = conn.execute(
-        text("INSERT INTO coa_outbox (tenant_id, nas_id, nas_address, acct_unique_id, subscriber_id, kind, reason, "
-             "attributes) SELECT o.tenant_id, o.nas_id, o.nas_address, o.acct_unique_id, o.subscriber_id, "
-             "'disconnect', :reason, jsonb_strip_nulls(jsonb_build_object('User-Name', o.username, "
-             "'Acct-Session-Id', o.acct_session_id, 'Framed-IP-Address', host(o.framed_ip))) "
-             "FROM session_open o WHERE o.acct_unique_id = ANY(:ids) AND o.stopped_at IS NULL "
-             "AND o.nas_id IS NOT NULL"),
-        {"ids": acct_unique_ids, "reason": reason},
-    )
-    if result.rowcount:
-        conn.execute(text("SELECT pg_notify('cloudos_coa', 'admin')"))
-    return int(result.rowcount)
+    return int(conn.execute(text("SELECT cloudos_queue_coa_sessions(:ids, 'disconnect', NULL, :reason)"),
+                            {"ids": acct_unique_ids, "reason": reason}).scalar_one())
 
 
 def reap(ctx: Ctx, args: argparse.Namespace) -> None:

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import Row
 
-from cloudos.commands.session import queue_disconnect
 from cloudos.commands._common import (as_dict, date_arg, ip_arg, leaf, mac_arg, require, tenant_opt,
                                       username_arg)
 from cloudos.audit import redact
@@ -226,10 +225,8 @@ def suspend(ctx: Ctx, args: argparse.Namespace) -> None:
         tenant, row = _load(conn, ctx, args, lock=True)
         require(row.status != "terminated", f"{args.username} is terminated")
         after = _update(ctx, conn, tenant, row, "suspend", {"status": "suspended", "status_reason": args.reason})
-        online = [r.acct_unique_id for r in conn.execute(
-            text("SELECT acct_unique_id FROM session_open WHERE subscriber_id = :s AND stopped_at IS NULL"),
-            {"s": row.id})]
-        queued = queue_disconnect(conn, online, "suspended")
+        queued = conn.execute(text("SELECT cloudos_queue_coa(:s, 'disconnect', NULL, 'suspended')"),
+                              {"s": row.id}).scalar_one()
     ctx.emit({**(redact(_audited(after)) or {}), "disconnects_queued": queued},
              f"{args.username} suspended" + (f": {args.reason}" if args.reason else "")
              + (f"; Disconnect-Request queued for {queued} online session(s)" if queued else ""))
