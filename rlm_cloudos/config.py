@@ -21,6 +21,8 @@ class ModuleSettings(BaseModel):
     connect_timeout: int = Field(default=2, ge=1, le=30)
     statement_timeout_ms: int = Field(default=2000, ge=100, le=60000)
     pool_size: int = Field(default=4, ge=1, le=64)
+    #: Subscribers authorize keeps in memory (rlm_cloudos.store.authz); 0 turns the cache off.
+    authz_cache_size: int = Field(default=200_000, ge=0, le=10_000_000)
 
     @classmethod
     def load(cls, section: Mapping[str, str] | None) -> ModuleSettings:

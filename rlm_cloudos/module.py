@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from rlm_cloudos.policy import Reason, Tenant, decide_access
 from rlm_cloudos.policy.types import REPLY_MESSAGES
 from rlm_cloudos.policy.access import reject
 from rlm_cloudos.radattrs import BadAttribute, parse_access, parse_acct, to_dict
+from rlm_cloudos.store.authz import AuthzCache, AuthzFeed
 from rlm_cloudos.store.live import Live
 from rlm_cloudos.store.pg import AuthLogEntry, AuthLogWriter, Database, NasRecord
 from rlm_cloudos.store.rows import AccessContext
@@ -61,6 +63,11 @@ class Runtime:
     tenant_of: dict[str, int] = field(default_factory=dict)
     #: Tenants as last read (their throttling settings serve post_auth).
     tenants: dict[int, Tenant] = field(default_factory=dict)
+    #: When each (tenant, username)'s Redis snapshot was last written (time.monotonic()).
+    snapshot_saved: dict[tuple[int, str], float] = field(default_factory=dict)
+    #: What authorize read, kept current by the cloudos_authz feed (None: turned off).
+    authz: AuthzCache | None = None
+    feed: AuthzFeed | None = None
 
     @classmethod
     def start(cls, section: dict[str, str] | None) -> Runtime:
@@ -73,9 +80,16 @@ class Runtime:
             statement_timeout_ms=settings.statement_timeout_ms,
         )
         db.open()
-        return cls(settings, keyring, db, AuthLogWriter(db, log), Live(settings.redis_url, log))
+        rt = cls(settings, keyring, db, AuthLogWriter(db, log), Live(settings.redis_url, log))
+        if settings.authz_cache_size > 0:
+            rt.authz = AuthzCache(settings.authz_cache_size)
+            rt.feed = AuthzFeed(settings.database_url, rt.authz, log, connect_timeout=settings.connect_timeout)
+            rt.feed.start()
+        return rt
 
     def close(self) -> None:
+        if self.feed is not None:
+            self.feed.close()
         self.auth_log.close()
         self.db.close()
         self.live.close()
@@ -172,24 +186,30 @@ def authorize(p: Any) -> Result:
     rt = runtime()
     now = _now()
     cached_age: float | None = None
-    try:
-        ctx = rt.db.access_context(req.nas_address, req.user_name, req.calling_station_id, now)
-    except BackendUnavailable as exc:
-        served = _from_snapshot(rt, req.nas_address, req.user_name)
-        if served is None:
-            log("error", hook="authorize", user=req.user_name, reason=Reason.BACKEND_UNAVAILABLE.value,
-                detail=str(exc))
-            return _reject(Reason.BACKEND_UNAVAILABLE)
-        ctx, cached_age = served
-        log("warn", hook="authorize", user=req.user_name, event="served_from_snapshot", age=f"{cached_age:.0f}s",
-            detail=str(exc))
+    ctx = rt.authz.context(req.nas_address, req.user_name, req.calling_station_id, now) if rt.authz is not None else None
+    read = ctx is None
     if ctx is None:
-        log("auth", hook="authorize", user=req.user_name, nas=req.nas_address, reason=Reason.UNKNOWN_NAS.value)
-        return _reject(Reason.UNKNOWN_NAS)
-    rt.tenant_of[req.nas_address] = ctx.tenant.id
-    rt.tenants[ctx.tenant.id] = ctx.tenant
-    if ctx.subscriber is not None and cached_age is None and ctx.tenant.backend_down_policy == "cached":
-        rt.live.save_snapshot(ctx.tenant.id, req.user_name, ctx, ctx.tenant.backend_down_cache_seconds)
+        token = rt.authz.begin() if rt.authz is not None else 0
+        try:
+            ctx = rt.db.access_context(req.nas_address, req.user_name, req.calling_station_id, now)
+        except BackendUnavailable as exc:
+            served = _from_snapshot(rt, req.nas_address, req.user_name, req.calling_station_id, now)
+            if served is None:
+                log("error", hook="authorize", user=req.user_name, reason=Reason.BACKEND_UNAVAILABLE.value,
+                    detail=str(exc))
+                return _reject(Reason.BACKEND_UNAVAILABLE)
+            ctx, cached_age = served
+            log("warn", hook="authorize", user=req.user_name, event="served_from_snapshot", age=f"{cached_age:.0f}s",
+                detail=str(exc))
+        if ctx is None:
+            log("auth", hook="authorize", user=req.user_name, nas=req.nas_address, reason=Reason.UNKNOWN_NAS.value)
+            return _reject(Reason.UNKNOWN_NAS)
+        rt.tenant_of[req.nas_address] = ctx.tenant.id
+        rt.tenants[ctx.tenant.id] = ctx.tenant
+        if cached_age is None and rt.authz is not None:
+            rt.authz.store(token, req.nas_address, ctx)
+    if cached_age is None and ctx.subscriber is not None and ctx.tenant.backend_down_policy == "cached":
+        _keep_snapshot(rt, ctx, req.user_name, read)
 
     decision = decide_access(ctx.tenant, ctx.subscriber, req.calling_station_id, now, ctx.usage)
     # post_auth reads these back to write the auth log row without another query.
@@ -206,9 +226,25 @@ def authorize(p: Any) -> Result:
             else None)
     if ctx.subscriber is not None:
         tag += (("CloudOS-Subscriber-Id", ":=", str(ctx.subscriber.id)),)
+    entry = AuthLogEntry(
+        at=now,
+        tenant_id=ctx.tenant.id,
+        nas_id=ctx.nas_id,
+        subscriber_id=ctx.subscriber.id if ctx.subscriber is not None else None,
+        username=req.user_name,
+        outcome=decision.outcome.value,
+        reason=decision.reason.value,
+        auth_method=req.auth_method,
+        calling_station_id=req.calling_station_id,
+        nas_port_id=req.nas_port_id,
+        nas_port_type=req.nas_port_type,
+        framed_ip=req.framed_ip,
+        walled_garden=decision.walled_garden,
+    )
     if not decision.accepted:
         log("auth", hook="authorize", tenant=ctx.tenant.slug, nas=ctx.nas_name, user=req.user_name,
             reason=decision.reason.value, mac=req.calling_station_id)
+        rt.auth_log.add(entry)
         rcode, update = _reject(decision.reason)
         update["config"] = tag
         return rcode, update
@@ -220,22 +256,41 @@ def authorize(p: Any) -> Result:
         log("error", hook="authorize", tenant=ctx.tenant.slug, user=req.user_name, reason="undecryptable_password",
             detail=str(exc))
         return _reject(Reason.INTERNAL_ERROR)
+    # Written as an accept unless post-auth says pap/chap/mschap refused the password.
+    log_id = rt.auth_log.hold(entry)
     return radiusd.RLM_MODULE_UPDATED, {
         "reply": tuple((a, ":=", v) for a, v in decision.reply),
-        "config": (("Cleartext-Password", ":=", password), *tag),
+        "config": (("Cleartext-Password", ":=", password), ("CloudOS-Log-Id", ":=", str(log_id)), *tag),
     }
 
 
-def _from_snapshot(rt: Runtime, nas_address: str, username: str) -> tuple[AccessContext, float] | None:
-    """The subscriber's Redis snapshot when its tenant's backend-down policy is "cached" and it is
-    young enough; None otherwise (and always when the NAS's tenant is not known here)."""
-    tenant_id = rt.tenant_of.get(nas_address)
-    if tenant_id is None:
+def _keep_snapshot(rt: Runtime, ctx: AccessContext, username: str, read: bool) -> None:
+    """Keep the subscriber's Redis snapshot (for the "cached" backend-down policy): written whenever
+    authorize ``read`` PostgreSQL (an admin change drops the cached entry, so that is the first login
+    after one), and otherwise kept no older than half the tenant's bound, without a Redis write on
+    every login served from memory."""
+    key = (ctx.tenant.id, username)
+    bound = ctx.tenant.backend_down_cache_seconds
+    at = time.monotonic()
+    if read or at - rt.snapshot_saved.get(key, -bound) >= bound / 2:
+        rt.snapshot_saved[key] = at
+        rt.live.save_snapshot(ctx.tenant.id, username, ctx, bound)
+
+
+def _from_snapshot(rt: Runtime, nas_address: str, username: str, mac: str | None,
+                   now: datetime) -> tuple[AccessContext, float] | None:
+    """While PostgreSQL is unreachable, for a tenant whose backend-down policy is "cached": what this
+    radiusd held when its feed was lost, else the subscriber's Redis snapshot, if young enough.
+    None otherwise (and always when the NAS's tenant is not known here)."""
+    held = rt.authz.stale_context(nas_address, username, mac, now) if rt.authz is not None else None
+    if held is None:
+        tenant_id = rt.tenant_of.get(nas_address)
+        if tenant_id is None:
+            return None
+        held = rt.live.snapshot(tenant_id, username)
+    if held is None:
         return None
-    found = rt.live.snapshot(tenant_id, username)
-    if found is None:
-        return None
-    ctx, age = found
+    ctx, age = held
     if ctx.tenant.backend_down_policy != "cached" or age > ctx.tenant.backend_down_cache_seconds:
         return None
     return ctx, age
@@ -243,61 +298,48 @@ def _from_snapshot(rt: Runtime, nas_address: str, username: str) -> tuple[Access
 
 @guarded("post_auth", lambda: radiusd.RLM_MODULE_NOOP)
 def post_auth(p: Any) -> Result:
-    """Record every accept and reject in the auth log; name the reason of a refused password."""
+    """Post-Auth-Type REJECT of a login authorize accepted: pap/chap/mschap refused the password.
+    Turn its held auth-log accept into a wrong_password reject, count the failure, lock out at the
+    tenant's limit. Anything else is NOOP: authorize logged its own rejects, and raddb calls this
+    hook only when control:CloudOS-Log-Id is set."""
     config = to_dict(p.get("config") if isinstance(p, dict) else ())
-    rejected = config.get("Post-Auth-Type", "").lower() == "reject"
-    reason = config.get("CloudOS-Reason")
-    update: Update = {}
-    if rejected and config.get("CloudOS-Decision") == "accept":
-        # authorize let it through (or into the walled garden); pap/chap/mschap refused the password.
-        reason = Reason.WRONG_PASSWORD.value
-        update = {
-            "reply": (("Reply-Message", ":=", REPLY_MESSAGES[Reason.WRONG_PASSWORD]),),
-            "request": (("Module-Failure-Message", "+=", "cloudos: wrong_password"),),
-        }
-    rcode = radiusd.RLM_MODULE_UPDATED if update else radiusd.RLM_MODULE_OK
-    result: Result = (rcode, update) if update else rcode
-    tenant_id = config.get("CloudOS-Tenant-Id")
     req = parse_access(_request(p))
-    if reason is None or tenant_id is None or isinstance(req, BadAttribute):
-        # No tenant to file it under (bad request, unknown NAS, backend down):
-        # the radiusd log line written by authorize is the record.
-        return result
+    tenant_id = _int(config.get("CloudOS-Tenant-Id"))
+    if (config.get("Post-Auth-Type", "").lower() != "reject" or config.get("CloudOS-Decision") != "accept"
+            or tenant_id is None or isinstance(req, BadAttribute)):
+        return radiusd.RLM_MODULE_NOOP
+    reason = Reason.WRONG_PASSWORD
     rt = runtime()
-    tid = int(tenant_id)
-    if reason == Reason.WRONG_PASSWORD.value:
-        tenant = rt.tenants.get(tid, Tenant(id=tid, slug=config.get("CloudOS-Tenant", "")))
-        count = rt.live.record_failure(tid, req.user_name, tenant.login_fail_window_seconds)
-        log("auth", hook="post_auth", tenant=tenant.slug, user=req.user_name, reason=reason,
-            method=req.auth_method, mac=req.calling_station_id, failed_logins=count or None)
-        sub_id = _int(config.get("CloudOS-Subscriber-Id"))
-        if count >= tenant.login_fail_limit and sub_id is not None:
-            until = _now() + timedelta(seconds=tenant.login_lockout_seconds)
-            try:
-                rt.db.lock_subscriber(sub_id, until)
-                log("auth", hook="post_auth", tenant=tenant.slug, user=req.user_name, event="locked_out",
-                    failed_logins=count, seconds=tenant.login_lockout_seconds)
-            except BackendUnavailable as exc:
-                log("error", hook="post_auth", tenant=tenant.slug, user=req.user_name, event="lock_failed",
-                    detail=str(exc))
-    rt.auth_log.add(
-        AuthLogEntry(
-            at=_now(),
-            tenant_id=tid,
-            nas_id=_int(config.get("CloudOS-NAS-Id")),
-            subscriber_id=_int(config.get("CloudOS-Subscriber-Id")),
-            username=req.user_name,
-            outcome="reject" if rejected else "accept",
-            reason=reason,
-            auth_method=req.auth_method,
-            calling_station_id=req.calling_station_id,
-            nas_port_id=req.nas_port_id,
-            nas_port_type=req.nas_port_type,
-            framed_ip=req.framed_ip,
-            walled_garden=not rejected and reason in (Reason.SUSPENDED.value, Reason.EXPIRED.value),
-        )
-    )
-    return result
+    tenant = rt.tenants.get(tenant_id, Tenant(id=tenant_id, slug=config.get("CloudOS-Tenant", "")))
+    count = rt.live.record_failure(tenant_id, req.user_name, tenant.login_fail_window_seconds)
+    log("auth", hook="post_auth", tenant=tenant.slug, user=req.user_name, reason=reason.value,
+        method=req.auth_method, mac=req.calling_station_id, failed_logins=count or None)
+    sub_id = _int(config.get("CloudOS-Subscriber-Id"))
+    if count >= tenant.login_fail_limit and sub_id is not None:
+        until = _now() + timedelta(seconds=tenant.login_lockout_seconds)
+        try:
+            rt.db.lock_subscriber(sub_id, until)
+            if rt.authz is not None:
+                rt.authz.apply(f"S {sub_id}")  # the trigger says so too, a moment later
+            log("auth", hook="post_auth", tenant=tenant.slug, user=req.user_name, event="locked_out",
+                failed_logins=count, seconds=tenant.login_lockout_seconds)
+        except BackendUnavailable as exc:
+            log("error", hook="post_auth", tenant=tenant.slug, user=req.user_name, event="lock_failed",
+                detail=str(exc))
+    log_id = _int(config.get("CloudOS-Log-Id"))
+    if log_id is None or rt.auth_log.refuse(log_id, reason.value) is None:
+        if log_id is not None:
+            log("warn", hook="post_auth", tenant=tenant.slug, user=req.user_name, event="late_refusal",
+                detail="the held accept was already written; this reject follows it in the auth log")
+        rt.auth_log.add(AuthLogEntry(
+            at=_now(), tenant_id=tenant_id, nas_id=_int(config.get("CloudOS-NAS-Id")), subscriber_id=sub_id,
+            username=req.user_name, outcome="reject", reason=reason.value, auth_method=req.auth_method,
+            calling_station_id=req.calling_station_id, nas_port_id=req.nas_port_id,
+            nas_port_type=req.nas_port_type, framed_ip=req.framed_ip, walled_garden=False))
+    return radiusd.RLM_MODULE_UPDATED, {
+        "reply": (("Reply-Message", ":=", REPLY_MESSAGES[reason]),),
+        "request": (("Module-Failure-Message", "+=", f"cloudos: {reason.value}"),),
+    }
 
 
 def _int(text: str | None) -> int | None:
@@ -317,8 +359,9 @@ def accounting(p: Any) -> Result:
         log("warn", hook="accounting", event="malformed", attribute=req.attribute, problem=req.problem,
             user=attrs.get("User-Name"), session=attrs.get("Acct-Session-Id"), status=attrs.get("Acct-Status-Type"))
         return radiusd.RLM_MODULE_OK
+    rt = runtime()
     try:
-        res = runtime().db.account(req)
+        res = rt.db.account(req)
     except BackendUnavailable as exc:
         log("error", hook="accounting", user=req.user_name, session=req.acct_session_id, status=req.status,
             reason=Reason.BACKEND_UNAVAILABLE.value, detail=str(exc))
@@ -330,6 +373,9 @@ def accounting(p: Any) -> Result:
             session=req.acct_session_id, unique=req.acct_unique_id, status=req.status, input=req.input_octets,
             output=req.output_octets, time=req.session_time, detail=str(exc))
         return radiusd.RLM_MODULE_OK
+    if res.feed and rt.authz is not None:
+        # This radiusd's next login sees the new counters at once, not when the notification comes round.
+        rt.authz.apply(res.feed)
     if res.result != "ok":
         log("warn", hook="accounting", event=res.result, nas=req.nas_address, user=req.user_name or None,
             session=req.acct_session_id or None, status=req.status)

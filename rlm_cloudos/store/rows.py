@@ -7,13 +7,16 @@ from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime
 from typing import Any
 
+from rlm_cloudos.policy.sessions import LiveSession, count_online
 from rlm_cloudos.policy.types import Plan, Subscriber, SubscriberStatus, Tenant, Usage, WalledGarden
 
 
 @dataclass(frozen=True, slots=True)
 class AccessContext:
     """What authorize read: the NAS and tenant, the subscriber (None if unknown) with its
-    sealed password, and this period's usage (None for an unknown subscriber)."""
+    sealed password, this period's usage (None for an unknown subscriber or one without a
+    plan) and its sessions without a Stop, stale ones included: ``usage.online`` counts
+    those that are live for the request at hand."""
 
     nas_id: int | None
     nas_name: str | None
@@ -21,15 +24,17 @@ class AccessContext:
     subscriber: Subscriber | None
     password_enc: bytes | None
     usage: Usage | None = None
+    sessions: tuple[LiveSession, ...] = ()
 
 
-def access_context(row: tuple[Any, ...], username: str) -> AccessContext:
+def access_context(row: tuple[Any, ...], username: str, mac: str | None, now: datetime) -> AccessContext:
+    """The AUTHORIZE/EXPLAIN row as policy values, online sessions counted for a request from ``mac`` at ``now``."""
     (nas_id, nas_name, tenant_id, tenant_name, tz, interim, wg_list, wg_rate,
      down_policy, down_cache, fail_limit, fail_window, lockout,
-     sub_id, password_enc, status, expires_at, mac, static_ip, locked_until,
+     sub_id, password_enc, status, expires_at, bound_mac, static_ip, locked_until,
      plan_id, plan_name, rate_limit, quota, fup, period, simul, address_list, ip_pool,
      quota_down, quota_up, time_quota,
-     period_start, period_end, used_in, used_out, used_time, online) = row
+     period_start, period_end, used_in, used_out, used_time, open_sessions) = row
     tenant = Tenant(
         id=tenant_id,
         slug=tenant_name,
@@ -44,6 +49,7 @@ def access_context(row: tuple[Any, ...], username: str) -> AccessContext:
     )
     sub = None
     usage = None
+    sessions = tuple(LiveSession(uid, nas or 0, float(ts), m) for uid, nas, ts, m in open_sessions or ())
     if sub_id is not None:
         plan = None
         if plan_id is not None:
@@ -67,14 +73,15 @@ def access_context(row: tuple[Any, ...], username: str) -> AccessContext:
             status=SubscriberStatus(status),
             plan=plan,
             expires_at=expires_at,
-            mac=mac,
+            mac=bound_mac,
             static_ip=static_ip,
             locked_until=locked_until,
         )
         if period_start is not None:
-            usage = Usage(period_start, period_end, used_in or 0, used_out or 0, used_time or 0, online or 0)
+            online = count_online(sessions, mac, tenant.interim_interval, now)
+            usage = Usage(period_start, period_end, used_in or 0, used_out or 0, used_time or 0, online)
     return AccessContext(nas_id, nas_name, tenant, sub, bytes(password_enc) if password_enc is not None else None,
-                         usage)
+                         usage, sessions)
 
 
 # --------------------------------------------------------------------------- snapshots (Redis)
@@ -127,4 +134,5 @@ def decode_context(data: dict[str, Any]) -> AccessContext:
     return AccessContext(
         nas_id=data["nas_id"], nas_name=data["nas_name"], tenant=tenant, subscriber=sub,
         password_enc=_restore(data["password_enc"]), usage=build(Usage, data.get("usage")),
+        sessions=tuple(LiveSession(*s) for s in data.get("sessions", ())),
     )

@@ -1,7 +1,8 @@
 """SQL text of the hot path, parameterised; each hook is one round trip."""
 
-# Tenant, subscriber, plan, this period's usage and the live sessions, in the
-# order store.rows.access_context reads them. Parameters: now, mac.
+# Tenant, subscriber, plan, this period's usage and the sessions without a Stop
+# (policy.sessions decides which are live), in the order store.rows.access_context
+# reads them. Parameter: now.
 _CONTEXT = """
        t.id, t.name, t.timezone, t.interim_interval,
        t.walled_garden_address_list, t.walled_garden_rate_limit,
@@ -12,10 +13,9 @@ _CONTEXT = """
        p.simultaneous_use, p.address_list, p.ip_pool,
        p.quota_download_bytes, p.quota_upload_bytes, p.time_quota_seconds,
        per.period_start, per.period_end, u.input_octets, u.output_octets, u.session_time,
-       (SELECT count(*) FROM session_open o
-         WHERE o.subscriber_id = s.id AND o.stopped_at IS NULL
-           AND o.updated_at > cloudos_stale_cutoff(%(now)s, t.interim_interval)
-           AND upper(coalesce(o.calling_station_id, '')) IS DISTINCT FROM %(mac)s)"""
+       (SELECT json_agg(json_build_array(o.acct_unique_id, o.nas_id, extract(epoch FROM o.updated_at),
+                                         upper(coalesce(o.calling_station_id, ''))))
+          FROM session_open o WHERE o.subscriber_id = s.id AND o.stopped_at IS NULL)"""
 
 _USAGE = """
   LEFT JOIN plan p ON p.id = s.plan_id
@@ -53,7 +53,7 @@ SELECT n.id, n.name, t.name, n.secret_enc, t.id
 """
 
 ACCOUNT = """
-SELECT result, tenant_id, subscriber_id, d_in, d_out, d_time
+SELECT result, tenant_id, subscriber_id, d_in, d_out, d_time, feed
   FROM cloudos_account(%(nas_address)s::inet, %(uid)s, %(status)s, %(username)s, %(acct_session_id)s,
                        now() - make_interval(secs => %(delay)s), %(input)s, %(output)s, %(time)s,
                        %(framed_ip)s::inet, %(calling)s, %(nas_port_id)s, %(cause)s)

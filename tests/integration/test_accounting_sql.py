@@ -39,6 +39,8 @@ class World:
     conn: psycopg.Connection[Any]
     subscribers: dict[str, int]
     nas: dict[str, int]
+    #: The feed text cloudos_account() returned for the last packet (what it announced on cloudos_authz).
+    last_feed: str | None = None
 
     def account(self, uid: str, status: str, user: str | None, at: datetime, inp: int = 0, out: int = 0,
                 secs: int = 0, *, nas: str = NAS1, ip: str | None = "100.64.0.7", session: str | None = None,
@@ -46,7 +48,8 @@ class World:
         row = self.conn.execute(ACCOUNT, (nas, uid, status, user, session or uid, at, inp, out, secs, ip,
                                           "AA:BB:CC:DD:EE:FF", "pppoe-1", cause)).fetchone()
         assert row is not None
-        return tuple(row)
+        self.last_feed = row[6]
+        return tuple(row[:6])
 
     def usage(self, user: str) -> list[tuple[datetime, datetime, int, int, int]]:
         return [tuple(r) for r in self.conn.execute(  # type: ignore[misc]

@@ -103,6 +103,8 @@ class FakeDb:
 @dataclass
 class FakeAuthLog:
     entries: list[AuthLogEntry] = field(default_factory=list)
+    #: Accepts authorize held back (AuthLogWriter.hold), by CloudOS-Log-Id.
+    held: dict[int, AuthLogEntry] = field(default_factory=dict)
     fail: BaseException | None = None
     closed: bool = False
 
@@ -113,6 +115,20 @@ class FakeAuthLog:
         if self.fail is not None:
             raise self.fail
         self.entries.append(entry)
+
+    def hold(self, entry: AuthLogEntry) -> int:
+        if self.fail is not None:
+            raise self.fail
+        self.held[len(self.held) + 1000] = entry
+        return len(self.held) + 999
+
+    def refuse(self, log_id: int, reason: str) -> AuthLogEntry | None:
+        if self.fail is not None:
+            raise self.fail
+        entry = self.held.pop(log_id, None)
+        if entry is not None:
+            self.entries.append(replace(entry, outcome="reject", reason=reason, walled_garden=False))
+        return entry
 
 
 class FakeRuntime(module.Runtime):
@@ -246,6 +262,7 @@ def test_authorize_accept_hands_the_password_to_pap(rt: FakeRuntime) -> None:
         "CloudOS-Tenant-Id": "7",
         "CloudOS-NAS-Id": "3",
         "CloudOS-Subscriber-Id": "42",
+        "CloudOS-Log-Id": "1000",
     }
     reply = triples(update, "reply")
     assert reply["Mikrotik-Rate-Limit"] == "2M/8M"
@@ -493,28 +510,54 @@ def test_post_auth_reject_after_accept_is_a_wrong_password(rt: FakeRuntime) -> N
     assert_no_secret_logged(rt)
 
 
-def test_post_auth_accept_adds_an_accept_entry(rt: FakeRuntime) -> None:
-    result = module.post_auth(call(config=(("Cleartext-Password", PASSWORD), *tags("ok"))))
-    assert result == radiusd.RLM_MODULE_OK
-    (entry,) = rt.auth_log.entries
+def test_authorize_accept_holds_an_accept_entry_and_post_auth_is_not_needed(rt: FakeRuntime) -> None:
+    _, update = module.authorize(call())
+    log_id = int(triples(update, "config")["CloudOS-Log-Id"])
+    entry = rt.auth_log.held[log_id]
     assert (entry.outcome, entry.reason, entry.walled_garden) == ("accept", "ok", False)
     assert (entry.tenant_id, entry.nas_id, entry.subscriber_id, entry.username) == (7, 3, 42, "ali")
-    assert entry.at.tzinfo is not None
-    assert abs(entry.at - datetime.now(UTC)) < timedelta(minutes=1)
+    assert (entry.auth_method, entry.calling_station_id, entry.nas_port_id) == ("pap", "AA:BB:CC:DD:EE:FF", "ether2")
+    assert entry.at.tzinfo is not None and abs(entry.at - datetime.now(UTC)) < timedelta(minutes=1)
+    assert rt.auth_log.entries == []
+    # Post-Auth-Type accept: raddb does not call post_auth, and if it did, nothing changes.
+    assert module.post_auth(call(config=as_request_config(update))) == radiusd.RLM_MODULE_NOOP
+    assert rt.auth_log.entries == [] and rt.auth_log.held == {log_id: entry}
 
 
-def test_post_auth_walled_garden_accept(rt: FakeRuntime) -> None:
-    assert module.post_auth(call(config=tags("expired"))) == radiusd.RLM_MODULE_OK
-    (entry,) = rt.auth_log.entries
+def test_authorize_walled_garden_accept_is_held_as_such(rt: FakeRuntime) -> None:
+    rt.db.context = rt.context(replace(SUB, expires_at=PAST), replace(TENANT, walled_garden=GARDEN))
+    _, update = module.authorize(call())
+    (entry,) = rt.auth_log.held.values()
     assert (entry.outcome, entry.reason, entry.walled_garden) == ("accept", "expired", True)
 
 
-def test_post_auth_reject_by_authorize_keeps_its_reason(rt: FakeRuntime) -> None:
-    config = (*tags("mac_mismatch", decision="reject"), ("Post-Auth-Type", "Reject"))
-    assert module.post_auth(call(config=config)) == radiusd.RLM_MODULE_OK
+def test_post_auth_turns_the_held_accept_into_a_wrong_password(rt: FakeRuntime) -> None:
+    _, update = module.authorize(call())
+    config = (*as_request_config(update), ("Post-Auth-Type", "Reject"))
+    rcode, reply = module.post_auth(call(config=config))
+    assert rcode == radiusd.RLM_MODULE_UPDATED and reply["reply"] == (("Reply-Message", ":=", "wrong password"),)
+    (entry,) = rt.auth_log.entries
+    assert (entry.outcome, entry.reason, entry.username) == ("reject", "wrong_password", "ali")
+    assert rt.auth_log.held == {}
+
+
+def test_post_auth_after_the_hold_ran_out_still_logs_the_reject(rt: FakeRuntime) -> None:
+    _, update = module.authorize(call())
+    rt.auth_log.held.clear()  # written as an accept already: the writer's hold ran out
+    module.post_auth(call(config=(*as_request_config(update), ("Post-Auth-Type", "Reject"))))
+    (entry,) = rt.auth_log.entries
+    assert (entry.outcome, entry.reason) == ("reject", "wrong_password")
+    assert any("event=late_refusal" in m for _, m in non_debug())
+
+
+def test_authorize_logs_its_own_reject_and_post_auth_leaves_it(rt: FakeRuntime) -> None:
+    rt.db.context = rt.context(replace(SUB, mac="11:22:33:44:55:66"))
+    _, update = module.authorize(call())
     (entry,) = rt.auth_log.entries
     assert (entry.outcome, entry.reason, entry.walled_garden) == ("reject", "mac_mismatch", False)
-    assert messages(radiusd.L_AUTH) == []  # authorize already logged it
+    config = (*as_request_config(update), ("Post-Auth-Type", "Reject"))
+    assert module.post_auth(call(config=config)) == radiusd.RLM_MODULE_NOOP
+    assert len(rt.auth_log.entries) == 1 and rt.auth_log.held == {}
 
 
 @pytest.mark.parametrize(
@@ -540,7 +583,7 @@ def test_authorize_then_post_auth_reject_chain(
     config = (*as_request_config(update), ("Post-Auth-Type", "Reject"))
     result = module.post_auth(call(config=config))
     (entry,) = rt.auth_log.entries
-    assert entry.outcome == "reject"
+    assert entry.outcome == "reject" and rt.auth_log.held == {}
     if password_checked:
         # pap refused the password of someone authorize let in (or into the garden).
         assert entry.reason == "wrong_password"
@@ -548,23 +591,25 @@ def test_authorize_then_post_auth_reject_chain(
     else:
         # authorize's own reject: its reason and its Reply-Message stand.
         assert entry.reason == reason
-        assert result == radiusd.RLM_MODULE_OK
+        assert result == radiusd.RLM_MODULE_NOOP
 
 
 def test_post_auth_without_tenant_writes_no_entry(rt: FakeRuntime) -> None:
     # unknown NAS / backend down / bad request: authorize's log line is the record.
     config = (("CloudOS-Reason", "unknown_nas"), ("Post-Auth-Type", "Reject"))
-    assert module.post_auth(call(config=config)) == radiusd.RLM_MODULE_OK
-    assert module.post_auth(call(config=())) == radiusd.RLM_MODULE_OK
-    assert module.post_auth(PAP_REQUEST) == radiusd.RLM_MODULE_OK  # not a dict: no control list
+    assert module.post_auth(call(config=config)) == radiusd.RLM_MODULE_NOOP
+    assert module.post_auth(call(config=())) == radiusd.RLM_MODULE_NOOP
+    assert module.post_auth(PAP_REQUEST) == radiusd.RLM_MODULE_NOOP  # not a dict: no control list
     assert rt.auth_log.entries == []
 
 
 def test_post_auth_guard_when_the_auth_log_fails(rt: FakeRuntime) -> None:
     rt.auth_log.fail = RuntimeError("queue closed")
-    result = module.post_auth(call(config=tags("ok")))
+    result = module.post_auth(call(config=(*tags("ok"), ("CloudOS-Log-Id", "1000"), ("Post-Auth-Type", "Reject"))))
     assert result == radiusd.RLM_MODULE_NOOP
-    (line,) = [m for _, m in non_debug()]
+    # The wrong password is logged first, then the guard's line for the failed auth log.
+    wrong, line = [m for _, m in non_debug()]
+    assert "reason=wrong_password" in wrong
     assert "hook=post_auth" in line and "error=RuntimeError" in line
 
 

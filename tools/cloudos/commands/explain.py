@@ -37,7 +37,7 @@ def explain(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.read() as conn:
         tenant = ctx.tenant(conn, args.tenant)
         row = conn.exec_driver_sql(
-            sql.EXPLAIN, {"tenant_id": tenant.id, "username": args.username, "now": now, "mac": args.mac}).first()
+            sql.EXPLAIN, {"tenant_id": tenant.id, "username": args.username, "now": now}).first()
         if row is None:
             raise UsageError(f"no tenant {tenant.name}")
         recent = conn.execute(
@@ -45,7 +45,7 @@ def explain(ctx: Ctx, args: argparse.Namespace) -> None:
                  "WHERE tenant_id = :t AND username = :u ORDER BY at DESC LIMIT 5"),
             {"t": tenant.id, "u": args.username},
         ).all()
-    ctx_ = access_context(tuple(row), args.username)
+    ctx_ = access_context(tuple(row), args.username, args.mac, now)
     sub = ctx_.subscriber
     mac = args.mac if args.mac else (sub.mac if sub else None)
     decision = decide_access(ctx_.tenant, sub, mac, now, ctx_.usage)

@@ -1,0 +1,32 @@
+"""Which open sessions count as online: the twin of cloudos_stale_cutoff() in the schema."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import NamedTuple
+
+
+class LiveSession(NamedTuple):
+    """An accounting session without a Stop, as authorize reads it."""
+
+    acct_unique_id: str
+    nas_id: int
+    #: Its last accounting, in seconds since the epoch.
+    updated: float
+    #: Calling-Station-Id, upper-cased by PostgreSQL ('' when the NAS sent none).
+    mac: str
+
+
+def stale_after(interim_interval: int) -> int:
+    """Seconds without accounting after which a session no longer counts: two interim
+    intervals plus the 10 % jitter RouterOS adds, rounded up, and a minute of margin.
+    Integer arithmetic, as PostgreSQL's numeric does it (300 * 1.1 is 330, not 330.00000000000006)."""
+    return 2 * -(-interim_interval * 11 // 10) + 60
+
+
+def count_online(sessions: Iterable[LiveSession], mac: str | None, interim_interval: int, now: datetime) -> int:
+    """Sessions that are not stale at ``now``, leaving out one from ``mac`` (a redial that
+    replaces a dropped session must not be refused as a second login)."""
+    cutoff = now.timestamp() - stale_after(interim_interval)
+    return sum(1 for s in sessions if s.updated > cutoff and s.mac != mac)

@@ -1,0 +1,335 @@
+"""What authorize reads, kept in radiusd's memory and current through PostgreSQL's change feed.
+
+A login answered from here costs no round trip. Entries are filled by authorize
+itself (a miss runs the AUTHORIZE statement and stores what it read) and kept
+current by the ``cloudos_authz`` channel (schema 0003): admin changes drop the
+entries they touch, accounting updates usage and sessions in place, so a redial
+storm after a NAS reboot is served from memory.
+
+The cache is only as good as its feed. It serves nothing until the listener is
+connected, and everything is dropped when the listener loses its connection (a
+notification may have been missed). While the feed is down, authorize goes to
+PostgreSQL as if there were no cache; when PostgreSQL is down too, what the cache
+held when the feed was lost may still serve tenants whose backend-down policy is
+"cached" (``stale_context``), within the tenant's bound.
+
+Race with a fill: authorize reads PostgreSQL, then stores. A notification applied
+in between may describe a change the read did not see, so each notification
+*touches* what it names, and ``store`` refuses a fill if anything it depends on was
+touched after the fill began (``begin``). Notifications arrive in commit order, and
+the A messages carry absolute values, so applying one twice, or one the read
+already saw, is harmless.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, NamedTuple
+
+import psycopg
+
+from rlm_cloudos.policy.sessions import LiveSession, count_online
+from rlm_cloudos.store.rows import AccessContext
+
+CHANNEL = "cloudos_authz"
+
+#: How many touched keys are remembered for racing fills; a fill older than the
+#: oldest remembered one is not stored (it is only a miss the next time).
+TOUCH_MEMORY = 100_000
+
+
+class NasKey(NamedTuple):
+    id: int
+    name: str
+    tenant_id: int
+
+
+class _Entry(NamedTuple):
+    ctx: AccessContext
+    #: time.monotonic() of the fill: how old the Redis snapshot written with it is.
+    filled: float
+
+
+class AuthzCache:
+    """Source address → NAS and (tenant, username) → AccessContext; thread-safe.
+
+    Readers take no lock: they read one dict slot and get an immutable value.
+    Writers (fills and the feed) serialise on one lock and replace whole values.
+    """
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._ready = False
+        #: monotonic time the feed was lost while entries were held (None: feed up, or nothing held).
+        self._lost_at: float | None = None
+        self._nas: dict[str, NasKey] = {}
+        self._entries: dict[tuple[int, str], _Entry] = {}
+        self._by_sub: dict[int, tuple[int, str]] = {}
+        self._seq = 0
+        self._touched: collections.OrderedDict[tuple[str, int], int] = collections.OrderedDict()
+        self._forgotten = 0  # touches up to this seq have been forgotten
+        self.hits = 0
+        self.misses = 0
+
+    # ------------------------------------------------------------------ reading
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    def context(self, nas_address: str, username: str, mac: str | None, now: datetime) -> AccessContext | None:
+        """What AUTHORIZE would read for this request, or None (not held, feed down, period over)."""
+        if not self._ready:
+            return None
+        ctx = self._held(nas_address, username, mac, now)
+        if ctx is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return ctx
+
+    def stale_context(self, nas_address: str, username: str, mac: str | None,
+                      now: datetime) -> tuple[AccessContext, float] | None:
+        """While the feed is down: what was held when it was lost, and how many seconds ago that was."""
+        lost_at = self._lost_at
+        if self._ready or lost_at is None:
+            return None
+        ctx = self._held(nas_address, username, mac, now)
+        return None if ctx is None else (ctx, time.monotonic() - lost_at)
+
+    def _held(self, nas_address: str, username: str, mac: str | None, now: datetime) -> AccessContext | None:
+        nas = self._nas.get(nas_address)
+        if nas is None:
+            return None
+        entry = self._entries.get((nas.tenant_id, username))
+        if entry is None:
+            return None
+        ctx = entry.ctx
+        usage = ctx.usage
+        if usage is not None:
+            if not usage.period_start <= now < usage.period_end:
+                return None  # a new billing period: its counter is read afresh
+            usage = replace(usage, online=count_online(ctx.sessions, mac, ctx.tenant.interim_interval, now))
+        return replace(ctx, nas_id=nas.id, nas_name=nas.name, usage=usage)
+
+    def filled_at(self, tenant_id: int, username: str) -> float | None:
+        entry = self._entries.get((tenant_id, username))
+        return None if entry is None else entry.filled
+
+    # ------------------------------------------------------------------ filling
+    def begin(self) -> int:
+        """A token for a fill about to read PostgreSQL."""
+        return self._seq
+
+    def store(self, token: int, nas_address: str, ctx: AccessContext) -> bool:
+        """Keep what a fill begun at ``token`` read, unless something it depends on changed since
+        (or the feed is down). Unknown subscribers are not kept. Returns whether it was kept."""
+        sub = ctx.subscriber
+        if sub is None or ctx.nas_id is None or ctx.nas_name is None or ctx.password_enc is None:
+            return False
+        tid = ctx.tenant.id
+        with self._lock:
+            if not self._ready or token < self._forgotten:
+                return False
+            touched = self._touched
+            if (touched.get(("N", 0), 0) > token or touched.get(("T", tid), 0) > token
+                    or touched.get(("S", sub.id), 0) > token or touched.get(("X", 0), 0) > token
+                    or (sub.plan is not None and touched.get(("P", sub.plan.id), 0) > token)):
+                return False
+            self._nas[nas_address] = NasKey(ctx.nas_id, ctx.nas_name, tid)
+            key = (tid, sub.username)
+            old = self._by_sub.get(sub.id)
+            if old is not None and old != key:
+                self._entries.pop(old, None)  # renamed
+            if key not in self._entries and len(self._entries) >= self.max_entries:
+                oldest = next(iter(self._entries))
+                evicted = self._entries.pop(oldest)
+                assert evicted.ctx.subscriber is not None
+                self._by_sub.pop(evicted.ctx.subscriber.id, None)
+            self._entries[key] = _Entry(ctx, time.monotonic())
+            self._by_sub[sub.id] = key
+            return True
+
+    # ------------------------------------------------------------------ the feed
+    def connected(self) -> None:
+        """The listener is (again) connected: start empty, since notifications may have been missed."""
+        with self._lock:
+            self._clear()
+            self._ready = True
+            self._lost_at = None
+
+    def lost(self) -> None:
+        """The listener lost its connection: serve nothing as current from now on."""
+        with self._lock:
+            if self._ready:
+                self._ready = False
+                self._lost_at = time.monotonic()
+                self._seq += 1
+                self._forgotten = self._seq
+
+    def _clear(self) -> None:
+        self._nas.clear()
+        self._entries.clear()
+        self._by_sub.clear()
+        self._touched.clear()
+        self._seq += 1
+        self._forgotten = self._seq
+
+    def _touch(self, kind: str, ident: int) -> None:
+        key = (kind, ident)
+        self._touched[key] = self._seq
+        self._touched.move_to_end(key)
+        if len(self._touched) > TOUCH_MEMORY:
+            _, seq = self._touched.popitem(last=False)
+            self._forgotten = max(self._forgotten, seq)
+
+    def _drop(self, keep: Callable[[AccessContext], bool]) -> None:
+        for key in [k for k, e in self._entries.items() if not keep(e.ctx)]:
+            entry = self._entries.pop(key)
+            assert entry.ctx.subscriber is not None
+            self._by_sub.pop(entry.ctx.subscriber.id, None)
+
+    def apply(self, message: str) -> None:
+        """Apply one cloudos_authz notification; raises ValueError on a malformed one."""
+        kind, _, rest = message.partition(" ")
+        with self._lock:
+            self._seq += 1
+            if kind == "A":
+                self._apply_accounting(rest)
+            elif kind == "S":
+                sid = int(rest)
+                self._touch("S", sid)
+                key = self._by_sub.pop(sid, None)
+                if key is not None:
+                    self._entries.pop(key, None)
+            elif kind == "P":
+                pid = int(rest)
+                self._touch("P", pid)
+                self._drop(lambda c: c.subscriber is None or c.subscriber.plan is None or c.subscriber.plan.id != pid)
+            elif kind == "T":
+                tid = int(rest)
+                self._touch("T", tid)
+                self._drop(lambda c: c.tenant.id != tid)
+            elif kind == "N":
+                int(rest)
+                self._touch("N", 0)
+                self._nas.clear()
+            elif kind == "X":
+                nas_id = int(rest)
+                self._touch("X", 0)
+                for key, entry in list(self._entries.items()):
+                    ctx = entry.ctx
+                    if any(s.nas_id == nas_id for s in ctx.sessions):
+                        kept = tuple(s for s in ctx.sessions if s.nas_id != nas_id)
+                        self._entries[key] = entry._replace(ctx=replace(ctx, sessions=kept))
+            else:
+                raise ValueError(f"unknown cloudos_authz message kind {kind!r}")
+
+    def _apply_accounting(self, rest: str) -> None:
+        sid_, uid, nas_, updated_, stopped_, p0, used_in, used_out, used_time, mac = rest.split(" ", 9)
+        sid = int(sid_)
+        session = LiveSession(uid, int(nas_), float(updated_), mac)
+        stopped = stopped_ == "1"
+        period_start = None if p0 == "-" else int(p0)
+        self._touch("S", sid)
+        key = self._by_sub.get(sid)
+        if key is None:
+            return
+        entry = self._entries[key]
+        ctx = entry.ctx
+        sessions = tuple(s for s in ctx.sessions if s.acct_unique_id != uid)
+        if not stopped:
+            sessions += (session,)
+        usage = ctx.usage
+        if period_start is not None and usage is not None:
+            held = int(usage.period_start.timestamp())
+            if period_start > held:  # counted into a newer period than the one held: read afresh
+                self._entries.pop(key)
+                self._by_sub.pop(sid)
+                return
+            if period_start == held:
+                usage = replace(usage, input_octets=int(used_in), output_octets=int(used_out),
+                                session_time=int(used_time))
+        self._entries[key] = entry._replace(ctx=replace(ctx, sessions=sessions, usage=usage))
+
+
+class AuthzFeed:
+    """A thread that LISTENs on cloudos_authz and applies every notification to the cache.
+
+    It reconnects forever with backoff; every connection loss empties the cache.
+    A silent network is caught by TCP keepalives and a ``SELECT 1`` every
+    ``ping_seconds``.
+    """
+
+    #: How often the cache's size and hit counts are logged.
+    STATS_SECONDS = 300.0
+
+    def __init__(self, url: str, cache: AuthzCache, log: Callable[..., None], *, connect_timeout: int = 2,
+                 ping_seconds: float = 5.0) -> None:
+        self._url = url
+        self._cache = cache
+        self._log = log
+        self._connect_timeout = connect_timeout
+        self._ping = ping_seconds
+        self._stop = threading.Event()
+        self._conn: psycopg.Connection[Any] | None = None
+        self._thread = threading.Thread(target=self._run, name="cloudos-authz-feed", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self, timeout: float = 3.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+        self._stats("closed")
+
+    def _stats(self, event: str) -> None:
+        c = self._cache
+        self._log("info", hook="authz_feed", event=event, held=len(c), hits=c.hits, misses=c.misses)
+
+    def _run(self) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                self._listen()
+                backoff = 0.5
+            except Exception as exc:
+                held = len(self._cache)
+                self._cache.lost()
+                self._log("warn", hook="authz_feed", event="feed_lost", error=type(exc).__name__,
+                          detail=" ".join(str(exc).split())[:160], held=held,
+                          action="authorize reads PostgreSQL until the feed is back")
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def _listen(self) -> None:
+        with psycopg.connect(self._url, autocommit=True, connect_timeout=self._connect_timeout,
+                             application_name="rlm_cloudos_feed", keepalives=1, keepalives_idle=5,
+                             keepalives_interval=2, keepalives_count=3) as conn:
+            conn.execute(f"LISTEN {CHANNEL}")
+            self._cache.connected()
+            self._log("info", hook="authz_feed", event="feed_connected")
+            last_ping = last_stats = time.monotonic()
+            while not self._stop.is_set():
+                for note in conn.notifies(timeout=1.0):
+                    try:
+                        self._cache.apply(note.payload)
+                    except (ValueError, KeyError) as exc:
+                        # Not ours to understand: drop everything rather than serve something wrong.
+                        self._log("error", hook="authz_feed", event="bad_message", error=type(exc).__name__,
+                                  detail=note.payload[:160])
+                        self._cache.connected()
+                if time.monotonic() - last_ping >= self._ping:
+                    conn.execute("SELECT 1")
+                    last_ping = time.monotonic()
+                if time.monotonic() - last_stats >= self.STATS_SECONDS:
+                    self._stats("stats")
+                    last_stats = time.monotonic()

@@ -1,0 +1,212 @@
+"""The authorize feed: what every radiusd's in-process authorize cache listens to.
+
+rlm_cloudos answers most logins from memory (rlm_cloudos.store.authz). Each
+radiusd LISTENs on the channel ``cloudos_authz``; every change authorize could
+see is announced on it, in commit order:
+
+  T <tenant id>      a tenant changed (drop its subscribers)
+  P <plan id>        a plan changed (drop its subscribers)
+  S <subscriber id>  a subscriber changed: password, status, expiry, plan, lockout, ...
+  N <nas id>         a NAS was added, changed or removed (forget source addresses)
+  X <nas id>         Accounting-On/Off: every session of the NAS closed
+  A <subscriber id> <acct unique id> <nas id> <updated epoch> <stopped 0|1>
+    <period start epoch> <input> <output> <time> <MAC>
+                     accounting changed a session and (unless "- - - -") the period's
+                     counters: absolute values, applied in place
+
+The first four come from triggers, so every writer (the CLI, a billing run, SQL
+typed by hand) is seen. cloudos_account() sends the A and X messages itself, and
+returns the same text so the radiusd that stored the packet applies it at once.
+
+Revision ID: 0003
+Revises: 0002
+"""
+
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+UPGRADE = r"""
+CREATE FUNCTION cloudos_authz_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('cloudos_authz', TG_ARGV[0] || ' ' || CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END);
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER tenant_authz AFTER UPDATE OR DELETE ON tenant
+  FOR EACH ROW EXECUTE FUNCTION cloudos_authz_changed('T');
+CREATE TRIGGER plan_authz AFTER UPDATE OR DELETE ON plan
+  FOR EACH ROW EXECUTE FUNCTION cloudos_authz_changed('P');
+-- INSERT too: nothing caches an unknown username today, but nothing should have to know that.
+CREATE TRIGGER subscriber_authz AFTER INSERT OR UPDATE OR DELETE ON subscriber
+  FOR EACH ROW EXECUTE FUNCTION cloudos_authz_changed('S');
+CREATE TRIGGER nas_authz AFTER INSERT OR UPDATE OR DELETE ON nas
+  FOR EACH ROW EXECUTE FUNCTION cloudos_authz_changed('N');
+
+-- authorize reads the live sessions themselves now (the cache counts them at request
+-- time); the stale cutoff is the one in cloudos_stale_cutoff() and its Python twin.
+DROP FUNCTION cloudos_account(inet, text, text, text, text, timestamptz, bigint, bigint, bigint, inet, text, text, text);
+
+CREATE FUNCTION cloudos_account(
+  p_nas_address inet, p_uid text, p_status text, p_username text, p_acct_session_id text,
+  p_event_time timestamptz, p_in bigint, p_out bigint, p_time bigint,
+  p_framed_ip inet, p_calling text, p_nas_port_id text, p_cause text)
+RETURNS TABLE (result text, tenant_id bigint, subscriber_id bigint, d_in bigint, d_out bigint, d_time bigint,
+               feed text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  n record;
+  sub record;
+  o session_open%ROWTYPE;
+  per record;
+  u record;
+  over_before boolean;
+  over_after boolean;
+  archived integer;
+  wrote boolean := false;
+  counters text := '- - - -';
+BEGIN
+  SELECT nas.id, nas.tenant_id, t.timezone INTO n
+    FROM nas JOIN tenant t ON t.id = nas.tenant_id
+   WHERE nas.address >>= p_nas_address;
+  IF NOT FOUND THEN
+    RETURN QUERY SELECT 'unknown_nas'::text, NULL::bigint, NULL::bigint, 0::bigint, 0::bigint, 0::bigint, NULL::text;
+    RETURN;
+  END IF;
+
+  IF p_status IN ('Accounting-On', 'Accounting-Off') THEN
+    WITH closed AS (
+      UPDATE session_open so
+         SET stopped_at = p_event_time, terminate_cause = 'NAS-Reboot'
+       WHERE so.nas_id = n.id AND so.stopped_at IS NULL
+      RETURNING so.*)
+    SELECT count(cloudos_archive_session(c)) INTO archived FROM closed c;
+    RAISE LOG 'cloudos_account: Accounting-On/Off from NAS % closed % sessions', n.id, archived;
+    PERFORM pg_notify('cloudos_authz', 'X ' || n.id);
+    RETURN QUERY SELECT 'nas_reset'::text, n.tenant_id, NULL::bigint, 0::bigint, 0::bigint, 0::bigint,
+                        'X ' || n.id;
+    RETURN;
+  END IF;
+
+  SELECT s.id, s.expires_at, p.period, p.quota_bytes, p.quota_download_bytes, p.quota_upload_bytes,
+         p.time_quota_seconds, p.fup_rate_limit
+    INTO sub
+    FROM subscriber s LEFT JOIN plan p ON p.id = s.plan_id
+   WHERE s.tenant_id = n.tenant_id AND s.username = p_username;
+
+  -- The session's row, locked: a concurrent packet of the same session waits here
+  -- and then sees this one's counters, so a delta is never counted twice.
+  SELECT * INTO o FROM session_open so WHERE so.acct_unique_id = p_uid FOR UPDATE;
+  IF NOT FOUND THEN
+    -- First packet of the session (a Start, or whatever arrived first): one insert,
+    -- and everything it reports is new.
+    INSERT INTO session_open AS so (acct_unique_id, tenant_id, subscriber_id, nas_id, nas_address, username,
+                                    acct_session_id, started_at, updated_at, framed_ip, calling_station_id,
+                                    nas_port_id, input_octets, output_octets, session_time, stopped_at,
+                                    terminate_cause)
+    VALUES (p_uid, n.tenant_id, sub.id, n.id, p_nas_address, p_username, p_acct_session_id,
+            p_event_time - make_interval(secs => p_time), p_event_time, p_framed_ip, p_calling, p_nas_port_id,
+            p_in, p_out, p_time, CASE WHEN p_status = 'Stop' THEN p_event_time END,
+            CASE WHEN p_status = 'Stop' THEN p_cause END)
+    ON CONFLICT (acct_unique_id) DO NOTHING
+    RETURNING so.* INTO o;
+    IF FOUND THEN
+      wrote := true;
+      d_in := p_in;
+      d_out := p_out;
+      d_time := p_time;
+    ELSE
+      -- Another radiusd inserted it in between: continue as an update of its row.
+      SELECT * INTO o FROM session_open so WHERE so.acct_unique_id = p_uid FOR UPDATE;
+    END IF;
+  END IF;
+
+  IF d_in IS NULL THEN
+    d_in := greatest(p_in - o.input_octets, 0);
+    d_out := greatest(p_out - o.output_octets, 0);
+    d_time := greatest(p_time - o.session_time, 0);
+    -- A duplicate or a late interim changes nothing: no write at all.
+    IF d_in > 0 OR d_out > 0 OR d_time > 0 OR (p_status = 'Stop' AND o.stopped_at IS NULL)
+       OR (o.framed_ip IS NULL AND p_framed_ip IS NOT NULL) OR p_event_time > o.updated_at THEN
+      UPDATE session_open so
+         SET input_octets = greatest(o.input_octets, p_in),
+             output_octets = greatest(o.output_octets, p_out),
+             session_time = greatest(o.session_time, p_time),
+             updated_at = greatest(o.updated_at, p_event_time),
+             framed_ip = coalesce(o.framed_ip, p_framed_ip),
+             nas_address = coalesce(o.nas_address, p_nas_address),
+             stopped_at = CASE WHEN p_status = 'Stop' THEN coalesce(o.stopped_at, p_event_time) ELSE o.stopped_at END,
+             terminate_cause = CASE WHEN p_status = 'Stop' THEN coalesce(o.terminate_cause, p_cause)
+                                    ELSE o.terminate_cause END
+       WHERE so.acct_unique_id = p_uid
+      RETURNING so.* INTO o;
+      wrote := true;
+    END IF;
+  END IF;
+
+  IF o.subscriber_id IS NOT NULL AND (d_in > 0 OR d_out > 0 OR d_time > 0) THEN
+    SELECT * INTO per FROM cloudos_period(sub.period, n.timezone, sub.expires_at, p_event_time);
+    INSERT INTO usage_counter AS uc (tenant_id, subscriber_id, period_start, period_end,
+                                     input_octets, output_octets, session_time)
+    VALUES (n.tenant_id, o.subscriber_id, per.period_start, per.period_end, d_in, d_out, d_time)
+    ON CONFLICT (subscriber_id, period_start) DO UPDATE
+       SET input_octets = uc.input_octets + EXCLUDED.input_octets,
+           output_octets = uc.output_octets + EXCLUDED.output_octets,
+           session_time = uc.session_time + EXCLUDED.session_time,
+           updated_at = now()
+    RETURNING uc.input_octets, uc.output_octets, uc.session_time INTO u;
+    counters := concat_ws(' ', floor(extract(epoch FROM per.period_start))::bigint, u.input_octets, u.output_octets,
+                          u.session_time);
+
+    -- Crossing a quota in this very packet (the counter row lock makes exactly
+    -- one packet see the crossing): slow down or disconnect every open session.
+    over_after := (sub.quota_bytes IS NOT NULL AND u.input_octets + u.output_octets >= sub.quota_bytes)
+               OR (sub.quota_download_bytes IS NOT NULL AND u.output_octets >= sub.quota_download_bytes)
+               OR (sub.quota_upload_bytes IS NOT NULL AND u.input_octets >= sub.quota_upload_bytes)
+               OR (sub.time_quota_seconds IS NOT NULL AND u.session_time >= sub.time_quota_seconds);
+    over_before := (sub.quota_bytes IS NOT NULL AND u.input_octets + u.output_octets - d_in - d_out >= sub.quota_bytes)
+               OR (sub.quota_download_bytes IS NOT NULL AND u.output_octets - d_out >= sub.quota_download_bytes)
+               OR (sub.quota_upload_bytes IS NOT NULL AND u.input_octets - d_in >= sub.quota_upload_bytes)
+               OR (sub.time_quota_seconds IS NOT NULL AND u.session_time - d_time >= sub.time_quota_seconds);
+    IF over_after AND NOT over_before THEN
+      PERFORM cloudos_queue_coa(o.subscriber_id,
+                                CASE WHEN sub.fup_rate_limit IS NOT NULL THEN 'coa' ELSE 'disconnect' END,
+                                sub.fup_rate_limit, 'quota_exhausted');
+    END IF;
+  END IF;
+
+  IF o.stopped_at IS NOT NULL THEN
+    PERFORM cloudos_archive_session(o);
+  END IF;
+
+  -- What changed for authorize: the session as it now stands and, when counted,
+  -- the period's counters (absolute values, so replaying a message is harmless).
+  -- Every radiusd's authorize cache applies it (rlm_cloudos.store.authz).
+  IF wrote AND o.subscriber_id IS NOT NULL THEN
+    feed := concat_ws(' ', 'A', o.subscriber_id, o.acct_unique_id, coalesce(o.nas_id, 0),
+                      extract(epoch FROM o.updated_at), (o.stopped_at IS NOT NULL)::int, counters,
+                      upper(coalesce(o.calling_station_id, '')));
+    PERFORM pg_notify('cloudos_authz', feed);
+  END IF;
+
+  result := 'ok';
+  tenant_id := o.tenant_id;
+  subscriber_id := o.subscriber_id;
+  RETURN NEXT;
+END $$;
+
+GRANT EXECUTE ON FUNCTION cloudos_account(inet, text, text, text, text, timestamptz, bigint, bigint, bigint, inet, text,
+                                          text, text) TO cloudos_radius;
+"""
+
+
+def upgrade() -> None:
+    op.execute(UPGRADE)
+
+
+def downgrade() -> None:
+    raise NotImplementedError("schema downgrades are not supported: restore the daily backup instead")
