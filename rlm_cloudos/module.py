@@ -212,20 +212,10 @@ def authorize(p: Any) -> Result:
         _keep_snapshot(rt, ctx, req.user_name, read)
 
     decision = decide_access(ctx.tenant, ctx.subscriber, req.calling_station_id, now, ctx.usage)
-    # post_auth reads these back to write the auth log row without another query.
-    tag: tuple[tuple[str, str, str], ...] = (
-        ("CloudOS-Decision", ":=", decision.outcome.value),
-        ("CloudOS-Reason", ":=", decision.reason.value),
-        ("CloudOS-Tenant", ":=", ctx.tenant.slug),
-        ("CloudOS-Tenant-Id", ":=", str(ctx.tenant.id)),
-        ("CloudOS-NAS-Id", ":=", str(ctx.nas_id)),
-    )
     if decision.reason is Reason.THROTTLED:
         log("auth", hook="authorize", tenant=ctx.tenant.slug, user=req.user_name, reason=decision.reason.value,
             locked_until=ctx.subscriber.locked_until.isoformat() if ctx.subscriber and ctx.subscriber.locked_until
             else None)
-    if ctx.subscriber is not None:
-        tag += (("CloudOS-Subscriber-Id", ":=", str(ctx.subscriber.id)),)
     entry = AuthLogEntry(
         at=now,
         tenant_id=ctx.tenant.id,
@@ -246,7 +236,14 @@ def authorize(p: Any) -> Result:
             reason=decision.reason.value, mac=req.calling_station_id)
         rt.auth_log.add(entry)
         rcode, update = _reject(decision.reason)
-        update["config"] = tag
+        # For unlang and the debug log: who refused, and why.
+        update["config"] = (
+            ("CloudOS-Decision", ":=", decision.outcome.value),
+            ("CloudOS-Reason", ":=", decision.reason.value),
+            ("CloudOS-Tenant", ":=", ctx.tenant.slug),
+            ("CloudOS-Tenant-Id", ":=", str(ctx.tenant.id)),
+            ("CloudOS-NAS-Id", ":=", str(ctx.nas_id)),
+        ) + ((("CloudOS-Subscriber-Id", ":=", str(ctx.subscriber.id)),) if ctx.subscriber is not None else ())
         return rcode, update
 
     assert ctx.password_enc is not None  # an accepted subscriber exists
@@ -256,11 +253,13 @@ def authorize(p: Any) -> Result:
         log("error", hook="authorize", tenant=ctx.tenant.slug, user=req.user_name, reason="undecryptable_password",
             detail=str(exc))
         return _reject(Reason.INTERNAL_ERROR)
-    # Written as an accept unless post-auth says pap/chap/mschap refused the password.
+    # Written as an accept unless post-auth says pap/chap/mschap refused the password. The held
+    # row carries everything post_auth needs: the control list gets only its id (every
+    # attribute handed back costs radiusd a conversion).
     log_id = rt.auth_log.hold(entry)
     return radiusd.RLM_MODULE_UPDATED, {
         "reply": tuple((a, ":=", v) for a, v in decision.reply),
-        "config": (("Cleartext-Password", ":=", password), ("CloudOS-Log-Id", ":=", str(log_id)), *tag),
+        "config": (("Cleartext-Password", ":=", password), ("CloudOS-Log-Id", ":=", str(log_id))),
     }
 
 
@@ -298,48 +297,49 @@ def _from_snapshot(rt: Runtime, nas_address: str, username: str, mac: str | None
 
 @guarded("post_auth", lambda: radiusd.RLM_MODULE_NOOP)
 def post_auth(p: Any) -> Result:
-    """Post-Auth-Type REJECT of a login authorize accepted: pap/chap/mschap refused the password.
-    Turn its held auth-log accept into a wrong_password reject, count the failure, lock out at the
-    tenant's limit. Anything else is NOOP: authorize logged its own rejects, and raddb calls this
-    hook only when control:CloudOS-Log-Id is set."""
+    """Post-Auth-Type REJECT of a login authorize accepted (control:CloudOS-Log-Id names its held
+    auth-log row): pap/chap/mschap refused the password. Log it as wrong_password, count the
+    failure, lock out at the tenant's limit. Anything else is NOOP: authorize logged its own rejects."""
     config = to_dict(p.get("config") if isinstance(p, dict) else ())
-    req = parse_access(_request(p))
-    tenant_id = _int(config.get("CloudOS-Tenant-Id"))
-    if (config.get("Post-Auth-Type", "").lower() != "reject" or config.get("CloudOS-Decision") != "accept"
-            or tenant_id is None or isinstance(req, BadAttribute)):
+    log_id = _int(config.get("CloudOS-Log-Id"))
+    if config.get("Post-Auth-Type", "").lower() != "reject" or log_id is None:
         return radiusd.RLM_MODULE_NOOP
     reason = Reason.WRONG_PASSWORD
     rt = runtime()
-    tenant = rt.tenants.get(tenant_id, Tenant(id=tenant_id, slug=config.get("CloudOS-Tenant", "")))
-    count = rt.live.record_failure(tenant_id, req.user_name, tenant.login_fail_window_seconds)
-    log("auth", hook="post_auth", tenant=tenant.slug, user=req.user_name, reason=reason.value,
-        method=req.auth_method, mac=req.calling_station_id, failed_logins=count or None)
-    sub_id = _int(config.get("CloudOS-Subscriber-Id"))
-    if count >= tenant.login_fail_limit and sub_id is not None:
-        until = _now() + timedelta(seconds=tenant.login_lockout_seconds)
-        try:
-            rt.db.lock_subscriber(sub_id, until)
-            if rt.authz is not None:
-                rt.authz.apply(f"S {sub_id}")  # the trigger says so too, a moment later
-            log("auth", hook="post_auth", tenant=tenant.slug, user=req.user_name, event="locked_out",
-                failed_logins=count, seconds=tenant.login_lockout_seconds)
-        except BackendUnavailable as exc:
-            log("error", hook="post_auth", tenant=tenant.slug, user=req.user_name, event="lock_failed",
-                detail=str(exc))
-    log_id = _int(config.get("CloudOS-Log-Id"))
-    if log_id is None or rt.auth_log.refuse(log_id, reason.value) is None:
-        if log_id is not None:
-            log("warn", hook="post_auth", tenant=tenant.slug, user=req.user_name, event="late_refusal",
+    refused = rt.auth_log.refuse(log_id, reason.value)
+    if refused is None:
+        log("error", hook="post_auth", user=to_dict(_request(p)).get("User-Name"), reason=reason.value,
+            event="auth_log_row_unknown", log_id=log_id)
+    else:
+        accept, late = refused
+        tid = accept.tenant_id
+        tenant = rt.tenants.get(tid, Tenant(id=tid, slug=str(tid)))
+        if late:
+            log("warn", hook="post_auth", tenant=tenant.slug, user=accept.username, event="late_refusal",
                 detail="the held accept was already written; this reject follows it in the auth log")
-        rt.auth_log.add(AuthLogEntry(
-            at=_now(), tenant_id=tenant_id, nas_id=_int(config.get("CloudOS-NAS-Id")), subscriber_id=sub_id,
-            username=req.user_name, outcome="reject", reason=reason.value, auth_method=req.auth_method,
-            calling_station_id=req.calling_station_id, nas_port_id=req.nas_port_id,
-            nas_port_type=req.nas_port_type, framed_ip=req.framed_ip, walled_garden=False))
+        count = rt.live.record_failure(tid, accept.username, tenant.login_fail_window_seconds)
+        log("auth", hook="post_auth", tenant=tenant.slug, user=accept.username, reason=reason.value,
+            method=accept.auth_method, mac=accept.calling_station_id, failed_logins=count or None)
+        if count >= tenant.login_fail_limit and accept.subscriber_id is not None:
+            _lock_out(rt, tenant, accept.subscriber_id, accept.username, count)
     return radiusd.RLM_MODULE_UPDATED, {
         "reply": (("Reply-Message", ":=", REPLY_MESSAGES[reason]),),
         "request": (("Module-Failure-Message", "+=", f"cloudos: {reason.value}"),),
     }
+
+
+def _lock_out(rt: Runtime, tenant: Tenant, subscriber_id: int, username: str, count: int) -> None:
+    """Too many wrong passwords: refuse the subscriber until the tenant's lockout has passed."""
+    until = _now() + timedelta(seconds=tenant.login_lockout_seconds)
+    try:
+        rt.db.lock_subscriber(subscriber_id, until)
+    except BackendUnavailable as exc:
+        log("error", hook="post_auth", tenant=tenant.slug, user=username, event="lock_failed", detail=str(exc))
+        return
+    if rt.authz is not None:
+        rt.authz.apply(f"S {subscriber_id}")  # the trigger says so too, a moment later
+    log("auth", hook="post_auth", tenant=tenant.slug, user=username, event="locked_out",
+        failed_logins=count, seconds=tenant.login_lockout_seconds)
 
 
 def _int(text: str | None) -> int | None:

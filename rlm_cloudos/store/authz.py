@@ -117,7 +117,12 @@ class AuthzCache:
         if usage is not None:
             if not usage.period_start <= now < usage.period_end:
                 return None  # a new billing period: its counter is read afresh
-            usage = replace(usage, online=count_online(ctx.sessions, mac, ctx.tenant.interim_interval, now))
+            if ctx.sessions:  # held with online = 0 (store), so usually nothing to rebuild
+                online = count_online(ctx.sessions, mac, ctx.tenant.interim_interval, now)
+                if online:
+                    usage = replace(usage, online=online)
+        if nas.id == ctx.nas_id and usage is ctx.usage:
+            return ctx
         return replace(ctx, nas_id=nas.id, nas_name=nas.name, usage=usage)
 
     def filled_at(self, tenant_id: int, username: str) -> float | None:
@@ -149,11 +154,16 @@ class AuthzCache:
             old = self._by_sub.get(sub.id)
             if old is not None and old != key:
                 self._entries.pop(old, None)  # renamed
+            previous = self._entries.get(key)
+            if previous is not None and previous.ctx.subscriber is not None and previous.ctx.subscriber.id != sub.id:
+                self._by_sub.pop(previous.ctx.subscriber.id, None)  # the username now belongs to another
             if key not in self._entries and len(self._entries) >= self.max_entries:
                 oldest = next(iter(self._entries))
                 evicted = self._entries.pop(oldest)
                 assert evicted.ctx.subscriber is not None
                 self._by_sub.pop(evicted.ctx.subscriber.id, None)
+            if ctx.usage is not None and ctx.usage.online:
+                ctx = replace(ctx, usage=replace(ctx.usage, online=0))  # counted per request
             self._entries[key] = _Entry(ctx, time.monotonic())
             self._by_sub[sub.id] = key
             return True
@@ -241,9 +251,9 @@ class AuthzCache:
         period_start = None if p0 == "-" else int(p0)
         self._touch("S", sid)
         key = self._by_sub.get(sid)
-        if key is None:
+        entry = self._entries.get(key) if key is not None else None
+        if entry is None:
             return
-        entry = self._entries[key]
         ctx = entry.ctx
         sessions = tuple(s for s in ctx.sessions if s.acct_unique_id != uid)
         if not stopped:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import collections
-import dataclasses
 import itertools
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -142,8 +141,9 @@ class Database:
         return AcctResult(*row)
 
 
-@dataclass(frozen=True, slots=True)
-class AuthLogEntry:
+class AuthLogEntry(NamedTuple):
+    """One auth-log row, in COPY_AUTH_LOG's column order (a NamedTuple: built on every login)."""
+
     at: datetime
     tenant_id: int
     nas_id: int | None
@@ -173,12 +173,17 @@ class AuthLogWriter:
     not two; the password check itself takes microseconds, far inside the hold.
     """
 
+    #: Accepts remembered after they were written, for late refusals.
+    REMEMBER_WRITTEN = 10_000
+
     def __init__(self, db: Database, log: Callable[..., None], *, capacity: int = 100_000,
                  interval: float = 0.2, hold: float = 1.0) -> None:
         self._db = db
         self._log = log
         self._rows: collections.deque[AuthLogEntry] = collections.deque()
         self._held: dict[int, AuthLogEntry] = {}
+        #: Accepts written lately, for a refusal that comes after its hold ran out.
+        self._written: collections.OrderedDict[int, AuthLogEntry] = collections.OrderedDict()
         self._due: collections.deque[tuple[float, int]] = collections.deque()
         self._ids = itertools.count(1)
         self._hold = hold
@@ -199,13 +204,17 @@ class AuthLogWriter:
         self._due.append((time.monotonic() + self._hold, log_id))
         return log_id
 
-    def refuse(self, log_id: int, reason: str) -> AuthLogEntry | None:
-        """Write held accept ``log_id`` as a reject for ``reason`` instead; None if it was no longer
-        held (already written as an accept: the caller must record the reject itself)."""
+    def refuse(self, log_id: int, reason: str) -> tuple[AuthLogEntry, bool] | None:
+        """Write accept ``log_id`` as a reject for ``reason`` instead. Returns the accept and whether
+        it had already been written (then the reject follows it in the log); None if unknown."""
         entry = self._held.pop(log_id, None)
-        if entry is not None:
-            self._rows.append(dataclasses.replace(entry, outcome="reject", reason=reason, walled_garden=False))
-        return entry
+        late = entry is None
+        if entry is None:
+            entry = self._written.pop(log_id, None)
+            if entry is None:
+                return None
+        self._rows.append(entry._replace(outcome="reject", reason=reason, walled_garden=False))
+        return entry, late
 
     def _release(self, everything: bool) -> None:
         """Move held accepts whose time is up (or all of them) to the rows to write."""
@@ -215,6 +224,9 @@ class AuthLogWriter:
             entry = self._held.pop(log_id, None)
             if entry is not None:
                 self._rows.append(entry)
+                self._written[log_id] = entry
+                if len(self._written) > self.REMEMBER_WRITTEN:
+                    self._written.popitem(last=False)
 
     def close(self, timeout: float = 3.0) -> None:
         self._stop.set()
@@ -239,15 +251,10 @@ class AuthLogWriter:
                 return
 
     def _flush(self, rows: list[AuthLogEntry]) -> None:
-        params = [
-            (r.at, r.tenant_id, r.nas_id, r.subscriber_id, r.username, r.outcome, r.reason, r.auth_method,
-             r.calling_station_id, r.nas_port_id, r.nas_port_type, r.framed_ip, r.walled_garden)
-            for r in rows
-        ]
         try:
             with self._db.pool.connection(timeout=5) as conn:
                 with conn.cursor() as cur, cur.copy(sql.COPY_AUTH_LOG) as copy:
-                    for row in params:
+                    for row in rows:
                         copy.write_row(row)
         except Exception as exc:  # PostgreSQL away: keep the rows for the next round
             self._rows.extendleft(reversed(rows))

@@ -65,13 +65,15 @@ def test_held_accepts_are_released_when_their_time_is_up_and_not_before() -> Non
     w, db = writer(hold=0.0)
     first = w.hold(entry("ali"))
     w._release(everything=False)
-    assert w.refuse(first, "wrong_password") is None  # already on its way as an accept
+    refused = w.refuse(first, "wrong_password")  # already on its way as an accept: the reject follows it
+    assert refused is not None and refused[1] is True
+    assert w.refuse(first, "wrong_password") is None  # once only
     w2, db2 = writer(hold=3600)
     w2.hold(entry("bilal"))
     w2._release(everything=False)
     assert not w2._rows
     w.close()
     w2.close()
-    assert written(db) == [("ali", "accept", "ok", False)]
+    assert written(db) == [("ali", "accept", "ok", False), ("ali", "reject", "wrong_password", False)]
     assert written(db2) == [("bilal", "accept", "ok", False)]
 

@@ -105,6 +105,8 @@ class FakeAuthLog:
     entries: list[AuthLogEntry] = field(default_factory=list)
     #: Accepts authorize held back (AuthLogWriter.hold), by CloudOS-Log-Id.
     held: dict[int, AuthLogEntry] = field(default_factory=dict)
+    #: Accepts already written (their hold ran out).
+    written: dict[int, AuthLogEntry] = field(default_factory=dict)
     fail: BaseException | None = None
     closed: bool = False
 
@@ -122,13 +124,17 @@ class FakeAuthLog:
         self.held[len(self.held) + 1000] = entry
         return len(self.held) + 999
 
-    def refuse(self, log_id: int, reason: str) -> AuthLogEntry | None:
+    def refuse(self, log_id: int, reason: str) -> tuple[AuthLogEntry, bool] | None:
         if self.fail is not None:
             raise self.fail
         entry = self.held.pop(log_id, None)
-        if entry is not None:
-            self.entries.append(replace(entry, outcome="reject", reason=reason, walled_garden=False))
-        return entry
+        late = entry is None
+        if entry is None:
+            entry = self.written.pop(log_id, None)
+            if entry is None:
+                return None
+        self.entries.append(entry._replace(outcome="reject", reason=reason, walled_garden=False))
+        return entry, late
 
 
 class FakeRuntime(module.Runtime):
@@ -256,12 +262,6 @@ def test_authorize_accept_hands_the_password_to_pap(rt: FakeRuntime) -> None:
     assert rt.db.calls == [("access_context", ("127.0.0.1", "ali"))]
     assert triples(update, "config") == {
         "Cleartext-Password": PASSWORD,
-        "CloudOS-Decision": "accept",
-        "CloudOS-Reason": "ok",
-        "CloudOS-Tenant": "isp1",
-        "CloudOS-Tenant-Id": "7",
-        "CloudOS-NAS-Id": "3",
-        "CloudOS-Subscriber-Id": "42",
         "CloudOS-Log-Id": "1000",
     }
     reply = triples(update, "reply")
@@ -298,9 +298,9 @@ def test_authorize_walled_garden_accept(rt: FakeRuntime) -> None:
     )
     rcode, update = module.authorize(call())
     assert rcode == radiusd.RLM_MODULE_UPDATED
-    config = triples(update, "config")
-    assert (config["CloudOS-Decision"], config["CloudOS-Reason"]) == ("accept", "suspended")
-    assert config["Cleartext-Password"] == PASSWORD
+    assert triples(update, "config")["Cleartext-Password"] == PASSWORD
+    (held,) = rt.auth_log.held.values()
+    assert (held.outcome, held.reason, held.walled_garden) == ("accept", "suspended", True)
     reply = triples(update, "reply")
     assert (reply["Mikrotik-Rate-Limit"], reply["Mikrotik-Address-List"]) == ("256k/256k", "cloudos-expired")
 
@@ -480,8 +480,9 @@ def tags(reason: str, decision: str = "accept", subscriber: str | None = "42") -
 
 
 def test_post_auth_reject_after_accept_is_a_wrong_password(rt: FakeRuntime) -> None:
-    config = (("Cleartext-Password", PASSWORD), *tags("ok"), ("Post-Auth-Type", "Reject"))
     with freeze_time("2026-11-30 12:00:00"):
+        _, update = module.authorize(call())
+        config = (*as_request_config(update), ("Post-Auth-Type", "Reject"))
         result = module.post_auth(call(config=config))
     assert_rlm_python3_shape(result)
     rcode, update = result
@@ -543,7 +544,8 @@ def test_post_auth_turns_the_held_accept_into_a_wrong_password(rt: FakeRuntime) 
 
 def test_post_auth_after_the_hold_ran_out_still_logs_the_reject(rt: FakeRuntime) -> None:
     _, update = module.authorize(call())
-    rt.auth_log.held.clear()  # written as an accept already: the writer's hold ran out
+    rt.auth_log.written.update(rt.auth_log.held)  # the writer's hold ran out: written as an accept
+    rt.auth_log.held.clear()
     module.post_auth(call(config=(*as_request_config(update), ("Post-Auth-Type", "Reject"))))
     (entry,) = rt.auth_log.entries
     assert (entry.outcome, entry.reason) == ("reject", "wrong_password")
@@ -607,9 +609,7 @@ def test_post_auth_guard_when_the_auth_log_fails(rt: FakeRuntime) -> None:
     rt.auth_log.fail = RuntimeError("queue closed")
     result = module.post_auth(call(config=(*tags("ok"), ("CloudOS-Log-Id", "1000"), ("Post-Auth-Type", "Reject"))))
     assert result == radiusd.RLM_MODULE_NOOP
-    # The wrong password is logged first, then the guard's line for the failed auth log.
-    wrong, line = [m for _, m in non_debug()]
-    assert "reason=wrong_password" in wrong
+    (line,) = [m for _, m in non_debug()]
     assert "hook=post_auth" in line and "error=RuntimeError" in line
 
 
@@ -910,3 +910,12 @@ def test_no_secret_in_any_log_line_across_every_path(rt: FakeRuntime) -> None:
     module.instantiate(None)
     assert len(non_debug()) >= 10  # the paths above did log
     assert_no_secret_logged(rt)
+
+
+def test_post_auth_for_an_unknown_log_id_still_refuses_and_says_so(rt: FakeRuntime) -> None:
+    config = (("CloudOS-Log-Id", "4242"), ("Post-Auth-Type", "Reject"))
+    rcode, update = module.post_auth(call(config=config))
+    assert rcode == radiusd.RLM_MODULE_UPDATED and update["reply"] == (("Reply-Message", ":=", "wrong password"),)
+    assert rt.auth_log.entries == []
+    (line,) = [m for _, m in non_debug()]
+    assert "event=auth_log_row_unknown" in line and "log_id=4242" in line
