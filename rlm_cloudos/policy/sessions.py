@@ -21,7 +21,7 @@ class LiveSession(NamedTuple):
 def stale_after(interim_interval: int) -> int:
     """Seconds without accounting after which a session no longer counts: two interim
     intervals plus the 10 % jitter RouterOS adds, rounded up, and a minute of margin.
-    Integer arithmetic, as PostgreSQL's numeric does it (300 * 1.1 is 330, not 330.00000000000006)."""
+    Integer arithmetic, as PostgreSQL's numeric does it (in floats 100 * 1.1 is 110.00000000000001)."""
     return 2 * -(-interim_interval * 11 // 10) + 60
 
 

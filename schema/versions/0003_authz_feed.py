@@ -68,6 +68,7 @@ DECLARE
   over_after boolean;
   archived integer;
   wrote boolean := false;
+  first_packet boolean := false;
   counters text := '- - - -';
 BEGIN
   SELECT nas.id, nas.tenant_id, t.timezone INTO n
@@ -116,6 +117,7 @@ BEGIN
     RETURNING so.* INTO o;
     IF FOUND THEN
       wrote := true;
+      first_packet := true;
       d_in := p_in;
       d_out := p_out;
       d_time := p_time;
@@ -190,7 +192,17 @@ BEGIN
     feed := concat_ws(' ', 'A', o.subscriber_id, o.acct_unique_id, coalesce(o.nas_id, 0),
                       extract(epoch FROM o.updated_at), (o.stopped_at IS NOT NULL)::int, counters,
                       upper(coalesce(o.calling_station_id, '')));
-    PERFORM pg_notify('cloudos_authz', feed);
+    -- Announced to the other radiusd only when it can change what they decide: a
+    -- session appears or ends, or a quota is crossed. A NOTIFY serialises commits
+    -- database-wide (PreCommit_Notify takes one lock until the commit is flushed):
+    -- on every interim it halved accounting throughput (1,950 against 3,450 packets/s,
+    -- 8 connections). Between those events another radiusd's cached counters lag by
+    -- the interims since, so the limits it sends are generous by that much, and
+    -- the crossing itself is still detected here and enforced by CoA.
+    IF first_packet OR p_status NOT IN ('Interim-Update', 'Alive') OR coalesce(over_after AND NOT over_before, false)
+    THEN
+      PERFORM pg_notify('cloudos_authz', feed);
+    END IF;
   END IF;
 
   result := 'ok';
