@@ -23,3 +23,7 @@ class BackendUnavailable(CloudOSError):
 
 class StatementRefused(CloudOSError):
     """PostgreSQL answered and refused the statement: retrying the same input cannot succeed."""
+
+
+class Conflict(BackendUnavailable):
+    """PostgreSQL rolled the transaction back (deadlock, serialization failure): the same work may succeed again."""

@@ -33,7 +33,7 @@ from rlm_cloudos.policy.access import reject
 from rlm_cloudos.radattrs import BadAttribute, parse_access, parse_acct, to_dict
 from rlm_cloudos.store.authz import AuthzCache, AuthzFeed
 from rlm_cloudos.store.live import Live
-from rlm_cloudos.store.pg import AuthLogEntry, AuthLogWriter, Database, NasRecord
+from rlm_cloudos.store.pg import AccountingBatcher, AuthLogEntry, AuthLogWriter, Database, NasRecord
 from rlm_cloudos.store.rows import AccessContext
 
 log = RadLog(
@@ -68,6 +68,8 @@ class Runtime:
     #: What authorize read, kept current by the cloudos_authz feed (None: turned off).
     authz: AuthzCache | None = None
     feed: AuthzFeed | None = None
+    #: Group commit for accounting (None: each lane writes its own packet).
+    acct: AccountingBatcher | None = None
 
     @classmethod
     def start(cls, section: dict[str, str] | None) -> Runtime:
@@ -81,6 +83,9 @@ class Runtime:
         )
         db.open()
         rt = cls(settings, keyring, db, AuthLogWriter(db, log), Live(settings.redis_url, log))
+        if settings.acct_writers > 0:
+            rt.acct = AccountingBatcher(db, log, writers=settings.acct_writers, max_batch=settings.acct_batch,
+                                        timeout=settings.connect_timeout + settings.statement_timeout_ms / 1000 + 1)
         if settings.authz_cache_size > 0:
             rt.authz = AuthzCache(settings.authz_cache_size)
             rt.feed = AuthzFeed(settings.database_url, rt.authz, log, connect_timeout=settings.connect_timeout)
@@ -90,6 +95,9 @@ class Runtime:
     def close(self) -> None:
         if self.feed is not None:
             self.feed.close()
+        if self.acct is not None:
+            self.acct.close()
+            log("info", hook="accounting", event="closed", statements=self.acct.statements, packets=self.acct.packets)
         self.auth_log.close()
         self.db.close()
         self.live.close()
@@ -361,7 +369,7 @@ def accounting(p: Any) -> Result:
         return radiusd.RLM_MODULE_OK
     rt = runtime()
     try:
-        res = rt.db.account(req)
+        res = rt.acct.account(req) if rt.acct is not None else rt.db.account(req)
     except BackendUnavailable as exc:
         log("error", hook="accounting", user=req.user_name, session=req.acct_session_id, status=req.status,
             reason=Reason.BACKEND_UNAVAILABLE.value, detail=str(exc))

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from rlm_cloudos.errors import BackendUnavailable, StatementRefused
+from rlm_cloudos.errors import BackendUnavailable, Conflict, StatementRefused
 from rlm_cloudos.radattrs import AcctRequest
 from rlm_cloudos.store import sql
 from rlm_cloudos.store.rows import AccessContext, access_context
@@ -91,6 +91,9 @@ class Database:
                     with conn.cursor() as cur:
                         cur.execute(query, params, prepare=True)
                         return fetch(cur)
+            except psycopg.errors.TransactionRollback as exc:
+                # A deadlock with another radiusd's batch: nothing wrong with the data or the server.
+                raise Conflict(f"PostgreSQL rolled it back: {type(exc).__name__}: {_first_line(exc)}") from exc
             except PoolTimeout as exc:
                 self._down_until = time.monotonic() + self.BREAKER_SECONDS
                 raise BackendUnavailable("no PostgreSQL connection within the connect timeout") from exc
@@ -122,23 +125,145 @@ class Database:
 
     def account(self, req: AcctRequest) -> AcctResult:
         """Apply one Accounting-Request idempotently (cloudos_account in the schema)."""
-        params = {
-            "nas_address": req.nas_address,
-            "uid": req.acct_unique_id,
-            "status": req.status,
-            "username": req.user_name,
-            "acct_session_id": req.acct_session_id,
-            "delay": req.delay,
-            "input": req.input_octets,
-            "output": req.output_octets,
-            "time": req.session_time,
-            "framed_ip": req.framed_ip,
-            "calling": req.calling_station_id,
-            "nas_port_id": req.nas_port_id,
-            "cause": req.terminate_cause,
-        }
-        row = self._run(sql.ACCOUNT, params, lambda c: c.fetchone())
-        return AcctResult(*row)
+        return AcctResult(*self._run(sql.ACCOUNT, _account_params(req), lambda c: c.fetchone()))
+
+    def account_many(self, reqs: list[AcctRequest]) -> list[AcctResult]:
+        """Apply Accounting-Requests in order in one statement and one transaction (cloudos_account_many):
+        all of them, or none (the error says why)."""
+        columns: dict[str, list[Any]] = {k: [] for k in _ACCOUNT_KEYS}
+        for req in reqs:
+            for key, value in _account_params(req).items():
+                columns[key].append(value)
+        rows = self._run(sql.ACCOUNT_MANY, columns, lambda c: c.fetchall())
+        if len(rows) != len(reqs):
+            raise StatementRefused(f"cloudos_account_many answered {len(rows)} rows for {len(reqs)} packets")
+        return [AcctResult(*row) for row in rows]
+
+
+_ACCOUNT_KEYS = ("nas_address", "uid", "status", "username", "acct_session_id", "delay", "input", "output", "time",
+                 "framed_ip", "calling", "nas_port_id", "cause")
+
+
+def _account_params(req: AcctRequest) -> dict[str, Any]:
+    """cloudos_account()'s arguments for ``req``, by the names sql.ACCOUNT and sql.ACCOUNT_MANY use."""
+    return {
+        "nas_address": req.nas_address,
+        "uid": req.acct_unique_id,
+        "status": req.status,
+        "username": req.user_name,
+        "acct_session_id": req.acct_session_id,
+        "delay": req.delay,
+        "input": req.input_octets,
+        "output": req.output_octets,
+        "time": req.session_time,
+        "framed_ip": req.framed_ip,
+        "calling": req.calling_station_id,
+        "nas_port_id": req.nas_port_id,
+        "cause": req.terminate_cause,
+    }
+
+
+class _Pending:
+    """One Accounting-Request waiting for its batch; the writer sets an outcome, then releases ``done``."""
+
+    __slots__ = ("req", "result", "error", "done")
+
+    def __init__(self, req: AcctRequest) -> None:
+        self.req = req
+        self.result: AcctResult | None = None
+        self.error: Exception | None = None
+        self.done = threading.Lock()
+        self.done.acquire()
+
+
+class AccountingBatcher:
+    """Group commit for accounting: the packets radiusd's lanes hand in while a batch is being
+    written go together into the next one, applied in arrival order in one statement and one
+    transaction (Database.account_many).
+
+    ``account`` returns only once its packet is committed, so the NAS is answered only for
+    what is stored. A lone packet is written at once: no waiting for company. A batch that
+    PostgreSQL refuses (one bad record) or rolls back (a deadlock with another radiusd) is
+    replayed a packet at a time, so one record cannot sink the others.
+    """
+
+    def __init__(self, db: Database, log: Callable[..., None], *, writers: int = 2, max_batch: int = 64,
+                 timeout: float = 10.0) -> None:
+        self._db = db
+        self._log = log
+        self._max = max_batch
+        self._timeout = timeout
+        self._queue: collections.deque[_Pending] = collections.deque()
+        self._ready = threading.Condition()
+        self._stop = False
+        #: Statements written, and the packets they carried.
+        self.statements = 0
+        self.packets = 0
+        self._threads = [threading.Thread(target=self._run, name=f"cloudos-acct-{i}", daemon=True)
+                         for i in range(writers)]
+        for t in self._threads:
+            t.start()
+
+    def account(self, req: AcctRequest) -> AcctResult:
+        """Apply ``req`` as Database.account does, and raise what it raises."""
+        item = _Pending(req)
+        with self._ready:
+            if self._stop:
+                raise BackendUnavailable("accounting writer stopped")
+            self._queue.append(item)
+            self._ready.notify()
+        if not item.done.acquire(timeout=self._timeout):
+            # Still queued or in flight: the NAS resends it, or the spool replays it, and
+            # cloudos_account() counts a packet applied twice only once.
+            raise BackendUnavailable(f"accounting batch not committed within {self._timeout:.0f} s")
+        if item.error is not None:
+            raise item.error
+        assert item.result is not None
+        return item.result
+
+    def close(self, timeout: float = 3.0) -> None:
+        """Write what is queued, then stop the writers."""
+        with self._ready:
+            self._stop = True
+            self._ready.notify_all()
+        for t in self._threads:
+            t.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while not self._queue and not self._stop:
+                    self._ready.wait()
+                if not self._queue:
+                    return
+                batch = [self._queue.popleft() for _ in range(min(len(self._queue), self._max))]
+            self._write(batch)
+
+    def _write(self, batch: list[_Pending]) -> None:
+        try:
+            if len(batch) > 1:
+                try:
+                    for item, res in zip(batch, self._db.account_many([i.req for i in batch]), strict=True):
+                        item.result = res
+                    self.statements += 1
+                    self.packets += len(batch)
+                    return
+                except (StatementRefused, Conflict) as exc:
+                    self._log("warn", hook="accounting", event="batch_replayed", packets=len(batch), detail=str(exc))
+            for item in batch:
+                try:
+                    item.result = self._db.account(item.req)
+                except (BackendUnavailable, StatementRefused) as exc:
+                    item.error = exc
+                self.statements += 1
+                self.packets += 1
+        except Exception as exc:  # PostgreSQL unreachable (or a bug): every waiter gets it, none hangs
+            for item in batch:
+                if item.result is None and item.error is None:
+                    item.error = exc
+        finally:
+            for item in batch:
+                item.done.release()
 
 
 class AuthLogEntry(NamedTuple):

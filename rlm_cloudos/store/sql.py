@@ -59,6 +59,15 @@ SELECT result, tenant_id, subscriber_id, d_in, d_out, d_time, feed
                        %(framed_ip)s::inet, %(calling)s, %(nas_port_id)s, %(cause)s)
 """
 
+# The same for a batch: one array per column, one result row per packet, in order.
+ACCOUNT_MANY = """
+SELECT result, tenant_id, subscriber_id, d_in, d_out, d_time, feed
+  FROM cloudos_account_many(%(nas_address)s::inet[], %(uid)s::text[], %(status)s::text[], %(username)s::text[],
+                            %(acct_session_id)s::text[], %(delay)s::integer[], %(input)s::bigint[],
+                            %(output)s::bigint[], %(time)s::bigint[], %(framed_ip)s::inet[], %(calling)s::text[],
+                            %(nas_port_id)s::text[], %(cause)s::text[])
+"""
+
 # Batches of auth-log rows, written by one COPY (far less work per row than INSERTs).
 COPY_AUTH_LOG = """
 COPY auth_log (at, tenant_id, nas_id, subscriber_id, username, outcome, reason, auth_method,

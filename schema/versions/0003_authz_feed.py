@@ -213,6 +213,30 @@ END $$;
 
 GRANT EXECUTE ON FUNCTION cloudos_account(inet, text, text, text, text, timestamptz, bigint, bigint, bigint, inet, text,
                                           text, text) TO cloudos_radius;
+
+-- Several Accounting-Requests in one statement, one transaction: cloudos_account()
+-- for each, in array order (a later packet of a session sees an earlier one's row).
+-- All or nothing: one refused packet fails the statement, and the caller replays
+-- them one by one. A commit per packet costs PostgreSQL about as much as the
+-- packet's own work, and each statement costs radiusd a driver round trip.
+CREATE FUNCTION cloudos_account_many(
+  p_nas_address inet[], p_uid text[], p_status text[], p_username text[], p_acct_session_id text[],
+  p_delay integer[], p_in bigint[], p_out bigint[], p_time bigint[],
+  p_framed_ip inet[], p_calling text[], p_nas_port_id text[], p_cause text[])
+RETURNS TABLE (result text, tenant_id bigint, subscriber_id bigint, d_in bigint, d_out bigint, d_time bigint,
+               feed text)
+LANGUAGE plpgsql AS $$
+BEGIN
+  FOR i IN 1 .. coalesce(array_length(p_uid, 1), 0) LOOP
+    RETURN QUERY SELECT * FROM cloudos_account(
+      p_nas_address[i], p_uid[i], p_status[i], p_username[i], p_acct_session_id[i],
+      now() - make_interval(secs => p_delay[i]), p_in[i], p_out[i], p_time[i],
+      p_framed_ip[i], p_calling[i], p_nas_port_id[i], p_cause[i]);
+  END LOOP;
+END $$;
+
+GRANT EXECUTE ON FUNCTION cloudos_account_many(inet[], text[], text[], text[], text[], integer[], bigint[], bigint[],
+                                               bigint[], inet[], text[], text[], text[]) TO cloudos_radius;
 """
 
 

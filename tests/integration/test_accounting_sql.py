@@ -368,3 +368,57 @@ def test_session_without_an_address_is_found_by_name_and_session_id(world: World
     world.account(uid, "Interim-Update", "capped", T0 + timedelta(seconds=60), 0, 10 * MB, 60, ip=None)
     (row,) = world.outbox()
     assert row["attributes"] == {"User-Name": "capped", "Acct-Session-Id": uid}  # no null Framed-IP-Address
+
+
+# ----------------------------------------------------------------------- batches
+def test_a_batch_does_exactly_what_the_same_packets_do_one_by_one(world: World) -> None:
+    """cloudos_account_many() against cloudos_account() on the same packets: first one by one in a
+    transaction rolled back, then as one batch; the same answers, counters and sessions."""
+    from rlm_cloudos.radattrs import AcctRequest
+    from rlm_cloudos.store.pg import Database
+
+    def req(uid: str, status: str, user: str | None, inp: int = 0, out: int = 0, secs: int = 0,
+            nas: str = NAS1, cause: str | None = None) -> AcctRequest:
+        return AcctRequest(status=status, user_name=user or "", nas_address=nas, acct_unique_id=uid,
+                           acct_session_id=uid, input_octets=inp, output_octets=out, session_time=secs, delay=0,
+                           framed_ip="100.64.0.7", calling_station_id="AA:BB:CC:DD:EE:FF", nas_port_id="pppoe-1",
+                           terminate_cause=cause)
+
+    a, b, c = new_uid(), new_uid(), new_uid()
+    packets = [
+        req(a, "Start", "ali"), req(b, "Start", "capped"),
+        req(a, "Interim-Update", "ali", 1000, 5000, 300),
+        req(b, "Interim-Update", "capped", 4 * MB, 7 * MB, 300),  # crosses capped's 10 MB
+        req(a, "Interim-Update", "ali", 1000, 5000, 300),  # a duplicate
+        req(c, "Stop", "fupper", 10, 20, 30, cause="Lost-Carrier"),  # a Stop with no Start
+        req(a, "Stop", "ali", 3 * G, 40 * G + 1, 900, cause="User-Request"),
+        req(new_uid(), "Start", "nobody"),  # an unknown user
+        req(new_uid(), "Start", "ali", nas="10.9.9.9"),  # an unknown NAS
+    ]
+
+    def state() -> tuple[Any, ...]:
+        usage = world.conn.execute(
+            "SELECT subscriber_id, input_octets, output_octets, session_time FROM usage_counter ORDER BY 1").fetchall()
+        sessions = world.conn.execute(
+            "SELECT acct_unique_id, input_octets, output_octets, session_time, stopped_at IS NULL FROM session_open "
+            "WHERE acct_unique_id = ANY(%s) ORDER BY 1", ([a, b, c],)).fetchall()
+        history = world.conn.execute("SELECT count(*) FROM session WHERE acct_unique_id = ANY(%s)",
+                                     ([a, b, c],)).fetchone()
+        outbox = world.conn.execute("SELECT kind, reason FROM coa_outbox ORDER BY id").fetchall()
+        return usage, sessions, history, outbox
+
+    db = Database(world.url, size=1)
+    db.open()
+    try:
+        with world.conn.transaction(force_rollback=True):
+            one_by_one = [world.conn.execute(ACCOUNT, (
+                p.nas_address, p.acct_unique_id, p.status, p.user_name, p.acct_session_id, T0, p.input_octets,
+                p.output_octets, p.session_time, p.framed_ip, p.calling_station_id, p.nas_port_id,
+                p.terminate_cause)).fetchone()[:6] for p in packets]
+            expected = state()
+        before = state()
+        batch = db.account_many(packets)
+    finally:
+        db.close()
+    assert [(r.result, r.tenant_id, r.subscriber_id, r.d_in, r.d_out, r.d_time) for r in batch] == one_by_one
+    assert state() == expected and state() != before
