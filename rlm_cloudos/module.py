@@ -170,7 +170,8 @@ def instantiate(p: Any) -> int:
         return -1
     import psycopg
 
-    log("info", hook="instantiate", pool_size=rt.settings.pool_size, keys=len(rt.keyring.keys),
+    log("info", hook="instantiate", pool_size=rt.settings.pool_size, acct_writers=rt.settings.acct_writers,
+        authz_cache_size=rt.settings.authz_cache_size, keys=len(rt.keyring.keys),
         active_key=rt.keyring.active, psycopg=f"{psycopg.__version__}/{psycopg.pq.__impl__}")
     return 0
 
