@@ -98,9 +98,24 @@ async def drive(packets: list[bytes], ports: tuple[int, ...]) -> loadgen.Result:
         bad_authenticators=sum(r.bad_authenticators for r in runs), latencies_ns=latencies, answers=answers)
 
 
+DATABASES = ("cloudos", "cloudos_big", "radius", "radius_big")
+
+
+def settle(base_url: str) -> None:
+    """VACUUM (ANALYZE) every database: what earlier cells wrote (auth-log rows, sessions) is
+    not left for an autovacuum to do during the next cell's runs."""
+    for db in DATABASES:
+        with psycopg.connect(f"{base_url}/{db}", autocommit=True) as conn:
+            conn.execute("VACUUM (ANALYZE)")
+
+
 def measure(config: str, workload: str, build: Callable[[], loadgen.RequestBatch], ports: tuple[int, ...],
-            meter: Meter, runs: int, check: Callable[[loadgen.Result], str | None]) -> Cell:
-    """``runs`` closed-loop runs of freshly built packets; the median by requests/s."""
+            meter: Meter, runs: int, check: Callable[[loadgen.Result], str | None],
+            base_url: str | None = None) -> Cell:
+    """``runs`` closed-loop runs of freshly built packets (after ``settle`` when ``base_url`` is
+    given); the median by requests/s."""
+    if base_url is not None:
+        settle(base_url)
     results = []
     problems = []
     splits: list[dict[str, float]] = []
@@ -192,7 +207,7 @@ class Bench:
     def _measure(self, config: str, workload: str, build: Callable[[], loadgen.RequestBatch], pid: int,
                  check: Callable[[loadgen.Result], str | None], port: int | None = None) -> Cell:
         meter = Meter((pid,), self.postmaster, self.redis)
-        return measure(config, workload, build, (port or self.stack.ports.auth,), meter, self.runs, check)
+        return measure(config, workload, build, (port or self.stack.ports.auth,), meter, self.runs, check, self.base)
 
     def cloudos(self) -> list[Cell]:
         # Accounting last: it writes thousands of rows, and the autovacuum that follows
@@ -224,7 +239,7 @@ class Bench:
             try:
                 meter = Meter((pid,), self.postmaster, self.redis)
                 cells.append(measure("cloudos", "auth cold", self.auth, (self.stack.ports.auth,), meter, 1,
-                                     self.check))
+                                     self.check, self.base))
             finally:
                 self.stack.stop_radiusd()
         ordered = sorted(cells, key=lambda c: c.rps)
@@ -250,7 +265,8 @@ class Bench:
                 warm(self.auth, ports[0])
                 warm(self.auth, ports[1])
                 meter = Meter((first, other), self.postmaster, self.redis)
-                return measure("cloudos", "auth 2 radiusd", self.auth, ports, meter, self.runs, self.check)
+                return measure("cloudos", "auth 2 radiusd", self.auth, ports, meter, self.runs, self.check,
+                               self.base)
             finally:
                 second.stop_radiusd()
         finally:
@@ -338,11 +354,6 @@ def main(argv: list[str] | None = None) -> int:
             with psycopg.connect(url) as conn:
                 stock_data.create_schema(conn)
                 stock_data.load(conn, subs, rows, now)
-        # Vacuumed and analysed now, so that autovacuum does not do it during the first
-        # configuration's runs (it did: the first cell measured ran a quarter slower).
-        for db in ("cloudos", "cloudos_big", "radius", "radius_big"):
-            with psycopg.connect(f"{base}/{db}", autocommit=True) as conn:
-                conn.execute("VACUUM (ANALYZE)")
         print(f"bench: data loaded in {time.monotonic() - t:.0f} s ({30 * count:,} and {big_per_sub * count:,} "
               "session rows per configuration)", flush=True)
 
