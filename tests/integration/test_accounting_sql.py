@@ -16,12 +16,11 @@ from hypothesis import strategies as st
 from cloudos.localstack import Stack
 from rlm_cloudos import coa
 from rlm_cloudos.policy import billing_period, expires_at_for_date
+from tests.integration.world import ACCOUNT, NAS1, NAS2, World, build_world
 
 UTC = timezone.utc
 MB = 10**6
 G = 2**32
-NAS1, NAS2 = "10.1.1.1", "10.1.1.2"
-ACCOUNT = ("SELECT * FROM cloudos_account(%s::inet, %s, %s, %s, %s, %s, %s, %s, %s, %s::inet, %s, %s, %s)")
 T0 = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
 
 _uids = itertools.count(1)
@@ -32,24 +31,17 @@ def new_uid() -> str:
 
 
 @dataclass
-class World:
-    """One tenant (Asia/Karachi, interim 300 s) with two NAS, three plans and a subscriber on each."""
-
-    url: str
-    conn: psycopg.Connection[Any]
-    subscribers: dict[str, int]
-    nas: dict[str, int]
+class AcctWorld(World):
     #: The feed text cloudos_account() returned for the last packet (what it announced on cloudos_authz).
     last_feed: str | None = None
 
     def account(self, uid: str, status: str, user: str | None, at: datetime, inp: int = 0, out: int = 0,
                 secs: int = 0, *, nas: str = NAS1, ip: str | None = "100.64.0.7", session: str | None = None,
                 cause: str | None = None) -> tuple[Any, ...]:
-        row = self.conn.execute(ACCOUNT, (nas, uid, status, user, session or uid, at, inp, out, secs, ip,
-                                          "AA:BB:CC:DD:EE:FF", "pppoe-1", cause)).fetchone()
-        assert row is not None
+        """cloudos_account()'s answer without the feed (kept in last_feed)."""
+        row = self.account_row(uid, status, user, at, inp, out, secs, nas=nas, ip=ip, session=session, cause=cause)
         self.last_feed = row[6]
-        return tuple(row[:6])
+        return row[:6]
 
     def usage(self, user: str) -> list[tuple[datetime, datetime, int, int, int]]:
         return [tuple(r) for r in self.conn.execute(  # type: ignore[misc]
@@ -79,25 +71,8 @@ class World:
 
 
 @pytest.fixture
-def world(fresh_db: str, cli) -> Iterator[World]:  # noqa: ANN001 - tests/conftest's run_cli
-    steps = [
-        (("tenant", "add", "t1"), None),
-        (("nas", "add", "n1", "--address", NAS1, "--secret-stdin"), "secret-secret-1\n"),
-        (("nas", "add", "n2", "--address", NAS2, "--secret-stdin"), "secret-secret-2\n"),
-        (("plan", "add", "home", "--rate-limit", "2M/8M"), None),
-        (("plan", "add", "fup", "--rate-limit", "4M/16M", "--quota", "10MB", "--fup-rate-limit", "256k/256k"), None),
-        (("plan", "add", "cap", "--rate-limit", "4M/16M", "--quota", "10MB"), None),
-        (("subscriber", "add", "ali", "--plan", "home", "--password-stdin"), "pw-ali\n"),
-        (("subscriber", "add", "fupper", "--plan", "fup", "--password-stdin"), "pw-fupper\n"),
-        (("subscriber", "add", "capped", "--plan", "cap", "--password-stdin"), "pw-capped\n"),
-    ]
-    for argv, stdin in steps:
-        r = cli(*argv, stdin=stdin)
-        assert r.code == 0, (argv, r.err)
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        subs = dict(conn.execute("SELECT username, id FROM subscriber").fetchall())
-        nas = dict(conn.execute("SELECT name, id FROM nas").fetchall())
-        yield World(fresh_db, conn, subs, nas)
+def world(fresh_db: str, cli) -> Iterator[AcctWorld]:  # noqa: ANN001 - tests/conftest's run_cli
+    yield from build_world(fresh_db, cli, AcctWorld)
 
 
 # ----------------------------------------------------------------------- (a) order and duplicates
@@ -118,7 +93,7 @@ def sessions(draw: st.DrawFn) -> tuple[list[tuple[str, int, int, int]], tuple[in
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=sessions())
-def test_any_order_and_duplication_counts_the_final_counters_once(world: World, case: Any) -> None:
+def test_any_order_and_duplication_counts_the_final_counters_once(world: AcctWorld, case: Any) -> None:
     packets, final = case
     uid = new_uid()  # usage_counter is shared across examples: compare before and after
     before = world.totals("ali")
@@ -140,7 +115,7 @@ def test_any_order_and_duplication_counts_the_final_counters_once(world: World, 
 
 
 # ----------------------------------------------------------------------- (b) Gigawords
-def test_counters_beyond_32_bits(world: World) -> None:
+def test_counters_beyond_32_bits(world: AcctWorld) -> None:
     uid = new_uid()
     world.account(uid, "Start", "ali", T0)
     world.account(uid, "Interim-Update", "ali", T0 + timedelta(seconds=300), G - 10, 5 * G + 7, 300)
@@ -153,7 +128,7 @@ def test_counters_beyond_32_bits(world: World) -> None:
 
 
 # ----------------------------------------------------------------------- (c) Stop without Start
-def test_stop_without_start_records_the_session(world: World) -> None:
+def test_stop_without_start_records_the_session(world: AcctWorld) -> None:
     uid = new_uid()
     stop_at = T0 + timedelta(hours=1)
     r = world.account(uid, "Stop", "ali", stop_at, 1000, 5000, 3600, session="81a0000c", cause="Lost-Carrier")
@@ -170,7 +145,7 @@ def test_stop_without_start_records_the_session(world: World) -> None:
 
 
 # ----------------------------------------------------------------------- (d) Accounting-On
-def test_accounting_on_closes_the_nas_open_sessions(world: World) -> None:
+def test_accounting_on_closes_the_nas_open_sessions(world: AcctWorld) -> None:
     a, b, other, done = new_uid(), new_uid(), new_uid(), new_uid()
     world.account(a, "Interim-Update", "ali", T0, 100, 200, 60)
     world.account(b, "Start", "capped", T0)
@@ -193,7 +168,7 @@ def test_accounting_on_closes_the_nas_open_sessions(world: World) -> None:
 
 
 # ----------------------------------------------------------------------- (e) the month boundary
-def test_deltas_on_either_side_of_midnight_karachi_go_to_their_own_months(world: World) -> None:
+def test_deltas_on_either_side_of_midnight_karachi_go_to_their_own_months(world: AcctWorld) -> None:
     uid = new_uid()
     world.account(uid, "Start", "ali", datetime(2026, 11, 30, 18, 0, tzinfo=UTC))
     world.account(uid, "Interim-Update", "ali", datetime(2026, 11, 30, 18, 59, tzinfo=UTC), 100, 200, 3540)
@@ -272,7 +247,7 @@ def test_sql_and_python_agree_on_a_repeated_local_hour(period_conn: psycopg.Conn
 
 
 # ----------------------------------------------------------------------- (g) quota crossing
-def test_crossing_the_quota_queues_one_coa_with_the_fup_rate(world: World) -> None:
+def test_crossing_the_quota_queues_one_coa_with_the_fup_rate(world: AcctWorld) -> None:
     listener = psycopg.connect(world.url, autocommit=True)
     listener.execute("LISTEN cloudos_coa")
     uid = new_uid()
@@ -302,7 +277,7 @@ def test_crossing_the_quota_queues_one_coa_with_the_fup_rate(world: World) -> No
     assert len(world.outbox()) == 1
 
 
-def test_crossing_without_fup_queues_a_disconnect_for_every_open_session(world: World) -> None:
+def test_crossing_without_fup_queues_a_disconnect_for_every_open_session(world: AcctWorld) -> None:
     a, b = new_uid(), new_uid()
     world.account(a, "Start", "capped", T0, ip="100.64.0.10", session="s-a")
     world.account(b, "Start", "capped", T0, nas=NAS2, ip="100.64.0.11", session="s-b")
@@ -323,7 +298,7 @@ def test_crossing_without_fup_queues_a_disconnect_for_every_open_session(world: 
     assert len(world.outbox()) == 2
 
 
-def test_usage_within_the_quota_queues_nothing(world: World) -> None:
+def test_usage_within_the_quota_queues_nothing(world: AcctWorld) -> None:
     uid = new_uid()
     world.account(uid, "Start", "capped", T0)
     world.account(uid, "Interim-Update", "capped", T0 + timedelta(seconds=300), 4 * MB, 6 * MB - 1, 300)
@@ -332,7 +307,7 @@ def test_usage_within_the_quota_queues_nothing(world: World) -> None:
 
 
 # ----------------------------------------------------------------------- (h) reaping stale sessions
-def test_reap_closes_stale_sessions_and_leaves_fresh_ones(world: World) -> None:
+def test_reap_closes_stale_sessions_and_leaves_fresh_ones(world: AcctWorld) -> None:
     now = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
     (cutoff,) = world.conn.execute("SELECT cloudos_stale_cutoff(%s, 300)", (now,)).fetchone()  # type: ignore[misc]
     assert cutoff == now - timedelta(seconds=2 * 330 + 60)
@@ -362,7 +337,7 @@ def test_reap_closes_stale_sessions_and_leaves_fresh_ones(world: World) -> None:
     assert world.conn.execute("SELECT reaped, purged FROM cloudos_reap_sessions(%s)", (now,)).fetchone() == (0, 0)
 
 
-def test_session_without_an_address_is_found_by_name_and_session_id(world: World) -> None:
+def test_session_without_an_address_is_found_by_name_and_session_id(world: AcctWorld) -> None:
     uid = new_uid()
     world.account(uid, "Start", "capped", T0, ip=None)
     world.account(uid, "Interim-Update", "capped", T0 + timedelta(seconds=60), 0, 10 * MB, 60, ip=None)
@@ -371,7 +346,7 @@ def test_session_without_an_address_is_found_by_name_and_session_id(world: World
 
 
 # ----------------------------------------------------------------------- batches
-def test_a_batch_does_exactly_what_the_same_packets_do_one_by_one(world: World) -> None:
+def test_a_batch_does_exactly_what_the_same_packets_do_one_by_one(world: AcctWorld) -> None:
     """cloudos_account_many() against cloudos_account() on the same packets: first one by one in a
     transaction rolled back, then as one batch; the same answers, counters and sessions."""
     from rlm_cloudos.radattrs import AcctRequest

@@ -20,16 +20,15 @@ from rlm_cloudos.policy.sessions import LiveSession, stale_after
 from rlm_cloudos.store.authz import AuthzCache, AuthzFeed
 from rlm_cloudos.store.pg import Database
 from rlm_cloudos.store.rows import AccessContext
+from tests.integration.world import MAC, NAS1, NAS2, World, build_world
 
 UTC = timezone.utc
 MB = 10**6
-NAS1, NAS2, NAS3 = "10.1.1.1", "10.1.1.2", "10.1.1.3"
-ACCOUNT = ("SELECT result, tenant_id, subscriber_id, d_in, d_out, d_time, feed "
-           "FROM cloudos_account(%s::inet, %s, %s, %s, %s, %s, %s, %s, %s, %s::inet, %s, %s, %s)")
+NAS3 = "10.1.1.3"
 T0 = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
 #: The period T0 falls in: November in Asia/Karachi.
 P_START = datetime(2026, 10, 31, 19, tzinfo=UTC)
-MAC_A, MAC_B = "AA:BB:CC:DD:EE:FF", "11:22:33:44:55:66"
+MAC_A, MAC_B = MAC, "11:22:33:44:55:66"
 
 _uids = itertools.count(1)
 
@@ -38,53 +37,22 @@ def new_uid() -> str:
     return f"authz-{next(_uids):06d}"
 
 
-@dataclass
-class World:
-    """Tenant t1 (Asia/Karachi, interim 300 s), NAS n1 and n2, plans home and cap (10 MB), ali and capped."""
-
-    url: str
-    conn: psycopg.Connection[Any]
-    tenant: int
-    nas: dict[str, int]
-    plans: dict[str, int]
-    subscribers: dict[str, int]
-
+class FeedWorld(World):
     def account(self, uid: str, status: str, user: str | None, at: datetime, inp: int = 0, out: int = 0,
                 secs: int = 0, *, nas: str = NAS1, mac: str | None = MAC_A,
                 cause: str | None = None) -> tuple[str, str | None]:
         """One Accounting-Request through cloudos_account(): (result, feed)."""
-        row = self.conn.execute(ACCOUNT, (nas, uid, status, user, uid, at, inp, out, secs, "100.64.0.7", mac,
-                                          "pppoe-1", cause)).fetchone()
-        assert row is not None
+        row = self.account_row(uid, status, user, at, inp, out, secs, nas=nas, mac=mac, cause=cause)
         return row[0], row[6]
 
 
 @pytest.fixture
-def world(fresh_db: str, cli) -> Iterator[World]:  # noqa: ANN001 - tests/conftest's run_cli
-    steps = [
-        (("tenant", "add", "t1"), None),
-        (("nas", "add", "n1", "--address", NAS1, "--secret-stdin"), "secret-secret-1\n"),
-        (("nas", "add", "n2", "--address", NAS2, "--secret-stdin"), "secret-secret-2\n"),
-        (("plan", "add", "home", "--rate-limit", "2M/8M"), None),
-        (("plan", "add", "cap", "--rate-limit", "4M/16M", "--quota", "10MB"), None),
-        (("subscriber", "add", "ali", "--plan", "home", "--password-stdin"), "pw-ali\n"),
-        (("subscriber", "add", "capped", "--plan", "cap", "--password-stdin"), "pw-capped\n"),
-    ]
-    for argv, stdin in steps:
-        r = cli(*argv, stdin=stdin)
-        assert r.code == 0, (argv, r.err)
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        (tenant,) = conn.execute("SELECT id FROM tenant WHERE name = 't1'").fetchone()  # type: ignore[misc]
-        yield World(
-            fresh_db, conn, tenant,
-            nas=dict(conn.execute("SELECT name, id FROM nas").fetchall()),  # type: ignore[arg-type]
-            plans=dict(conn.execute("SELECT name, id FROM plan").fetchall()),  # type: ignore[arg-type]
-            subscribers=dict(conn.execute("SELECT username, id FROM subscriber").fetchall()),  # type: ignore[arg-type]
-        )
+def world(fresh_db: str, cli) -> Iterator[FeedWorld]:  # noqa: ANN001 - tests/conftest's run_cli
+    yield from build_world(fresh_db, cli, FeedWorld)
 
 
 @pytest.fixture
-def listener(world: World) -> Iterator[psycopg.Connection[Any]]:
+def listener(world: FeedWorld) -> Iterator[psycopg.Connection[Any]]:
     with psycopg.connect(world.url, autocommit=True) as conn:
         conn.execute("LISTEN cloudos_authz")
         yield conn
@@ -110,7 +78,7 @@ def test_stale_after_is_cloudos_stale_cutoff(stack: Stack) -> None:
 
 
 # ----------------------------------------------------------------------- triggers
-def test_admin_changes_are_announced(world: World, listener: psycopg.Connection[Any], cli) -> None:  # noqa: ANN001
+def test_admin_changes_are_announced(world: FeedWorld, listener: psycopg.Connection[Any], cli) -> None:  # noqa: ANN001
     ali, home = world.subscribers["ali"], world.plans["home"]
 
     def announced(*argv: str, stdin: str | None = None) -> list[str]:
@@ -139,7 +107,7 @@ def test_admin_changes_are_announced(world: World, listener: psycopg.Connection[
 
 
 # ----------------------------------------------------------------------- cloudos_account()'s messages
-def test_cloudos_account_returns_what_it_announces(world: World, listener: psycopg.Connection[Any]) -> None:
+def test_cloudos_account_returns_what_it_announces(world: FeedWorld, listener: psycopg.Connection[Any]) -> None:
     ali, n1 = world.subscribers["ali"], world.nas["n1"]
     p0 = int(P_START.timestamp())
     uid = new_uid()
@@ -251,7 +219,7 @@ class Pair:
 
 
 @pytest.fixture
-def fed(world: World) -> Iterator[tuple[Pair, list[tuple[str, dict[str, Any]]]]]:
+def fed(world: FeedWorld) -> Iterator[tuple[Pair, list[tuple[str, dict[str, Any]]]]]:
     logs: list[tuple[str, dict[str, Any]]] = []
     cache = AuthzCache(1000)
     feed = AuthzFeed(world.url, cache, lambda level, **fields: logs.append((level, fields)), ping_seconds=0.5)
@@ -266,7 +234,7 @@ def fed(world: World) -> Iterator[tuple[Pair, list[tuple[str, dict[str, Any]]]]]
         db.close()
 
 
-def test_the_cache_answers_what_postgresql_reads(world: World, fed: tuple[Pair, list[Any]],
+def test_the_cache_answers_what_postgresql_reads(world: FeedWorld, fed: tuple[Pair, list[Any]],
                                                  cli) -> None:  # noqa: ANN001
     p, logs = fed
     a1, a2, c1, c2 = new_uid(), new_uid(), new_uid(), new_uid()
