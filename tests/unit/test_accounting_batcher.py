@@ -62,6 +62,14 @@ class FakeDb:
         return [ok(r) for r in reqs]
 
 
+def submit_behind_a_held_statement(db: FakeDb, batcher: AccountingBatcher,
+                                   uids: list[str]) -> dict[str, AcctResult | Exception]:
+    """submit_all while the first statement is held up for 0.2 s, so the rest queue behind it."""
+    db.gate.clear()
+    threading.Timer(0.2, db.gate.set).start()
+    return submit_all(batcher, uids)
+
+
 def submit_all(batcher: AccountingBatcher, uids: list[str]) -> dict[str, AcctResult | Exception]:
     """Each uid from its own thread (as radiusd's lanes do), in order; the outcome of each."""
     out: dict[str, AcctResult | Exception] = {}
@@ -103,10 +111,8 @@ def test_a_lone_packet_is_written_at_once(logs: list) -> None:  # noqa: ANN001
 def test_packets_arriving_during_a_write_share_the_next_statement_in_arrival_order(logs: list) -> None:  # noqa: ANN001
     db = FakeDb()
     b = make(db, logs, writers=1, max_batch=64)
-    db.gate.clear()  # the first statement is held up: the rest queue behind it
     uids = [f"u{i}" for i in range(10)]
-    threading.Timer(0.2, db.gate.set).start()
-    out = submit_all(b, uids)
+    out = submit_behind_a_held_statement(db, b, uids)
     assert all(out[u] == ok(request(u)) for u in uids)
     assert db.applied == uids
     assert db.statements[0] == ["u0"] and db.statements[1] == uids[1:]
@@ -117,10 +123,8 @@ def test_packets_arriving_during_a_write_share_the_next_statement_in_arrival_ord
 def test_max_batch_bounds_a_statement(logs: list) -> None:  # noqa: ANN001
     db = FakeDb()
     b = make(db, logs, writers=1, max_batch=3)
-    db.gate.clear()
-    threading.Timer(0.2, db.gate.set).start()
     uids = [f"u{i}" for i in range(8)]
-    submit_all(b, uids)
+    submit_behind_a_held_statement(db, b, uids)
     assert db.applied == uids and max(len(s) for s in db.statements) == 3
     b.close()
 
@@ -128,10 +132,8 @@ def test_max_batch_bounds_a_statement(logs: list) -> None:  # noqa: ANN001
 def test_a_refused_record_is_replayed_alone_and_the_others_are_stored(logs: list) -> None:  # noqa: ANN001
     db = FakeDb(refuse={"u3"})
     b = make(db, logs, writers=1)
-    db.gate.clear()
-    threading.Timer(0.2, db.gate.set).start()
     uids = [f"u{i}" for i in range(6)]
-    out = submit_all(b, uids)
+    out = submit_behind_a_held_statement(db, b, uids)
     assert isinstance(out["u3"], StatementRefused)
     assert all(out[u] == ok(request(u)) for u in uids if u != "u3")
     assert sorted(db.applied) == sorted(u for u in uids if u != "u3")
@@ -142,10 +144,8 @@ def test_a_refused_record_is_replayed_alone_and_the_others_are_stored(logs: list
 def test_a_deadlock_replays_the_batch_packet_by_packet(logs: list) -> None:  # noqa: ANN001
     db = FakeDb(conflict_once=True)
     b = make(db, logs, writers=1)
-    db.gate.clear()
-    threading.Timer(0.2, db.gate.set).start()
     uids = [f"u{i}" for i in range(5)]
-    out = submit_all(b, uids)
+    out = submit_behind_a_held_statement(db, b, uids)
     assert all(out[u] == ok(request(u)) for u in uids)
     assert sorted(db.applied) == uids  # each exactly once
     b.close()
@@ -154,9 +154,7 @@ def test_a_deadlock_replays_the_batch_packet_by_packet(logs: list) -> None:  # n
 def test_postgresql_down_fails_every_packet_of_the_batch_so_each_is_spooled(logs: list) -> None:  # noqa: ANN001
     db = FakeDb(down=True)
     b = make(db, logs, writers=1)
-    db.gate.clear()
-    threading.Timer(0.2, db.gate.set).start()
-    out = submit_all(b, [f"u{i}" for i in range(5)])
+    out = submit_behind_a_held_statement(db, b, [f"u{i}" for i in range(5)])
     assert all(isinstance(v, BackendUnavailable) for v in out.values()) and len(out) == 5
     assert db.applied == []
     b.close()
