@@ -46,6 +46,25 @@ CREATE TRIGGER subscriber_authz AFTER INSERT OR UPDATE OR DELETE ON subscriber
 CREATE TRIGGER nas_authz AFTER INSERT OR UPDATE OR DELETE ON nas
   FOR EACH ROW EXECUTE FUNCTION cloudos_authz_changed('N');
 
+-- The same archiving in PL/pgSQL, whose plans are prepared once per connection: as a
+-- SQL-language function (0002) its INSERT into the partitioned history was planned
+-- afresh on every Stop, over half of cloudos_account()'s cost per packet on average
+-- (a Start, Interim, Stop stream: 147 against 90 us of PostgreSQL per packet without it).
+CREATE OR REPLACE FUNCTION cloudos_archive_session(c session_open) RETURNS integer LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO session (tenant_id, acct_unique_id, started_at, stopped_at, subscriber_id, nas_id, username,
+                       acct_session_id, framed_ip, calling_station_id, nas_port_id, input_octets,
+                       output_octets, session_time, terminate_cause)
+  VALUES (c.tenant_id, c.acct_unique_id, c.started_at, c.stopped_at, c.subscriber_id, c.nas_id, c.username,
+          c.acct_session_id, c.framed_ip, c.calling_station_id, c.nas_port_id, c.input_octets,
+          c.output_octets, c.session_time, c.terminate_cause)
+  ON CONFLICT ON CONSTRAINT session_pkey DO UPDATE
+     SET input_octets = EXCLUDED.input_octets, output_octets = EXCLUDED.output_octets,
+         session_time = EXCLUDED.session_time, stopped_at = EXCLUDED.stopped_at,
+         terminate_cause = EXCLUDED.terminate_cause;
+  RETURN 1;
+END $$;
+
 -- authorize reads the live sessions themselves now (the cache counts them at request
 -- time); the stale cutoff is the one in cloudos_stale_cutoff() and its Python twin.
 DROP FUNCTION cloudos_account(inet, text, text, text, text, timestamptz, bigint, bigint, bigint, inet, text, text, text);
