@@ -103,11 +103,13 @@ DATABASES = ("cloudos", "cloudos_big", "radius", "radius_big")
 
 
 def settle(base_url: str) -> None:
-    """VACUUM (ANALYZE) every database: what earlier cells wrote (auth-log rows, sessions) is
-    not left for an autovacuum to do during the next cell's runs."""
+    """VACUUM (ANALYZE) every database and CHECKPOINT: what earlier cells (or the data load)
+    wrote is not left for an autovacuum or a checkpoint to do during the next cell's runs."""
     for db in DATABASES:
         with psycopg.connect(f"{base_url}/{db}", autocommit=True) as conn:
             conn.execute("VACUUM (ANALYZE)")
+    with psycopg.connect(f"{base_url}/cloudos", autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
 
 
 def measure(config: str, workload: str, build: Callable[[], loadgen.RequestBatch], ports: tuple[int, ...],
