@@ -49,12 +49,6 @@ class NasKey(NamedTuple):
     tenant_id: int
 
 
-class _Entry(NamedTuple):
-    ctx: AccessContext
-    #: time.monotonic() of the fill: how old the Redis snapshot written with it is.
-    filled: float
-
-
 class AuthzCache:
     """Source address → NAS and (tenant, username) → AccessContext; thread-safe.
 
@@ -69,7 +63,7 @@ class AuthzCache:
         #: monotonic time the feed was lost while entries were held (None: feed up, or nothing held).
         self._lost_at: float | None = None
         self._nas: dict[str, NasKey] = {}
-        self._entries: dict[tuple[int, str], _Entry] = {}
+        self._entries: dict[tuple[int, str], AccessContext] = {}
         self._by_sub: dict[int, tuple[int, str]] = {}
         self._seq = 0
         self._touched: collections.OrderedDict[tuple[str, int], int] = collections.OrderedDict()
@@ -109,10 +103,9 @@ class AuthzCache:
         nas = self._nas.get(nas_address)
         if nas is None:
             return None
-        entry = self._entries.get((nas.tenant_id, username))
-        if entry is None:
+        ctx = self._entries.get((nas.tenant_id, username))
+        if ctx is None:
             return None
-        ctx = entry.ctx
         usage = ctx.usage
         if usage is not None:
             if not usage.period_start <= now < usage.period_end:
@@ -124,10 +117,6 @@ class AuthzCache:
         if nas.id == ctx.nas_id and usage is ctx.usage:
             return ctx
         return replace(ctx, nas_id=nas.id, nas_name=nas.name, usage=usage)
-
-    def filled_at(self, tenant_id: int, username: str) -> float | None:
-        entry = self._entries.get((tenant_id, username))
-        return None if entry is None else entry.filled
 
     # ------------------------------------------------------------------ filling
     def begin(self) -> int:
@@ -155,16 +144,16 @@ class AuthzCache:
             if old is not None and old != key:
                 self._entries.pop(old, None)  # renamed
             previous = self._entries.get(key)
-            if previous is not None and previous.ctx.subscriber is not None and previous.ctx.subscriber.id != sub.id:
-                self._by_sub.pop(previous.ctx.subscriber.id, None)  # the username now belongs to another
+            if previous is not None and previous.subscriber is not None and previous.subscriber.id != sub.id:
+                self._by_sub.pop(previous.subscriber.id, None)  # the username now belongs to another
             if key not in self._entries and len(self._entries) >= self.max_entries:
                 oldest = next(iter(self._entries))
                 evicted = self._entries.pop(oldest)
-                assert evicted.ctx.subscriber is not None
-                self._by_sub.pop(evicted.ctx.subscriber.id, None)
+                assert evicted.subscriber is not None
+                self._by_sub.pop(evicted.subscriber.id, None)
             if ctx.usage is not None and ctx.usage.online:
                 ctx = replace(ctx, usage=replace(ctx.usage, online=0))  # counted per request
-            self._entries[key] = _Entry(ctx, time.monotonic())
+            self._entries[key] = ctx
             self._by_sub[sub.id] = key
             return True
 
@@ -202,10 +191,10 @@ class AuthzCache:
             self._forgotten = max(self._forgotten, seq)
 
     def _drop(self, keep: Callable[[AccessContext], bool]) -> None:
-        for key in [k for k, e in self._entries.items() if not keep(e.ctx)]:
-            entry = self._entries.pop(key)
-            assert entry.ctx.subscriber is not None
-            self._by_sub.pop(entry.ctx.subscriber.id, None)
+        for key in [k for k, ctx in self._entries.items() if not keep(ctx)]:
+            ctx = self._entries.pop(key)
+            assert ctx.subscriber is not None
+            self._by_sub.pop(ctx.subscriber.id, None)
 
     def apply(self, message: str) -> None:
         """Apply one cloudos_authz notification; raises ValueError on a malformed one."""
@@ -235,11 +224,10 @@ class AuthzCache:
             elif kind == "X":
                 nas_id = int(rest)
                 self._touch("X", 0)
-                for key, entry in list(self._entries.items()):
-                    ctx = entry.ctx
+                for key, ctx in list(self._entries.items()):
                     if any(s.nas_id == nas_id for s in ctx.sessions):
                         kept = tuple(s for s in ctx.sessions if s.nas_id != nas_id)
-                        self._entries[key] = entry._replace(ctx=replace(ctx, sessions=kept))
+                        self._entries[key] = replace(ctx, sessions=kept)
             else:
                 raise ValueError(f"unknown cloudos_authz message kind {kind!r}")
 
@@ -251,10 +239,9 @@ class AuthzCache:
         period_start = None if p0 == "-" else int(p0)
         self._touch("S", sid)
         key = self._by_sub.get(sid)
-        entry = self._entries.get(key) if key is not None else None
-        if entry is None:
+        ctx = self._entries.get(key) if key is not None else None
+        if ctx is None:
             return
-        ctx = entry.ctx
         sessions = tuple(s for s in ctx.sessions if s.acct_unique_id != uid)
         if not stopped:
             sessions += (session,)
@@ -268,7 +255,7 @@ class AuthzCache:
             if period_start == held:
                 usage = replace(usage, input_octets=int(used_in), output_octets=int(used_out),
                                 session_time=int(used_time))
-        self._entries[key] = entry._replace(ctx=replace(ctx, sessions=sessions, usage=usage))
+        self._entries[key] = replace(ctx, sessions=sessions, usage=usage)
 
 
 class AuthzFeed:
