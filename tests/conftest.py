@@ -81,6 +81,17 @@ def run_cli(*args: str, stdin: str | None = None) -> CliResult:
     return CliResult(code, out.getvalue(), err.getvalue())
 
 
+def add_plan_and_subscriber(plan: str, rate_limit: str, username: str, password: str) -> tuple[str, str]:
+    """A plan of the e2e tenant and one subscriber on it, through the CLI; (username, password)."""
+    for argv, stdin in (
+        (("plan", "add", plan, "--tenant", "e2e", "--rate-limit", rate_limit), None),
+        (("subscriber", "add", username, "--tenant", "e2e", "--plan", plan, "--password-stdin"), password + "\n"),
+    ):
+        r = run_cli(*argv, stdin=stdin)
+        assert r.code == 0, (argv, r.err)
+    return username, password
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     state = tmp_path_factory.mktemp("stack")

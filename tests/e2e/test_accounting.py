@@ -5,17 +5,14 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from tests.conftest import add_plan_and_subscriber
+
 G = 2**32
 
 
 @pytest.fixture(scope="module")
 def subscriber(radiusd, cli):  # noqa: ANN001, ANN201
-    r = cli("plan", "add", "acct-plan", "--tenant", "e2e", "--rate-limit", "5M/5M")
-    assert r.code == 0, r.err
-    r = cli("subscriber", "add", "acct-user", "--tenant", "e2e", "--plan", "acct-plan", "--password-stdin",
-            stdin="acct-pw\n")
-    assert r.code == 0, r.err
-    return "acct-user"
+    return add_plan_and_subscriber("acct-plan", "5M/5M", "acct-user", "acct-pw")[0]
 
 
 def usage(stack, username: str) -> tuple[int, int, int]:  # noqa: ANN001

@@ -8,15 +8,12 @@ import psycopg
 import pytest
 from pyrad.client import Timeout
 
+from tests.conftest import add_plan_and_subscriber
+
 
 @pytest.fixture(scope="module")
 def user(radiusd, cli):  # noqa: ANN001, ANN201
-    r = cli("plan", "add", "outage-plan", "--tenant", "e2e", "--rate-limit", "1M/1M")
-    assert r.code == 0, r.err
-    r = cli("subscriber", "add", "outage-user", "--tenant", "e2e", "--plan", "outage-plan", "--password-stdin",
-            stdin="outage-pw\n")
-    assert r.code == 0, r.err
-    return ("outage-user", "outage-pw")
+    return add_plan_and_subscriber("outage-plan", "1M/1M", "outage-user", "outage-pw")
 
 
 def test_postgres_down_then_back(radiusd, user) -> None:  # noqa: ANN001

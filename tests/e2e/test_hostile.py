@@ -11,18 +11,13 @@ import pytest
 from pyrad import packet
 from pyrad.client import Timeout
 
-from tests.conftest import E2E_SECRET
+from tests.conftest import E2E_SECRET, add_plan_and_subscriber
 
 
 @pytest.fixture(scope="module")
 def known(radiusd, cli):  # noqa: ANN001, ANN201
     """A valid subscriber to prove radiusd still answers after each attack."""
-    r = cli("plan", "add", "hostile-plan", "--tenant", "e2e", "--rate-limit", "1M/1M")
-    assert r.code == 0, r.err
-    r = cli("subscriber", "add", "steady", "--tenant", "e2e", "--plan", "hostile-plan", "--password-stdin",
-            stdin="steady-pw\n")
-    assert r.code == 0, r.err
-    return ("steady", "steady-pw")
+    return add_plan_and_subscriber("hostile-plan", "1M/1M", "steady", "steady-pw")
 
 
 def still_serving(radiusd, known) -> None:  # noqa: ANN001
