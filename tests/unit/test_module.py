@@ -31,6 +31,7 @@ from rlm_cloudos.radattrs import AcctRequest
 from rlm_cloudos.store.pg import AcctResult, AuthLogEntry, NasRecord
 from rlm_cloudos.store.live import Live
 from rlm_cloudos.store.rows import AccessContext
+from tests.unit.attributes import CONTROL_ATTRIBUTES, REQUEST_ATTRIBUTES
 
 UTC = timezone.utc
 PASSWORD = "Pa55-w0rd!subscriber"
@@ -796,28 +797,7 @@ def test_detach_closes_the_runtime(rt: FakeRuntime) -> None:
 
 # ------------------------------------------------------------------------ properties
 
-names = st.sampled_from(
-    [
-        "User-Name",
-        "User-Password",
-        "CHAP-Password",
-        "MS-CHAP2-Response",
-        "Calling-Station-Id",
-        "CloudOS-NAS-Address",
-        "Acct-Status-Type",
-        "Acct-Session-Id",
-        "Acct-Unique-Session-Id",
-        "Acct-Input-Octets",
-        "Acct-Input-Gigawords",
-        "Framed-IP-Address",
-        "Post-Auth-Type",
-        "CloudOS-Decision",
-        "CloudOS-Reason",
-        "CloudOS-Tenant-Id",
-        "CloudOS-NAS-Id",
-        "CloudOS-Subscriber-Id",
-    ]
-) | st.text(max_size=12)
+names = st.sampled_from([*REQUEST_ATTRIBUTES, *CONTROL_ATTRIBUTES]) | st.text(max_size=12)
 values = st.sampled_from(
     ["ali", "127.0.0.1", "::1", "Reject", "accept", "ok", "7", "x", "", "-1", "Start", "Accounting-On", PASSWORD]
 ) | st.text(max_size=30)

@@ -18,6 +18,7 @@ from rlm_cloudos.radattrs import (
     parse_acct,
     to_dict,
 )
+from tests.unit.attributes import REQUEST_ATTRIBUTES
 
 Pairs = tuple[tuple[str, str], ...]
 
@@ -363,26 +364,7 @@ def test_accounting_on_off_needs_no_user_or_session(status: str) -> None:
 
 # ---------------------------------------------------------------------------- totality
 
-names = st.sampled_from(
-    [
-        "User-Name",
-        "User-Password",
-        "CHAP-Password",
-        "MS-CHAP2-Response",
-        "Calling-Station-Id",
-        "CloudOS-NAS-Address",
-        "Framed-IP-Address",
-        "Acct-Status-Type",
-        "Acct-Session-Id",
-        "Acct-Unique-Session-Id",
-        "Acct-Input-Octets",
-        "Acct-Input-Gigawords",
-        "Acct-Output-Octets",
-        "Acct-Output-Gigawords",
-        "Acct-Session-Time",
-        "Acct-Delay-Time",
-    ]
-) | st.text(max_size=20)
+names = st.sampled_from(REQUEST_ATTRIBUTES) | st.text(max_size=20)
 values = st.sampled_from(
     ["0", "5", "-1", str(2**32), "127.0.0.1", "::1", "Start", "Stop", "Accounting-On", "aa-bb-cc-dd-ee-ff", ""]
 ) | st.text(max_size=40)
