@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import shutil
 import statistics
@@ -35,6 +36,7 @@ from bench.procstat import Meter, rss_mib
 from bench.spec import BenchSubscriber, population
 from cloudos.localstack import REPO, Ports, Stack
 from rlm_cloudos.crypto import KeyRing
+from rlm_cloudos.store import journal
 
 NAS_SECRET = "bench-nas-shared-secret-0123456789"
 WINDOW = 32  # outstanding requests by default: the thread pool's max_servers
@@ -99,6 +101,10 @@ async def drive(packets: list[bytes], ports: tuple[int, ...]) -> loadgen.Result:
         bad_authenticators=sum(r.bad_authenticators for r in runs), latencies_ns=latencies, answers=answers)
 
 
+# The run's sessions, stopped: what "stored" means for each configuration.
+CLOUDOS_STORED = "SELECT count(*) FROM session WHERE acct_session_id LIKE %s AND stopped_at IS NOT NULL"
+STOCK_STORED = "SELECT count(*) FROM radacct WHERE acctsessionid LIKE %s AND acctstoptime IS NOT NULL"
+
 DATABASES = ("cloudos", "cloudos_big", "radius", "radius_big")
 
 
@@ -114,9 +120,10 @@ def settle(base_url: str) -> None:
 
 def measure(config: str, workload: str, build: Callable[[], loadgen.RequestBatch], ports: tuple[int, ...],
             meter: Meter, runs: int, check: Callable[[loadgen.Result], str | None],
-            base_url: str | None = None) -> Cell:
+            base_url: str | None = None, drain: Callable[[], None] | None = None) -> Cell:
     """``runs`` closed-loop runs of freshly built packets (after ``settle`` when ``base_url`` is
-    given); the median by requests/s."""
+    given); the median by requests/s. ``drain`` returns once what was answered is all in
+    PostgreSQL: its time counts in the run's requests/s, its CPU in the server's."""
     if base_url is not None:
         settle(base_url)
     results = []
@@ -126,6 +133,11 @@ def measure(config: str, workload: str, build: Callable[[], loadgen.RequestBatch
         packets = build()
         meter.start()
         result = asyncio.run(drive(packets, ports))
+        if drain is not None:
+            started = time.monotonic()
+            drain()
+            elapsed = result.elapsed + time.monotonic() - started
+            result = dataclasses.replace(result, elapsed=elapsed, rps=result.answered / elapsed)
         cpu = meter.stop()
         split = {k: v / max(1, result.answered) * 1e6 for k, v in meter.last.items()}
         problem = check(result)
@@ -169,10 +181,33 @@ def auth_check(expected: list[int], rates: dict[int, str]) -> Callable[[loadgen.
     return check
 
 
-def acct_check(result: loadgen.Result) -> str | None:
-    if result.timeouts or result.acct_responses != result.sent:
-        return f"{result.sent - result.acct_responses} accounting requests unanswered"
-    return None
+def acct_check(stored: Callable[[], int], expected: int) -> Callable[[loadgen.Result], str | None]:
+    """Every request answered, and PostgreSQL holds every session of the run, stopped."""
+    def check(result: loadgen.Result) -> str | None:
+        if result.timeouts or result.acct_responses != result.sent:
+            return f"{result.sent - result.acct_responses} accounting requests unanswered"
+        found = stored()
+        if found != expected:
+            return f"{found} of {expected} sessions stored and stopped"
+        return None
+    return check
+
+
+def stored_sessions(url: str, query: str, tag: Callable[[], str]) -> Callable[[], int]:
+    """How many of the last run's sessions ``query`` finds (its one parameter: a LIKE pattern)."""
+    def count() -> int:
+        with psycopg.connect(url) as conn:
+            return int(conn.execute(query, (f"{tag()}-%",)).fetchone()[0])
+    return count
+
+
+def drain_journal(directory: Path, timeout: float = 300.0) -> Callable[[], None]:
+    """Wait until rlm_cloudos's accounting journal is applied to PostgreSQL (or ``timeout``)."""
+    def drain() -> None:
+        deadline = time.monotonic() + timeout
+        while journal.backlog(directory) and time.monotonic() < deadline:
+            time.sleep(0.002)
+    return drain
 
 
 def acct_items(subs: list[BenchSubscriber], run_tag: str) -> list[loadgen.AcctItem]:
@@ -215,12 +250,20 @@ class Bench:
 
     def acct(self) -> loadgen.RequestBatch:
         self.runs_done += 1
-        return loadgen.build_accounting_requests(acct_items(self.subs, f"r{self.runs_done}"), NAS_SECRET)
+        return loadgen.build_accounting_requests(acct_items(self.subs, self.run_tag()), NAS_SECRET)
+
+    def run_tag(self) -> str:
+        return f"r{self.runs_done}"
+
+    def acct_check(self, url: str, query: str) -> Callable[[loadgen.Result], str | None]:
+        return acct_check(stored_sessions(url, query, self.run_tag), sum(1 for s in self.subs if s.accepted))
 
     def _measure(self, config: str, workload: str, build: Callable[[], loadgen.RequestBatch], pid: int,
-                 check: Callable[[loadgen.Result], str | None], port: int | None = None) -> Cell:
+                 check: Callable[[loadgen.Result], str | None], port: int | None = None,
+                 drain: Callable[[], None] | None = None) -> Cell:
         meter = Meter((pid,), self.postmaster, self.redis)
-        return measure(config, workload, build, (port or self.stack.ports.auth,), meter, self.runs, check, self.base)
+        return measure(config, workload, build, (port or self.stack.ports.auth,), meter, self.runs, check, self.base,
+                       drain)
 
     def cloudos(self) -> list[Cell]:
         # Accounting last: it writes thousands of rows, and the autovacuum that follows
@@ -238,7 +281,9 @@ class Bench:
         pid = self.stack.start_radiusd(env={"CLOUDOS_DATABASE_URL": f"{self.base}/cloudos"})
         try:
             warm(self.auth_once, self.stack.ports.auth)
-            cells.append(self._measure("cloudos", "acct", self.acct, pid, acct_check, self.stack.ports.acct))
+            check = self.acct_check(f"{self.base}/cloudos", CLOUDOS_STORED)
+            cells.append(self._measure("cloudos", "acct", self.acct, pid, check, self.stack.ports.acct,
+                                       drain_journal(self.stack.acct_journal)))
         finally:
             self.stack.stop_radiusd()
         return cells
@@ -305,8 +350,8 @@ class Bench:
                 warm(self.auth_once, self.stack.ports.auth)
                 for workload in workloads:
                     if workload == "acct":  # last, as for cloudos
-                        cells.append(self._measure("stock", "acct", self.acct, pid, acct_check,
-                                                   self.stack.ports.acct))
+                        check = self.acct_check(f"{self.base}/radius", STOCK_STORED)
+                        cells.append(self._measure("stock", "acct", self.acct, pid, check, self.stack.ports.acct))
                     else:
                         cells.append(self._measure("stock", workload, self.auth, pid, self.check))
             finally:

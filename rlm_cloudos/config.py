@@ -21,10 +21,12 @@ class ModuleSettings(BaseModel):
     connect_timeout: int = Field(default=2, ge=1, le=30)
     statement_timeout_ms: int = Field(default=2000, ge=100, le=60000)
     pool_size: int = Field(default=4, ge=1, le=64)
-    #: Threads committing accounting in batches (0: each radiusd lane writes its own packet).
-    acct_writers: int = Field(default=2, ge=0, le=16)
-    #: Most Accounting-Requests in one batch.
-    acct_batch: int = Field(default=64, ge=2, le=1000)
+    #: Directory of the accounting journal (rlm_cloudos.store.journal): the NAS is answered once a
+    #: record is there, and a thread applies it to PostgreSQL. Empty: each request waits for its
+    #: own PostgreSQL commit.
+    acct_journal: str = ""
+    #: Most journal records applied in one statement.
+    acct_batch: int = Field(default=500, ge=1, le=5000)
     #: Subscribers authorize keeps in memory (rlm_cloudos.store.authz); 0 turns the cache off.
     authz_cache_size: int = Field(default=200_000, ge=0, le=10_000_000)
 

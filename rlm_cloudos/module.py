@@ -30,10 +30,11 @@ from rlm_cloudos.log import RadLog
 from rlm_cloudos.policy import Reason, Tenant, decide_access
 from rlm_cloudos.policy.types import REPLY_MESSAGES
 from rlm_cloudos.policy.access import reject
-from rlm_cloudos.radattrs import BadAttribute, parse_access, parse_acct, to_dict
+from rlm_cloudos.radattrs import AcctRequest, BadAttribute, parse_access, parse_acct, to_dict
 from rlm_cloudos.store.authz import AuthzCache, AuthzFeed
 from rlm_cloudos.store.live import Live
-from rlm_cloudos.store.pg import AccountingBatcher, AuthLogEntry, AuthLogWriter, Database, NasRecord
+from rlm_cloudos.store.journal import AccountingJournal, open_journal
+from rlm_cloudos.store.pg import AcctResult, AuthLogEntry, AuthLogWriter, Database, NasRecord
 from rlm_cloudos.store.rows import AccessContext
 
 log = RadLog(
@@ -68,8 +69,8 @@ class Runtime:
     #: What authorize read, kept current by the cloudos_authz feed (None: turned off).
     authz: AuthzCache | None = None
     feed: AuthzFeed | None = None
-    #: Group commit for accounting (None: each lane writes its own packet).
-    acct: AccountingBatcher | None = None
+    #: The accounting journal (None: each request waits for its own PostgreSQL commit).
+    journal: AccountingJournal | None = None
 
     @classmethod
     def start(cls, section: dict[str, str] | None) -> Runtime:
@@ -83,21 +84,22 @@ class Runtime:
         )
         db.open()
         rt = cls(settings, keyring, db, AuthLogWriter(db, log), Live(settings.redis_url, log))
-        if settings.acct_writers > 0:
-            rt.acct = AccountingBatcher(db, log, writers=settings.acct_writers, max_batch=settings.acct_batch,
-                                        timeout=settings.connect_timeout + settings.statement_timeout_ms / 1000 + 1)
         if settings.authz_cache_size > 0:
             rt.authz = AuthzCache(settings.authz_cache_size)
             rt.feed = AuthzFeed(settings.database_url, rt.authz, log, connect_timeout=settings.connect_timeout)
             rt.feed.start()
+        if settings.acct_journal:
+            rt.journal = open_journal(settings.acct_journal, db, log, max_batch=settings.acct_batch,
+                                      on_result=functools.partial(_accounted, rt))
         return rt
 
     def close(self) -> None:
         if self.feed is not None:
             self.feed.close()
-        if self.acct is not None:
-            self.acct.close()
-            log("info", hook="accounting", event="closed", statements=self.acct.statements, packets=self.acct.packets)
+        if self.journal is not None:
+            self.journal.close()
+            log("info", hook="accounting", event="journal_closed", statements=self.journal.statements,
+                applied=self.journal.applied, dropped=self.journal.dropped)
         self.auth_log.close()
         self.db.close()
         self.live.close()
@@ -170,7 +172,8 @@ def instantiate(p: Any) -> int:
         return -1
     import psycopg
 
-    log("info", hook="instantiate", pool_size=rt.settings.pool_size, acct_writers=rt.settings.acct_writers,
+    log("info", hook="instantiate", pool_size=rt.settings.pool_size,
+        acct_journal=str(rt.journal.directory) if rt.journal is not None else None,
         authz_cache_size=rt.settings.authz_cache_size, keys=len(rt.keyring.keys),
         active_key=rt.keyring.active, psycopg=f"{psycopg.__version__}/{psycopg.pq.__impl__}")
     return 0
@@ -360,7 +363,8 @@ def _int(text: str | None) -> int | None:
 
 @guarded("accounting", lambda: radiusd.RLM_MODULE_FAIL)
 def accounting(p: Any) -> Result:
-    """Store one Accounting-Request; OK only once it is durable, FAIL (no response, NAS retransmits) otherwise."""
+    """Store one Accounting-Request; OK only once it is durable (in the journal, or else committed
+    to PostgreSQL), FAIL (no response: the NAS retransmits, or the detail spool takes it) otherwise."""
     req = parse_acct(_request(p))
     if isinstance(req, BadAttribute):
         # Acknowledged so the NAS stops resending what can never be stored; the log keeps it.
@@ -369,8 +373,16 @@ def accounting(p: Any) -> Result:
             user=attrs.get("User-Name"), session=attrs.get("Acct-Session-Id"), status=attrs.get("Acct-Status-Type"))
         return radiusd.RLM_MODULE_OK
     rt = runtime()
+    if rt.journal is not None:
+        try:
+            rt.journal.append(req)
+        except OSError as exc:
+            log("error", hook="accounting", event="journal_write_failed", user=req.user_name,
+                session=req.acct_session_id, status=req.status, detail=str(exc))
+            return radiusd.RLM_MODULE_FAIL
+        return radiusd.RLM_MODULE_OK
     try:
-        res = rt.acct.account(req) if rt.acct is not None else rt.db.account(req)
+        res = rt.db.account(req)
     except BackendUnavailable as exc:
         log("error", hook="accounting", user=req.user_name, session=req.acct_session_id, status=req.status,
             reason=Reason.BACKEND_UNAVAILABLE.value, detail=str(exc))
@@ -382,13 +394,18 @@ def accounting(p: Any) -> Result:
             session=req.acct_session_id, unique=req.acct_unique_id, status=req.status, input=req.input_octets,
             output=req.output_octets, time=req.session_time, detail=str(exc))
         return radiusd.RLM_MODULE_OK
+    _accounted(rt, req, res)
+    return radiusd.RLM_MODULE_OK
+
+
+def _accounted(rt: Runtime, req: AcctRequest, res: AcctResult) -> None:
+    """What follows a stored Accounting-Request, from the hook or the journal's drainer."""
     if res.feed and rt.authz is not None:
         # This radiusd's next login sees the new counters at once, not when the notification comes round.
         rt.authz.apply(res.feed)
     if res.result != "ok":
         log("warn", hook="accounting", event=res.result, nas=req.nas_address, user=req.user_name or None,
             session=req.acct_session_id or None, status=req.status)
-    return radiusd.RLM_MODULE_OK
 
 
 @guarded("lookup_client", lambda: radiusd.RLM_MODULE_FAIL)

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import itertools
 import os
@@ -27,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent / "double"))
 
 from cloudos.localstack import Ports, Stack  # noqa: E402
 
-from tests.fixtures.nas import Nas  # noqa: E402
+from tests.fixtures.nas import Nas, journal_applied  # noqa: E402
 
 E2E_SECRET = "e2e-nas-shared-secret"
 
@@ -170,6 +171,9 @@ class Radiusd:
     log: RadiusLog
 
     def nas(self, secret: str = E2E_SECRET, source: str = "127.0.0.1", **kw: object) -> Nas:
+        """A NAS whose every acknowledged Accounting-Request is in PostgreSQL when ``acct`` returns
+        (``applied=None``: only in the journal, for tests that stop PostgreSQL)."""
+        kw.setdefault("applied", functools.partial(journal_applied, self.stack.acct_journal))
         return Nas(self.stack.host, self.stack.ports.auth, self.stack.ports.acct, secret, source=source, **kw)  # type: ignore[arg-type]
 
     def alive(self) -> bool:

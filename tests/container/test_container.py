@@ -5,6 +5,7 @@ Run by scripts/container, which builds the image first (CLOUDOS_TEST_IMAGE).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -20,7 +21,7 @@ import pytest
 
 from cloudos.localstack import Ports, Stack
 from tests.conftest import RadiusLog, run_cli
-from tests.fixtures.nas import Nas
+from tests.fixtures.nas import Nas, journal_applied
 
 PODMAN = ["podman", "--storage-driver=vfs", "--cgroup-manager=cgroupfs", "--runtime", "runc"]
 SECRET = "container-nas-secret"
@@ -81,6 +82,8 @@ class Container:
         return subprocess.run([*PODMAN, "exec", self.name, *argv], capture_output=True, text=True, timeout=60)
 
     def nas(self, **kw: object) -> Nas:
+        """A NAS that waits, after each Accounting-Response, until the container's journal is applied."""
+        kw.setdefault("applied", functools.partial(journal_applied, self.state / "spool" / "cloudos" / "journal"))
         return Nas(self.stack.host, self.stack.ports.auth, self.stack.ports.acct, SECRET, **kw)  # type: ignore[arg-type]
 
 

@@ -1,8 +1,8 @@
 """PostgreSQL stopped in the middle of an accounting stream from several NAS: nothing lost, nothing twice.
 
-The NAS keep being answered while the database is down (the records go to the
-on-disk spool); once it is back the spool is replayed and every subscriber's
-usage equals exactly what the NAS reported.
+The NAS keep being answered while the database is down (the records wait in
+radiusd's on-disk journal); once it is back the journal is applied and every
+subscriber's usage equals exactly what the NAS reported.
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ def fleet(radiusd, cli):  # noqa: ANN001, ANN201
     assert cli("tenant", "add", "bulk").code == 0
     assert cli("plan", "add", "bulk-plan", "--tenant", "bulk", "--rate-limit", "10M/10M").code == 0
     assert cli("plan", "add", "bulk-e2e", "--tenant", "e2e", "--rate-limit", "10M/10M").code == 0
-    nases = [(radiusd.nas(secret=E2E_SECRET, source="127.0.0.1"), "e2e", "bulk-e2e")]
+    nases = [(radiusd.nas(secret=E2E_SECRET, source="127.0.0.1", applied=None), "e2e", "bulk-e2e")]
     for i, address in enumerate(("127.0.0.21", "127.0.0.22")):
         secret = f"bulk-nas-secret-{i}"
         r = cli("nas", "add", f"bulk{i}", "--tenant", "bulk", "--address", address, "--secret-stdin",
                 stdin=secret + "\n")
         assert r.code == 0, r.err
-        nases.append((radiusd.nas(secret=secret, source=address), "bulk", "bulk-plan"))
+        nases.append((radiusd.nas(secret=secret, source=address, applied=None), "bulk", "bulk-plan"))
     users = []
     for n in range(SUBSCRIBERS):
         nas, tenant, plan = nases[n % len(nases)]

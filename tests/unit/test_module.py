@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
@@ -28,6 +30,7 @@ from rlm_cloudos.errors import BackendUnavailable, StatementRefused
 from rlm_cloudos.policy import Plan, Subscriber, SubscriberStatus, Tenant, WalledGarden, expires_at_for_date
 from rlm_cloudos.policy.types import REPLY_MESSAGES, Reason
 from rlm_cloudos.radattrs import AcctRequest
+from rlm_cloudos.store.journal import AccountingJournal, backlog
 from rlm_cloudos.store.pg import AcctResult, AuthLogEntry, NasRecord
 from rlm_cloudos.store.live import Live
 from rlm_cloudos.store.rows import AccessContext
@@ -683,6 +686,38 @@ def test_accounting_result_other_than_ok_is_acknowledged_with_a_warning(rt: Fake
     assert module.accounting(call(ACCT_REQUEST)) == radiusd.RLM_MODULE_OK
     (line,) = messages(radiusd.L_WARN)
     assert "event=unknown_subscriber" in line and "session=81e00005" in line
+
+
+def test_accounting_with_a_journal_answers_once_written_and_applies_after(rt: FakeRuntime, tmp_path: Path) -> None:
+    rt.journal = AccountingJournal(tmp_path, rt.db, module.log,  # type: ignore[arg-type]
+                                   on_result=functools.partial(module._accounted, rt))
+    rt.journal.open()
+    try:
+        rt.db.acct = AcctResult("unknown_subscriber", 7, None, 0, 0, 0)
+        assert module.accounting(call(ACCT_REQUEST)) == radiusd.RLM_MODULE_OK
+        deadline = time.monotonic() + 5
+        while backlog(tmp_path):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        ((name, req),) = rt.db.calls
+        assert (name, req.acct_session_id, req.input_octets) == ("account", "81e00005", 2**32 + 5)
+        # What the drainer got back is handled as the hook would have: logged.
+        (line,) = messages(radiusd.L_WARN)
+        assert "event=unknown_subscriber" in line and "session=81e00005" in line
+    finally:
+        rt.journal.close()
+
+
+def test_accounting_fails_when_the_journal_cannot_be_written(rt: FakeRuntime, tmp_path: Path) -> None:
+    # FAIL: the accounting section then tries the detail spool, and failing that the NAS
+    # gets no answer and retransmits.
+    rt.journal = AccountingJournal(tmp_path, rt.db, module.log)  # type: ignore[arg-type]
+    rt.journal.open()
+    rt.journal.close()
+    assert module.accounting(call(ACCT_REQUEST)) == radiusd.RLM_MODULE_FAIL
+    (line,) = messages(radiusd.L_ERR)
+    assert "hook=accounting" in line and "event=journal_write_failed" in line and "session=81e00005" in line
+    assert rt.db.calls == []
 
 
 # --------------------------------------------------------------------- lookup_client

@@ -145,6 +145,11 @@ class Stack:
         return self.state / "raddb"
 
     @property
+    def acct_journal(self) -> Path:
+        """rlm_cloudos's accounting journal (acct_journal in raddb/mods-enabled/cloudos)."""
+        return self.radius_state / "spool" / "cloudos" / "journal"
+
+    @property
     def radius_log(self) -> Path:
         return self.radius_state / "log" / "radius.log"
 

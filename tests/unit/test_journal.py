@@ -1,0 +1,296 @@
+"""AccountingJournal: answered once on disk, applied to PostgreSQL in order, exactly once, whatever happens."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rlm_cloudos.errors import BackendUnavailable, Conflict, StatementRefused
+from rlm_cloudos.radattrs import AcctRequest
+from rlm_cloudos.store.journal import AccountingJournal, JournalBusy, backlog, decode, encode, open_journal
+from rlm_cloudos.store.pg import AcctResult
+
+
+def request(uid: str, user: str = "ali", delay: int = 0) -> AcctRequest:
+    return AcctRequest(status="Interim-Update", user_name=user, nas_address="127.0.0.1", acct_unique_id=uid,
+                       acct_session_id=uid, input_octets=1, output_octets=2, session_time=3, delay=delay,
+                       framed_ip=None, calling_station_id=None, nas_port_id=None, terminate_cause=None)
+
+
+def ok(req: AcctRequest) -> AcctResult:
+    return AcctResult("ok", 7, 42, 1, 2, 3, f"A 42 {req.acct_unique_id} 3 0 0 - - - - ")
+
+
+@dataclass
+class FakeDb:
+    """Database.account / account_many over a list of what was applied, in order; ``gate`` holds statements back."""
+
+    applied: list[str] = field(default_factory=list)
+    statements: list[list[str]] = field(default_factory=list)
+    refuse: set[str] = field(default_factory=set)  # uids PostgreSQL refuses
+    down: bool = False
+    conflict_once: bool = False
+    gate: threading.Event = field(default_factory=threading.Event)
+    delays: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.gate.set()
+
+    def _check(self, req: AcctRequest) -> None:
+        if self.down:
+            raise BackendUnavailable("PostgreSQL: connection refused")
+        if req.acct_unique_id in self.refuse:
+            raise StatementRefused(f"PostgreSQL refused it: {req.acct_unique_id}")
+
+    def _apply(self, reqs: list[AcctRequest]) -> list[AcctResult]:
+        self.statements.append([r.acct_unique_id for r in reqs])
+        self.applied += [r.acct_unique_id for r in reqs]
+        self.delays.update({r.acct_unique_id: r.delay for r in reqs})
+        return [ok(r) for r in reqs]
+
+    def account(self, req: AcctRequest) -> AcctResult:
+        self.gate.wait(5)
+        self._check(req)
+        return self._apply([req])[0]
+
+    def account_many(self, reqs: list[AcctRequest]) -> list[AcctResult]:
+        self.gate.wait(5)
+        if self.conflict_once:
+            self.conflict_once = False
+            raise Conflict("PostgreSQL rolled it back: DeadlockDetected")
+        for req in reqs:  # all or nothing
+            self._check(req)
+        return self._apply(reqs)
+
+
+Logs = list[tuple[str, dict[str, object]]]
+
+
+@pytest.fixture
+def logs() -> Logs:
+    return []
+
+
+def make(directory: Path, db: FakeDb, logs: Logs, **kw: object) -> AccountingJournal:
+    journal = AccountingJournal(directory, db, lambda level, **f: logs.append((level, f)),  # type: ignore[arg-type]
+                                retry_seconds=0.05, **kw)
+    journal.open()
+    return journal
+
+
+def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.005)
+
+
+def events(logs: Logs) -> list[object]:
+    return [f.get("event") for _, f in logs]
+
+
+def test_records_are_applied_in_order_and_the_position_follows(tmp_path: Path, logs: Logs) -> None:
+    db = FakeDb()
+    j = make(tmp_path, db, logs)
+    uids = [f"u{i}" for i in range(50)]
+    for uid in uids:
+        j.append(request(uid))
+    eventually(lambda: backlog(tmp_path) == 0)
+    assert db.applied == uids
+    assert j.applied == 50
+    j.close()
+
+
+def test_what_arrives_during_a_statement_goes_into_the_next_one(tmp_path: Path, logs: Logs) -> None:
+    db = FakeDb()
+    j = make(tmp_path, db, logs, max_batch=500)
+    db.gate.clear()
+    j.append(request("u0"))
+    time.sleep(0.1)  # the drainer is now held inside the statement for u0
+    uids = [f"u{i}" for i in range(1, 40)]
+    for uid in uids:
+        j.append(request(uid))
+    db.gate.set()
+    eventually(lambda: backlog(tmp_path) == 0)
+    assert db.statements == [["u0"], uids]
+    j.close()
+
+
+def test_max_batch_bounds_a_statement(tmp_path: Path, logs: Logs) -> None:
+    db = FakeDb()
+    db.gate.clear()
+    j = make(tmp_path, db, logs, max_batch=7)
+    uids = [f"u{i}" for i in range(30)]
+    for uid in uids:
+        j.append(request(uid))
+    db.gate.set()
+    eventually(lambda: backlog(tmp_path) == 0)
+    assert db.applied == uids and max(len(s) for s in db.statements) == 7
+    j.close()
+
+
+def test_postgresql_down_keeps_everything_until_it_is_back(tmp_path: Path, logs: Logs) -> None:
+    db = FakeDb(down=True)
+    j = make(tmp_path, db, logs)
+    uids = [f"u{i}" for i in range(20)]
+    for uid in uids:
+        j.append(request(uid))
+    time.sleep(0.3)  # several retries
+    assert db.applied == [] and backlog(tmp_path) > 0
+    assert events(logs).count("journal_waiting") == 1  # said once, not on every retry
+    db.down = False
+    eventually(lambda: backlog(tmp_path) == 0)
+    assert db.applied == uids
+    assert "journal_caught_up" in events(logs)
+    j.close()
+
+
+def test_a_refused_record_is_logged_whole_and_the_others_are_stored(tmp_path: Path, logs: Logs) -> None:
+    db = FakeDb(refuse={"u3"})
+    db.gate.clear()
+    j = make(tmp_path, db, logs)
+    uids = [f"u{i}" for i in range(6)]
+    for uid in uids:
+        j.append(request(uid))
+    db.gate.set()
+    eventually(lambda: backlog(tmp_path) == 0)
+    assert db.applied == [u for u in uids if u != "u3"]
+    refused = [f for level, f in logs if f.get("event") == "refused"]
+    assert len(refused) == 1 and refused[0]["unique"] == "u3" and refused[0]["input"] == 1
+    assert j.dropped == 1
+    j.close()
+
+
+def test_a_deadlock_replays_the_batch_record_by_record(tmp_path: Path, logs: Logs) -> None:
+    db = FakeDb(conflict_once=True)
+    db.gate.clear()
+    j = make(tmp_path, db, logs)
+    uids = [f"u{i}" for i in range(5)]
+    for uid in uids:
+        j.append(request(uid))
+    db.gate.set()
+    eventually(lambda: backlog(tmp_path) == 0)
+    assert db.applied == uids  # each exactly once
+    assert "batch_replayed" in events(logs)
+    j.close()
+
+
+def test_a_restart_applies_what_was_left_and_nothing_twice(tmp_path: Path, logs: Logs) -> None:
+    db = FakeDb()
+    j = make(tmp_path, db, logs)
+    for i in range(10):
+        j.append(request(f"a{i}"))
+    eventually(lambda: backlog(tmp_path) == 0)
+    db.down = True
+    for i in range(10):
+        j.append(request(f"b{i}"))
+    time.sleep(0.1)
+    j.close(timeout=0.5)  # radiusd stops while PostgreSQL is down
+    assert backlog(tmp_path) > 0
+    db.down = False
+    j2 = make(tmp_path, db, logs)
+    eventually(lambda: backlog(tmp_path) == 0)
+    assert db.applied == [f"a{i}" for i in range(10)] + [f"b{i}" for i in range(10)]
+    assert "journal_resumed" in events(logs)
+    j2.close()
+
+
+def test_finished_segments_are_deleted_and_order_holds_across_them(tmp_path: Path, logs: Logs) -> None:
+    db = FakeDb()
+    db.gate.clear()
+    j = make(tmp_path, db, logs, segment_bytes=1000)
+    uids = [f"u{i}" for i in range(100)]
+    for uid in uids:
+        j.append(request(uid))
+    assert len(list(tmp_path.glob("acct-*.log"))) > 5
+    db.gate.set()
+    eventually(lambda: backlog(tmp_path) == 0)
+    assert db.applied == uids
+    eventually(lambda: len(list(tmp_path.glob("acct-*.log"))) == 1)  # only the one being written
+    j.close()
+
+
+def test_a_torn_record_and_an_unreadable_one_are_dropped_and_logged(tmp_path: Path, logs: Logs) -> None:
+    # What a crash mid-write leaves: a segment ending in half a record, then one of garbage.
+    (tmp_path / "acct-000000000001.log").write_bytes(
+        encode(request("u0"), time.time()) + b"this is not json\n" + encode(request("u1"), time.time())
+        + encode(request("torn"), time.time())[:20])
+    db = FakeDb()
+    j = make(tmp_path, db, logs)
+    j.append(request("u2"))
+    eventually(lambda: backlog(tmp_path) == 0)
+    assert db.applied == ["u0", "u1", "u2"]
+    assert {"journal_unreadable_record", "journal_torn_record"} <= set(events(logs))
+    j.close()
+
+
+def test_a_second_radiusd_on_the_same_directory_writes_straight_to_postgresql(tmp_path: Path, logs: Logs) -> None:
+    j = make(tmp_path, FakeDb(), logs)
+    with pytest.raises(JournalBusy):
+        make(tmp_path, FakeDb(), logs)
+    assert open_journal(str(tmp_path), FakeDb(), lambda level, **f: logs.append((level, f))) is None  # type: ignore[arg-type]
+    assert events(logs)[-1] == "journal_busy"
+    j.close()
+
+
+def test_every_applied_record_reaches_on_result_even_if_one_handler_call_fails(tmp_path: Path, logs: Logs) -> None:
+    seen: list[str] = []
+
+    def on_result(req: AcctRequest, res: AcctResult) -> None:
+        seen.append(req.acct_unique_id)
+        if req.acct_unique_id == "u1":
+            raise RuntimeError("bug")
+
+    j = make(tmp_path, FakeDb(), logs, on_result=on_result)
+    for i in range(4):
+        j.append(request(f"u{i}"))
+    eventually(lambda: backlog(tmp_path) == 0)
+    assert seen == ["u0", "u1", "u2", "u3"]
+    assert "result_handler_failed" in events(logs)
+    j.close()
+
+
+def test_time_in_the_journal_is_added_to_acct_delay_time(tmp_path: Path) -> None:
+    line = encode(request("u0", delay=5), received=1000.0)
+    assert decode(line, now=1000.4).delay == 5
+    assert decode(line, now=1090.9).delay == 95
+
+
+def test_a_closed_journal_refuses_to_answer(tmp_path: Path, logs: Logs) -> None:
+    j = make(tmp_path, FakeDb(), logs)
+    j.close()
+    with pytest.raises(OSError, match="closed"):
+        j.append(request("u0"))
+
+
+def test_files_are_private(tmp_path: Path, logs: Logs) -> None:
+    directory = tmp_path / "journal"
+    j = make(directory, FakeDb(), logs)
+    j.append(request("u0"))
+    assert directory.stat().st_mode & 0o777 == 0o700
+    assert all(p.stat().st_mode & 0o077 == 0 for p in directory.iterdir())
+    j.close()
+
+
+text = st.text(st.characters(codec="utf-8"), max_size=260)
+
+
+@settings(max_examples=200, deadline=None)
+@given(user=text, session=text, cause=st.one_of(st.none(), text), counter=st.integers(0, 2**64 - 1))
+def test_any_request_survives_the_journal_unchanged(user: str, session: str, cause: str | None, counter: int) -> None:
+    req = AcctRequest(status="Stop", user_name=user, nas_address="10.0.0.1", acct_unique_id=session,
+                      acct_session_id=session, input_octets=counter, output_octets=counter, session_time=7, delay=3,
+                      framed_ip="100.64.0.1", calling_station_id=user, nas_port_id=user, terminate_cause=cause)
+    line = encode(req, 1234.5)
+    assert line.endswith(b"\n") and line.count(b"\n") == 1  # one record, one line
+    assert decode(line, now=1234.5) == req
+    assert json.loads(line)[0] == 1234.5
