@@ -25,8 +25,10 @@ class ModuleSettings(BaseModel):
     #: record is there, and a thread applies it to PostgreSQL. Empty: each request waits for its
     #: own PostgreSQL commit.
     acct_journal: str = ""
-    #: Most journal records applied in one statement.
+    #: Most journal records applied at once.
     acct_batch: int = Field(default=500, ge=1, le=5000)
+    #: Statements (and connections) those records are split over, by subscriber.
+    acct_parallel: int = Field(default=2, ge=1, le=8)
     #: Subscribers authorize keeps in memory (rlm_cloudos.store.authz); 0 turns the cache off.
     authz_cache_size: int = Field(default=200_000, ge=0, le=10_000_000)
 

@@ -90,6 +90,7 @@ class Runtime:
             rt.feed.start()
         if settings.acct_journal:
             rt.journal = open_journal(settings.acct_journal, db, log, max_batch=settings.acct_batch,
+                                      parallel=settings.acct_parallel,
                                       on_result=functools.partial(_accounted, rt))
         return rt
 

@@ -35,6 +35,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,8 @@ from rlm_cloudos.store.pg import AcctResult, Database
 _SEGMENT = re.compile(r"^acct-(\d{12})\.log$")
 _FIELDS = tuple(f.name for f in dataclasses.fields(AcctRequest))
 _DELAY = _FIELDS.index("delay")
+#: Records about a whole NAS (every session on it closed): applied after everything before them.
+NAS_WIDE = frozenset({"Accounting-On", "Accounting-Off"})
 _POSITION = "{:012d} {:015d}\n"
 
 
@@ -110,7 +113,8 @@ class AccountingJournal:
 
     def __init__(self, directory: Path | str, db: Database, log: Callable[..., None], *,
                  on_result: Callable[[AcctRequest, AcctResult], None] = lambda req, res: None,
-                 max_batch: int = 500, segment_bytes: int = 64 << 20, retry_seconds: float = 1.0) -> None:
+                 max_batch: int = 500, parallel: int = 1, segment_bytes: int = 64 << 20,
+                 retry_seconds: float = 1.0) -> None:
         self.directory = Path(directory)
         self._db = db
         self._log = log
@@ -118,6 +122,8 @@ class AccountingJournal:
         self._max = max_batch
         self._segment_bytes = segment_bytes
         self._retry = retry_seconds
+        self._parallel = parallel
+        self._pool = ThreadPoolExecutor(parallel - 1, thread_name_prefix="cloudos-acct-apply") if parallel > 1 else None
         # Enough for a batch of the longest records RADIUS attributes can make.
         self._chunk = max(1 << 16, max_batch * 512)
         self._lock = threading.Lock()
@@ -200,6 +206,8 @@ class AccountingJournal:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
         with self._lock:
             for fd in (self._fd, self._pos_fd, self._lock_fd):
                 if fd >= 0:
@@ -281,6 +289,40 @@ class AccountingJournal:
                 self.dropped += 1
                 self._log("error", hook="accounting", event="journal_unreadable_record",
                           record=line[:300].decode(errors="replace"), detail=str(exc))
+        start = 0
+        for i, req in enumerate(reqs):
+            if req.status in NAS_WIDE:
+                self._apply_parallel(reqs[start:i])
+                self._apply_group([req])
+                start = i + 1
+        self._apply_parallel(reqs[start:])
+
+    def _apply_parallel(self, reqs: list[AcctRequest]) -> None:
+        """Apply ``reqs`` as ``parallel`` statements at once, each subscriber's records in one of
+        them and in order (what one subscriber's records do depends on their order; records of
+        different subscribers touch different rows)."""
+        if self._pool is None or len(reqs) < 2 * self._parallel:
+            self._apply_group(reqs)
+            return
+        groups: list[list[AcctRequest]] = [[] for _ in range(self._parallel)]
+        for req in reqs:
+            groups[hash(req.user_name) % self._parallel].append(req)
+        others = [self._pool.submit(self._apply_group, g) for g in groups[1:] if g]
+        failed: BackendUnavailable | None = None
+        try:
+            self._apply_group(groups[0])
+        except BackendUnavailable as exc:
+            failed = exc
+        for future in others:
+            try:
+                future.result()
+            except BackendUnavailable as exc:
+                failed = failed or exc
+        if failed is not None:
+            # All of them again later: the groups that were stored count nothing twice.
+            raise failed
+
+    def _apply_group(self, reqs: list[AcctRequest]) -> None:
         if not reqs:
             return
         if len(reqs) > 1:

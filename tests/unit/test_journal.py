@@ -294,3 +294,57 @@ def test_any_request_survives_the_journal_unchanged(user: str, session: str, cau
     assert line.endswith(b"\n") and line.count(b"\n") == 1  # one record, one line
     assert decode(line, now=1234.5) == req
     assert json.loads(line)[0] == 1234.5
+
+
+def acct(uid: str, user: str, status: str = "Interim-Update") -> AcctRequest:
+    return AcctRequest(status=status, user_name=user, nas_address="127.0.0.1", acct_unique_id=uid,
+                       acct_session_id=uid, input_octets=1, output_octets=2, session_time=3, delay=0,
+                       framed_ip=None, calling_station_id=None, nas_port_id=None, terminate_cause=None)
+
+
+def test_parallel_statements_keep_each_subscribers_order_and_wait_for_a_nas_reset(tmp_path: Path,
+                                                                                   logs: Logs) -> None:
+    db = FakeDb()
+    db.gate.clear()
+    j = make(tmp_path, db, logs, parallel=3)
+    sent = [acct(f"{u}-{k}", u) for k in range(5) for u in ("ali", "sana", "omar", "zara", "bilal")]
+    reset = acct("on", "", "Accounting-On")
+    after = [acct(f"{u}-late", u) for u in ("ali", "sana", "omar")]
+    for req in [*sent, reset, *after]:
+        j.append(req)
+    db.gate.set()
+    eventually(lambda: backlog(tmp_path) == 0)
+    assert sorted(db.applied) == sorted(r.acct_unique_id for r in [*sent, reset, *after])  # each once
+    for user in ("ali", "sana", "omar", "zara", "bilal"):
+        assert [u for u in db.applied if u.startswith(user + "-") and u[-1].isdigit()] == [
+            f"{user}-{k}" for k in range(5)]
+    at = db.applied.index("on")
+    assert set(db.applied[:at]) == {r.acct_unique_id for r in sent}  # nothing after the reset went before it
+    assert len(db.statements) > 2  # split over several statements
+    j.close()
+
+
+def test_a_parallel_statement_that_fails_retries_the_whole_batch_without_loss(tmp_path: Path, logs: Logs) -> None:
+    db = FakeDb()
+
+    class HalfDown(FakeDb):
+        """PostgreSQL refuses connections for one subscriber's statement, the first time only."""
+
+        failed = False
+
+        def account_many(self, reqs: list[AcctRequest]) -> list[AcctResult]:
+            if not HalfDown.failed and any(r.user_name == "sana" for r in reqs):
+                HalfDown.failed = True
+                raise BackendUnavailable("PostgreSQL: connection refused")
+            return db.account_many(reqs)
+
+    db.gate.clear()
+    j = make(tmp_path, HalfDown(), logs, parallel=2)
+    sent = [acct(f"{u}-{k}", u) for k in range(5) for u in ("ali", "sana", "omar", "zara")]
+    for req in sent:
+        j.append(req)
+    db.gate.set()
+    eventually(lambda: backlog(tmp_path) == 0)
+    assert set(db.applied) == {r.acct_unique_id for r in sent}  # everything, after the retry
+    assert "journal_waiting" in events(logs) and "journal_caught_up" in events(logs)
+    j.close()
