@@ -33,7 +33,7 @@ from rlm_cloudos.policy.access import reject
 from rlm_cloudos.radattrs import AcctRequest, BadAttribute, parse_access, parse_acct, to_dict
 from rlm_cloudos.store.authz import AuthzCache, AuthzFeed
 from rlm_cloudos.store.live import Live
-from rlm_cloudos.store.journal import AccountingJournal, open_journal
+from rlm_cloudos.store.journal import AccountingJournal, log_result, open_journal
 from rlm_cloudos.store.pg import AcctResult, AuthLogEntry, AuthLogWriter, Database, NasRecord
 from rlm_cloudos.store.rows import AccessContext
 
@@ -91,7 +91,7 @@ class Runtime:
         if settings.acct_journal:
             rt.journal = open_journal(settings.acct_journal, db, log, max_batch=settings.acct_batch,
                                       parallel=settings.acct_parallel,
-                                      on_result=functools.partial(_accounted, rt))
+                                      on_feed=rt.authz.apply if rt.authz is not None else None)
         return rt
 
     def close(self) -> None:
@@ -400,13 +400,12 @@ def accounting(p: Any) -> Result:
 
 
 def _accounted(rt: Runtime, req: AcctRequest, res: AcctResult) -> None:
-    """What follows a stored Accounting-Request, from the hook or the journal's drainer."""
+    """What follows an Accounting-Request stored by the hook itself (no journal)."""
     if res.feed and rt.authz is not None:
         # This radiusd's next login sees the new counters at once, not when the notification comes round.
         rt.authz.apply(res.feed)
     if res.result != "ok":
-        log("warn", hook="accounting", event=res.result, nas=req.nas_address, user=req.user_name or None,
-            session=req.acct_session_id or None, status=req.status)
+        log_result(log, req, res.result)
 
 
 @guarded("lookup_client", lambda: radiusd.RLM_MODULE_FAIL)

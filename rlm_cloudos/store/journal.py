@@ -3,8 +3,10 @@
 The accounting hook appends each Accounting-Request to a journal file and returns:
 radiusd answers the NAS once the record is on this host's disk, not once
 PostgreSQL has committed it. A drainer thread applies the journal to PostgreSQL in
-file order, as many records per statement as have arrived meanwhile (up to
-``max_batch``), and records how far it got. This is FreeRADIUS's own
+file order, as many records at a time as have arrived meanwhile (up to
+``max_batch``), split by subscriber over ``parallel`` statements, and records how
+far it got. Each statement hands PostgreSQL the lines as they are on disk
+(cloudos_account_journal(), schema 0005). This is FreeRADIUS's own
 decoupled-accounting pattern (the live server writes the ``detail`` file and
 answers; a reader applies it), with three differences: the records are applied in
 batches instead of one round trip each, the reader is a thread of the same
@@ -13,7 +15,8 @@ until it is back.
 
 Like ``detail``, a record is written with ``write(2)`` and not fsynced: it survives
 radiusd crashing or restarting (the kernel has it), not the host losing power.
-Replaying a record twice is harmless: ``cloudos_account()`` counts a packet once.
+Replaying a record twice is harmless: ``cloudos_account()`` counts a packet once
+(a stopped session's row stays in ``session_open`` for two days, cloudos_reap_sessions()).
 
 On disk, in ``directory``:
 
@@ -34,6 +37,7 @@ import os
 import re
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -41,7 +45,7 @@ from typing import Any
 
 from rlm_cloudos.errors import BackendUnavailable, Conflict, StatementRefused
 from rlm_cloudos.radattrs import AcctRequest
-from rlm_cloudos.store.pg import AcctResult, Database
+from rlm_cloudos.store.pg import Database
 
 _SEGMENT = re.compile(r"^acct-(\d{12})\.log$")
 _FIELDS = tuple(f.name for f in dataclasses.fields(AcctRequest))
@@ -51,9 +55,19 @@ NAS_WIDE = frozenset({"Accounting-On", "Accounting-Off"})
 _POSITION = "{:012d} {:015d}\n"
 
 
+def lane(req: AcctRequest) -> int:
+    """Which statement of a batch the record goes to (``lane % parallel``): the same for every
+    record of a subscriber; -1 for a record about a whole NAS, applied after all before it."""
+    if req.status in NAS_WIDE:
+        return -1
+    return zlib.crc32(req.user_name.encode("utf-8", "replace")) & 0xFFFF
+
+
 def encode(req: AcctRequest, received: float) -> bytes:
-    """One journal line: when it was received, then the request's fields (JSON keeps it on one line)."""
-    return (json.dumps([round(received, 3), *(getattr(req, f) for f in _FIELDS)], separators=(",", ":"))
+    """One journal line, a JSON array (so one line, whatever the attributes hold): when it was
+    received, its lane, then the request's fields in AcctRequest's order. PostgreSQL reads the
+    same layout (cloudos_account_journal(), schema 0005)."""
+    return (json.dumps([round(received, 3), lane(req), *(getattr(req, f) for f in _FIELDS)], separators=(",", ":"))
             + "\n").encode()
 
 
@@ -61,11 +75,20 @@ def decode(line: bytes, now: float) -> AcctRequest:
     """The request a journal line holds, its Acct-Delay-Time grown by the time it spent in the
     journal (so cloudos_account() dates the event when it happened). Raises ValueError."""
     values = json.loads(line)
-    if not isinstance(values, list) or len(values) != len(_FIELDS) + 1:
+    if not isinstance(values, list) or len(values) != len(_FIELDS) + 2:
         raise ValueError("not a journal record")
-    received, *fields = values
+    received, _lane, *fields = values
     fields[_DELAY] = int(fields[_DELAY]) + max(0, int(now - float(received)))
     return AcctRequest(*fields)
+
+
+def _lane_of(line: bytes) -> int:
+    """encode()'s lane, read without decoding the line (-1 when it cannot be read: alone, in order)."""
+    try:
+        start = line.index(b",") + 1
+        return int(line[start:line.index(b",", start)])
+    except ValueError:
+        return -1
 
 
 def _segment(directory: Path, seq: int) -> Path:
@@ -107,18 +130,19 @@ class JournalBusy(Exception):
 class AccountingJournal:
     """See the module docstring. ``append`` is thread-safe; one drainer thread applies.
 
-    ``on_result(req, result)`` is called by the drainer for every record PostgreSQL applied,
-    in order, before the position moves past it.
+    ``on_feed(feed)`` is called by the drainer with what a stored record changed for authorize
+    (cloudos_account()'s feed), for the records other radiusd are not told about by NOTIFY
+    (interims), before the position moves past them.
     """
 
     def __init__(self, directory: Path | str, db: Database, log: Callable[..., None], *,
-                 on_result: Callable[[AcctRequest, AcctResult], None] = lambda req, res: None,
+                 on_feed: Callable[[str], None] | None = None,
                  max_batch: int = 500, parallel: int = 1, segment_bytes: int = 64 << 20,
                  retry_seconds: float = 1.0) -> None:
         self.directory = Path(directory)
         self._db = db
         self._log = log
-        self._on_result = on_result
+        self._on_feed = on_feed
         self._max = max_batch
         self._segment_bytes = segment_bytes
         self._retry = retry_seconds
@@ -280,33 +304,24 @@ class AccountingJournal:
 
     def _apply(self, lines: list[bytes]) -> None:
         """Apply ``lines`` in order; raises BackendUnavailable when PostgreSQL cannot take them now."""
-        now = time.time()
-        reqs = []
-        for line in lines:
-            try:
-                reqs.append(decode(line, now))
-            except (ValueError, TypeError) as exc:
-                self.dropped += 1
-                self._log("error", hook="accounting", event="journal_unreadable_record",
-                          record=line[:300].decode(errors="replace"), detail=str(exc))
         start = 0
-        for i, req in enumerate(reqs):
-            if req.status in NAS_WIDE:
-                self._apply_parallel(reqs[start:i])
-                self._apply_group([req])
+        for i, line in enumerate(lines):
+            if _lane_of(line) < 0:
+                self._apply_parallel(lines[start:i])
+                self._apply_group([line])
                 start = i + 1
-        self._apply_parallel(reqs[start:])
+        self._apply_parallel(lines[start:])
 
-    def _apply_parallel(self, reqs: list[AcctRequest]) -> None:
-        """Apply ``reqs`` as ``parallel`` statements at once, each subscriber's records in one of
+    def _apply_parallel(self, lines: list[bytes]) -> None:
+        """Apply ``lines`` as ``parallel`` statements at once, each subscriber's records in one of
         them and in order (what one subscriber's records do depends on their order; records of
         different subscribers touch different rows)."""
-        if self._pool is None or len(reqs) < 2 * self._parallel:
-            self._apply_group(reqs)
+        if self._pool is None or len(lines) < 2 * self._parallel:
+            self._apply_group(lines)
             return
-        groups: list[list[AcctRequest]] = [[] for _ in range(self._parallel)]
-        for req in reqs:
-            groups[hash(req.user_name) % self._parallel].append(req)
+        groups: list[list[bytes]] = [[] for _ in range(self._parallel)]
+        for line in lines:
+            groups[_lane_of(line) % self._parallel].append(line)
         others = [self._pool.submit(self._apply_group, g) for g in groups[1:] if g]
         failed: BackendUnavailable | None = None
         try:
@@ -322,19 +337,38 @@ class AccountingJournal:
             # All of them again later: the groups that were stored count nothing twice.
             raise failed
 
-    def _apply_group(self, reqs: list[AcctRequest]) -> None:
-        if not reqs:
+    def _apply_group(self, lines: list[bytes]) -> None:
+        if not lines:
             return
-        if len(reqs) > 1:
+        now = time.time()
+        try:
+            rows = self._db.account_journal(lines, now)
+        except (StatementRefused, Conflict) as exc:
+            # One record PostgreSQL refuses, or one that cannot be read, or a deadlock with
+            # another radiusd: the same records one at a time.
+            self._log("warn", hook="accounting", event="batch_replayed", packets=len(lines), detail=str(exc))
+            self._apply_one_by_one(lines, now)
+            return
+        self.statements += 1
+        self.applied += len(lines)
+        for n, result, feed in rows:
+            if feed and self._on_feed is not None:
+                self._feed(feed)
+            if result != "ok":
+                try:
+                    log_result(self._log, decode(lines[n - 1], now), result)
+                except (ValueError, TypeError, IndexError):
+                    self._log("warn", hook="accounting", event=result, record=n)
+
+    def _apply_one_by_one(self, lines: list[bytes], now: float) -> None:
+        for line in lines:
             try:
-                results = self._db.account_many(reqs)
-            except (StatementRefused, Conflict) as exc:
-                self._log("warn", hook="accounting", event="batch_replayed", packets=len(reqs), detail=str(exc))
-            else:
-                self.statements += 1
-                self._done(reqs, results)
-                return
-        for req in reqs:
+                req = decode(line, now)
+            except (ValueError, TypeError) as exc:
+                self.dropped += 1
+                self._log("error", hook="accounting", event="journal_unreadable_record",
+                          record=line[:300].decode(errors="replace"), detail=str(exc))
+                continue
             try:
                 res = self._db.account(req)
             except StatementRefused as exc:
@@ -346,20 +380,28 @@ class AccountingJournal:
                           input=req.input_octets, output=req.output_octets, time=req.session_time, detail=str(exc))
                 continue
             self.statements += 1
-            self._done([req], [res])
+            self.applied += 1
+            if res.feed and self._on_feed is not None:
+                self._feed(res.feed)
+            if res.result != "ok":
+                log_result(self._log, req, res.result)
 
-    def _done(self, reqs: list[AcctRequest], results: list[AcctResult]) -> None:
-        self.applied += len(reqs)
-        for req, res in zip(reqs, results):
-            try:
-                self._on_result(req, res)
-            except Exception as exc:  # a bug there must not stop accounting
-                self._log("error", hook="accounting", event="result_handler_failed", error=type(exc).__name__,
-                          detail=str(exc))
+    def _feed(self, feed: str) -> None:
+        try:
+            self._on_feed(feed)  # type: ignore[misc]
+        except Exception as exc:  # a bug there must not stop accounting
+            self._log("error", hook="accounting", event="feed_apply_failed", error=type(exc).__name__,
+                      detail=str(exc))
 
     def _save_position(self) -> None:
         if self._pos_fd >= 0:  # not after close
             os.pwrite(self._pos_fd, _POSITION.format(self._rseq, self._roff).encode(), 0)
+
+
+def log_result(log: Callable[..., Any], req: AcctRequest, result: str) -> None:
+    """A stored request whose result is not ok (an unknown NAS or subscriber, ...): one warning."""
+    log("warn", hook="accounting", event=result, nas=req.nas_address, user=req.user_name or None,
+        session=req.acct_session_id or None, status=req.status)
 
 
 def open_journal(directory: str, db: Database, log: Callable[..., Any], **kw: Any) -> AccountingJournal | None:

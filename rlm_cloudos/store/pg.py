@@ -127,25 +127,17 @@ class Database:
         """Apply one Accounting-Request idempotently (cloudos_account in the schema)."""
         return AcctResult(*self._run(sql.ACCOUNT, _account_params(req), lambda c: c.fetchone()))
 
-    def account_many(self, reqs: list[AcctRequest]) -> list[AcctResult]:
-        """Apply Accounting-Requests in order in one statement and one transaction (cloudos_account_many):
-        all of them, or none (the error says why)."""
-        columns: dict[str, list[Any]] = {k: [] for k in _ACCOUNT_KEYS}
-        for req in reqs:
-            for key, value in _account_params(req).items():
-                columns[key].append(value)
-        rows = self._run(sql.ACCOUNT_MANY, columns, lambda c: c.fetchall())
-        if len(rows) != len(reqs):
-            raise StatementRefused(f"cloudos_account_many answered {len(rows)} rows for {len(reqs)} packets")
-        return [AcctResult(*row) for row in rows]
-
-
-_ACCOUNT_KEYS = ("nas_address", "uid", "status", "username", "acct_session_id", "delay", "input", "output", "time",
-                 "framed_ip", "calling", "nas_port_id", "cause")
+    def account_journal(self, records: list[bytes], now: float) -> list[tuple[int, str, str | None]]:
+        """Apply accounting journal records in order in one statement and one transaction
+        (cloudos_account_journal): all of them, or none (the error says why). ``now`` is the clock
+        the records' receive times were read from. Returns (position from 1, result, feed) for each
+        record whose result is not ok or whose feed this radiusd should apply itself."""
+        payload = (b"[" + b",".join(records) + b"]").decode("utf-8")
+        return self._run(sql.ACCOUNT_JOURNAL, {"records": payload, "now": now}, lambda c: c.fetchall())
 
 
 def _account_params(req: AcctRequest) -> dict[str, Any]:
-    """cloudos_account()'s arguments for ``req``, by the names sql.ACCOUNT and sql.ACCOUNT_MANY use."""
+    """cloudos_account()'s arguments for ``req``, by the names sql.ACCOUNT uses."""
     return {
         "nas_address": req.nas_address,
         "uid": req.acct_unique_id,

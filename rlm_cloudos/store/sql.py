@@ -59,13 +59,10 @@ SELECT result, tenant_id, subscriber_id, d_in, d_out, d_time, feed
                        %(framed_ip)s::inet, %(calling)s, %(nas_port_id)s, %(cause)s)
 """
 
-# The same for a batch: one array per column, one result row per packet, in order.
-ACCOUNT_MANY = """
-SELECT result, tenant_id, subscriber_id, d_in, d_out, d_time, feed
-  FROM cloudos_account_many(%(nas_address)s::inet[], %(uid)s::text[], %(status)s::text[], %(username)s::text[],
-                            %(acct_session_id)s::text[], %(delay)s::integer[], %(input)s::bigint[],
-                            %(output)s::bigint[], %(time)s::bigint[], %(framed_ip)s::inet[], %(calling)s::text[],
-                            %(nas_port_id)s::text[], %(cause)s::text[])
+# A batch of accounting journal records, as on disk (rlm_cloudos.store.journal.encode), in
+# one JSON array; a row only for what the drainer acts on (schema 0005).
+ACCOUNT_JOURNAL = """
+SELECT n, result, feed FROM cloudos_account_journal(%(records)s::jsonb, %(now)s)
 """
 
 # Batches of auth-log rows, written by one COPY (far less work per row than INSERTs).

@@ -347,9 +347,14 @@ def test_session_without_an_address_is_found_by_name_and_session_id(world: AcctW
 
 # ----------------------------------------------------------------------- batches
 def test_a_batch_does_exactly_what_the_same_packets_do_one_by_one(world: AcctWorld) -> None:
-    """cloudos_account_many() against cloudos_account() on the same packets: first one by one in a
-    transaction rolled back, then as one batch; the same answers, counters and sessions."""
+    """cloudos_account_journal() against cloudos_account() on the same packets: first one by one in a
+    transaction rolled back, then as one batch of journal records; the same answers, counters and
+    sessions."""
+    import dataclasses
+    import time
+
     from rlm_cloudos.radattrs import AcctRequest
+    from rlm_cloudos.store.journal import encode
     from rlm_cloudos.store.pg import Database
 
     def req(uid: str, status: str, user: str | None, inp: int = 0, out: int = 0, secs: int = 0,
@@ -389,11 +394,40 @@ def test_a_batch_does_exactly_what_the_same_packets_do_one_by_one(world: AcctWor
             one_by_one = [world.conn.execute(ACCOUNT, (
                 p.nas_address, p.acct_unique_id, p.status, p.user_name, p.acct_session_id, T0, p.input_octets,
                 p.output_octets, p.session_time, p.framed_ip, p.calling_station_id, p.nas_port_id,
-                p.terminate_cause)).fetchone()[:6] for p in packets]
+                p.terminate_cause)).fetchone() for p in packets]
             expected = state()
         before = state()
-        batch = db.account_many(packets)
+        # Dated T0 like the packets above: Acct-Delay-Time reaches back from now to T0.
+        now = time.time()
+        records = [encode(dataclasses.replace(p, delay=int(now - T0.timestamp())), now) for p in packets]
+        batch = db.account_journal(records, now)
     finally:
         db.close()
-    assert [(r.result, r.tenant_id, r.subscriber_id, r.d_in, r.d_out, r.d_time) for r in batch] == one_by_one
+    # A row for each result other than ok, and for each interim that changed something.
+    assert [(n, result, feed is not None) for n, result, feed in batch] == [
+        (n, row[0], row[6] is not None) for n, (p, row) in enumerate(zip(packets, one_by_one), 1)
+        if row[0] != "ok" or (row[6] is not None and p.status == "Interim-Update")]
+    assert any(result != "ok" for _, result, _ in batch) and any(feed for _, _, feed in batch)
     assert state() == expected and state() != before
+
+
+def test_a_journal_batch_with_an_unreadable_record_is_refused_whole(world: AcctWorld) -> None:
+    """The drainer then replays the records one by one and drops only the unreadable one
+    (rlm_cloudos.store.journal): PostgreSQL must refuse the batch, not skip the record."""
+    import time
+
+    from rlm_cloudos.errors import StatementRefused
+    from rlm_cloudos.radattrs import AcctRequest
+    from rlm_cloudos.store.journal import encode
+    from rlm_cloudos.store.pg import Database
+
+    uid = new_uid()
+    good = encode(AcctRequest("Start", "ali", NAS1, uid, uid, 0, 0, 0, 0), time.time())
+    db = Database(world.url, size=1)
+    db.open()
+    try:
+        with pytest.raises(StatementRefused, match="json"):
+            db.account_journal([good, b'{"not": "a journal record"'], time.time())
+    finally:
+        db.close()
+    assert world.conn.execute("SELECT count(*) FROM session_open WHERE acct_unique_id = %s", (uid,)).fetchone() == (0,)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from rlm_cloudos.errors import BackendUnavailable, Conflict, StatementRefused
 from rlm_cloudos.radattrs import AcctRequest
-from rlm_cloudos.store.journal import AccountingJournal, JournalBusy, backlog, decode, encode, open_journal
+from rlm_cloudos.store.journal import AccountingJournal, JournalBusy, backlog, decode, encode, lane, open_journal
 from rlm_cloudos.store.pg import AcctResult
 
 
@@ -32,7 +32,7 @@ def ok(req: AcctRequest) -> AcctResult:
 
 @dataclass
 class FakeDb:
-    """Database.account / account_many over a list of what was applied, in order; ``gate`` holds statements back."""
+    """Database.account / account_journal over a list of what was applied, in order; ``gate`` holds statements back."""
 
     applied: list[str] = field(default_factory=list)
     statements: list[list[str]] = field(default_factory=list)
@@ -62,14 +62,21 @@ class FakeDb:
         self._check(req)
         return self._apply([req])[0]
 
-    def account_many(self, reqs: list[AcctRequest]) -> list[AcctResult]:
+    def account_journal(self, lines: list[bytes], now: float) -> list[tuple[int, str, str | None]]:
         self.gate.wait(5)
         if self.conflict_once:
             self.conflict_once = False
             raise Conflict("PostgreSQL rolled it back: DeadlockDetected")
+        try:
+            reqs = [decode(line, now) for line in lines]
+        except ValueError as exc:
+            raise StatementRefused(f"PostgreSQL refused it: InvalidTextRepresentation: {exc}") from None
         for req in reqs:  # all or nothing
             self._check(req)
-        return self._apply(reqs)
+        results = self._apply(reqs)
+        # As cloudos_account_journal(): a row for a result other than ok, and for an interim's feed.
+        return [(i + 1, r.result, r.feed) for i, (req, r) in enumerate(zip(reqs, results))
+                if r.result != "ok" or req.status in ("Interim-Update", "Alive")]
 
 
 Logs = list[tuple[str, dict[str, object]]]
@@ -242,21 +249,50 @@ def test_a_second_radiusd_on_the_same_directory_writes_straight_to_postgresql(tm
     j.close()
 
 
-def test_every_applied_record_reaches_on_result_even_if_one_handler_call_fails(tmp_path: Path, logs: Logs) -> None:
+def test_interims_feed_this_radiusds_cache_even_if_one_apply_fails(tmp_path: Path, logs: Logs) -> None:
     seen: list[str] = []
 
-    def on_result(req: AcctRequest, res: AcctResult) -> None:
-        seen.append(req.acct_unique_id)
-        if req.acct_unique_id == "u1":
+    def on_feed(feed: str) -> None:
+        uid = feed.split()[2]
+        seen.append(uid)
+        if uid == "u1":
             raise RuntimeError("bug")
 
-    j = make(tmp_path, FakeDb(), logs, on_result=on_result)
+    db = FakeDb()
+    db.gate.clear()
+    j = make(tmp_path, db, logs, on_feed=on_feed)
     for i in range(4):
         j.append(request(f"u{i}"))
+    j.append(acct("s0", "ali", "Start"))  # announced by NOTIFY to every radiusd: not fed here
+    db.gate.set()
     eventually(lambda: backlog(tmp_path) == 0)
     assert seen == ["u0", "u1", "u2", "u3"]
-    assert "result_handler_failed" in events(logs)
+    assert "feed_apply_failed" in events(logs)
     j.close()
+
+
+def test_a_result_other_than_ok_is_logged_with_the_record(tmp_path: Path, logs: Logs) -> None:
+    class Unknown(FakeDb):
+        def account_journal(self, lines: list[bytes], now: float) -> list[tuple[int, str, str | None]]:
+            super().account_journal(lines, now)
+            return [(2, "unknown_subscriber", None)]
+
+    db = Unknown()
+    db.gate.clear()
+    j = make(tmp_path, db, logs)
+    j.append(request("u0"))
+    j.append(request("u1", user="nobody"))
+    db.gate.set()
+    eventually(lambda: backlog(tmp_path) == 0)
+    (warning,) = [f for level, f in logs if level == "warn"]
+    assert warning["event"] == "unknown_subscriber" and warning["user"] == "nobody" and warning["session"] == "u1"
+    j.close()
+
+
+def test_a_subscribers_records_share_a_lane_and_a_nas_reset_has_its_own() -> None:
+    assert lane(acct("a", "ali")) == lane(acct("b", "ali", "Stop")) >= 0
+    assert lane(acct("on", "", "Accounting-On")) == lane(acct("off", "", "Accounting-Off")) == -1
+    assert len({lane(acct("x", f"user{i}")) for i in range(100)}) > 90
 
 
 def test_time_in_the_journal_is_added_to_acct_delay_time(tmp_path: Path) -> None:
@@ -293,7 +329,7 @@ def test_any_request_survives_the_journal_unchanged(user: str, session: str, cau
     line = encode(req, 1234.5)
     assert line.endswith(b"\n") and line.count(b"\n") == 1  # one record, one line
     assert decode(line, now=1234.5) == req
-    assert json.loads(line)[0] == 1234.5
+    assert json.loads(line)[:2] == [1234.5, lane(req)]
 
 
 def acct(uid: str, user: str, status: str = "Interim-Update") -> AcctRequest:
@@ -332,11 +368,11 @@ def test_a_parallel_statement_that_fails_retries_the_whole_batch_without_loss(tm
 
         failed = False
 
-        def account_many(self, reqs: list[AcctRequest]) -> list[AcctResult]:
-            if not HalfDown.failed and any(r.user_name == "sana" for r in reqs):
+        def account_journal(self, lines: list[bytes], now: float) -> list[tuple[int, str, str | None]]:
+            if not HalfDown.failed and any(decode(line, now).user_name == "sana" for line in lines):
                 HalfDown.failed = True
                 raise BackendUnavailable("PostgreSQL: connection refused")
-            return db.account_many(reqs)
+            return db.account_journal(lines, now)
 
     db.gate.clear()
     j = make(tmp_path, HalfDown(), logs, parallel=2)

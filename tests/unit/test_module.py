@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import functools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -30,7 +29,7 @@ from rlm_cloudos.errors import BackendUnavailable, StatementRefused
 from rlm_cloudos.policy import Plan, Subscriber, SubscriberStatus, Tenant, WalledGarden, expires_at_for_date
 from rlm_cloudos.policy.types import REPLY_MESSAGES, Reason
 from rlm_cloudos.radattrs import AcctRequest
-from rlm_cloudos.store.journal import AccountingJournal, backlog
+from rlm_cloudos.store.journal import AccountingJournal, backlog, decode
 from rlm_cloudos.store.pg import AcctResult, AuthLogEntry, NasRecord
 from rlm_cloudos.store.live import Live
 from rlm_cloudos.store.rows import AccessContext
@@ -102,6 +101,14 @@ class FakeDb:
     def account(self, req: AcctRequest) -> AcctResult:
         self.calls.append(("account", req))
         return self._answer(self.acct)
+
+    def account_journal(self, lines: list[bytes], now: float) -> list[tuple[int, str, str | None]]:
+        rows = []
+        for n, line in enumerate(lines, 1):
+            res = self.account(decode(line, now))
+            if res.result != "ok" or res.feed:
+                rows.append((n, res.result, res.feed))
+        return rows
 
 
 @dataclass
@@ -689,8 +696,7 @@ def test_accounting_result_other_than_ok_is_acknowledged_with_a_warning(rt: Fake
 
 
 def test_accounting_with_a_journal_answers_once_written_and_applies_after(rt: FakeRuntime, tmp_path: Path) -> None:
-    rt.journal = AccountingJournal(tmp_path, rt.db, module.log,  # type: ignore[arg-type]
-                                   on_result=functools.partial(module._accounted, rt))
+    rt.journal = AccountingJournal(tmp_path, rt.db, module.log)  # type: ignore[arg-type]
     rt.journal.open()
     try:
         rt.db.acct = AcctResult("unknown_subscriber", 7, None, 0, 0, 0)
