@@ -33,7 +33,7 @@ from rlm_cloudos.policy.access import reject
 from rlm_cloudos.radattrs import AcctRequest, BadAttribute, parse_access, parse_acct, to_dict
 from rlm_cloudos.store.authz import AuthzCache, AuthzFeed
 from rlm_cloudos.store.live import Live
-from rlm_cloudos.store.journal import AccountingJournal, log_result, open_journal
+from rlm_cloudos.store.journal import AccountingJournal, log_refused, log_result, open_journal
 from rlm_cloudos.store.pg import AcctResult, AuthLogEntry, AuthLogWriter, Database, NasRecord
 from rlm_cloudos.store.rows import AccessContext
 
@@ -390,10 +390,8 @@ def accounting(p: Any) -> Result:
         return radiusd.RLM_MODULE_FAIL
     except StatementRefused as exc:
         # Acknowledged: spooled and replayed, it would fail forever and hold up every
-        # record behind it. The log line keeps everything the record said.
-        log("error", hook="accounting", event="refused", nas=req.nas_address, user=req.user_name,
-            session=req.acct_session_id, unique=req.acct_unique_id, status=req.status, input=req.input_octets,
-            output=req.output_octets, time=req.session_time, detail=str(exc))
+        # record behind it.
+        log_refused(log, req, exc)
         return radiusd.RLM_MODULE_OK
     _accounted(rt, req, res)
     return radiusd.RLM_MODULE_OK

@@ -372,12 +372,9 @@ class AccountingJournal:
             try:
                 res = self._db.account(req)
             except StatementRefused as exc:
-                # Applied again it would fail again, and hold up every record behind it: the log
-                # line keeps everything the record said.
+                # Applied again it would fail again, and hold up every record behind it.
                 self.dropped += 1
-                self._log("error", hook="accounting", event="refused", nas=req.nas_address, user=req.user_name,
-                          session=req.acct_session_id, unique=req.acct_unique_id, status=req.status,
-                          input=req.input_octets, output=req.output_octets, time=req.session_time, detail=str(exc))
+                log_refused(self._log, req, exc)
                 continue
             self.statements += 1
             self.applied += 1
@@ -394,8 +391,18 @@ class AccountingJournal:
                       detail=str(exc))
 
     def _save_position(self) -> None:
-        if self._pos_fd >= 0:  # not after close
-            os.pwrite(self._pos_fd, _POSITION.format(self._rseq, self._roff).encode(), 0)
+        # Under the lock close() takes: a drainer still running after close() must not write
+        # to a descriptor number the process has meanwhile given to another file.
+        with self._lock:
+            if self._pos_fd >= 0:
+                os.pwrite(self._pos_fd, _POSITION.format(self._rseq, self._roff).encode(), 0)
+
+
+def log_refused(log: Callable[..., Any], req: AcctRequest, exc: Exception) -> None:
+    """A request PostgreSQL refused, acknowledged and dropped: the log line keeps everything it said."""
+    log("error", hook="accounting", event="refused", nas=req.nas_address, user=req.user_name,
+        session=req.acct_session_id, unique=req.acct_unique_id, status=req.status, input=req.input_octets,
+        output=req.output_octets, time=req.session_time, detail=str(exc))
 
 
 def log_result(log: Callable[..., Any], req: AcctRequest, result: str) -> None:
