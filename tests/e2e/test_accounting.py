@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 import pytest
 
 from tests.conftest import add_plan_and_subscriber
+from tests.fixtures.nas import journal_applied
 
 G = 2**32
 
@@ -106,3 +109,34 @@ def test_counters_no_database_can_hold_are_acknowledged_and_logged(radiusd, subs
     before = usage(radiusd.stack, subscriber)
     radiusd.nas().acct("Stop", subscriber, f"G{unique}-ok", input_octets=10, output_octets=20, session_time=5)
     assert usage(radiusd.stack, subscriber)[:2] == (before[0] + 10, before[1] + 20)
+
+
+def test_the_detail_spool_is_replayed_into_postgresql(radiusd, subscriber, unique) -> None:  # noqa: ANN001
+    """The second line behind the journal: when the journal cannot be written (a full disk), the
+    accounting section appends the request to the detail spool, and the cloudos_spool server
+    replays it through rlm_cloudos. Here an entry is put there as rlm_detail writes one."""
+    now = time.time()
+    spool = radiusd.stack.radius_state / "spool" / "cloudos"
+    entry = (
+        time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(now)) + "\n"
+        "\tAcct-Status-Type = Stop\n"
+        f'\tUser-Name = "{subscriber}"\n'
+        f'\tAcct-Session-Id = "P{unique}"\n'
+        "\tNAS-IP-Address = 127.0.0.1\n"
+        "\tFramed-IP-Address = 10.9.8.7\n"
+        "\tAcct-Input-Octets = 1234\n"
+        "\tAcct-Output-Octets = 5678\n"
+        "\tAcct-Session-Time = 60\n"
+        '\tCloudOS-NAS-Address = "127.0.0.1"\n'
+        f'\tAcct-Unique-Session-Id = "spool-{unique}"\n'
+        f"\tTimestamp = {int(now)}\n\n")
+    before = usage(radiusd.stack, subscriber)
+    (spool / f"detail-{time.strftime('%Y%m%d%H', time.gmtime(now))}-test").write_text(entry)
+    deadline = time.monotonic() + 20
+    while session(radiusd.stack, f"P{unique}") is None:
+        assert time.monotonic() < deadline, "the spooled entry was not replayed"
+        time.sleep(0.2)
+    journal_applied(radiusd.stack.acct_journal)
+    assert session(radiusd.stack, f"P{unique}") == (1234, 5678, 60, True, None, "10.9.8.7")
+    after = usage(radiusd.stack, subscriber)
+    assert (after[0] - before[0], after[1] - before[1]) == (1234, 5678)
