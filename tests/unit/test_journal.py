@@ -26,6 +26,12 @@ def request(uid: str, user: str = "ali", delay: int = 0) -> AcctRequest:
                        framed_ip=None, calling_station_id=None, nas_port_id=None, terminate_cause=None)
 
 
+def acct(uid: str, user: str, status: str = "Interim-Update") -> AcctRequest:
+    return AcctRequest(status=status, user_name=user, nas_address="127.0.0.1", acct_unique_id=uid,
+                       acct_session_id=uid, input_octets=1, output_octets=2, session_time=3, delay=0,
+                       framed_ip=None, calling_station_id=None, nas_port_id=None, terminate_cause=None)
+
+
 def ok(req: AcctRequest) -> AcctResult:
     return AcctResult("ok", 7, 42, 1, 2, 3, f"A 42 {req.acct_unique_id} 3 0 0 - - - - ")
 
@@ -94,6 +100,19 @@ def make(directory: Path, db: FakeDb, logs: Logs, **kw: object) -> AccountingJou
     return journal
 
 
+def applied_together(tmp_path: Path, db: FakeDb, logs: Logs, reqs: list[AcctRequest],
+                     **kw: object) -> AccountingJournal:
+    """A journal over ``db`` with ``reqs`` appended while PostgreSQL holds statements back (so they
+    queue up as under load); returns it once they are all applied."""
+    db.gate.clear()
+    j = make(tmp_path, db, logs, **kw)
+    for req in reqs:
+        j.append(req)
+    db.gate.set()
+    eventually(lambda: backlog(tmp_path) == 0)
+    return j
+
+
 def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -134,13 +153,8 @@ def test_what_arrives_during_a_statement_goes_into_the_next_one(tmp_path: Path, 
 
 def test_max_batch_bounds_a_statement(tmp_path: Path, logs: Logs) -> None:
     db = FakeDb()
-    db.gate.clear()
-    j = make(tmp_path, db, logs, max_batch=7)
     uids = [f"u{i}" for i in range(30)]
-    for uid in uids:
-        j.append(request(uid))
-    db.gate.set()
-    eventually(lambda: backlog(tmp_path) == 0)
+    j = applied_together(tmp_path, db, logs, [request(uid) for uid in uids], max_batch=7)
     assert db.applied == uids and max(len(s) for s in db.statements) == 7
     j.close()
 
@@ -163,13 +177,8 @@ def test_postgresql_down_keeps_everything_until_it_is_back(tmp_path: Path, logs:
 
 def test_a_refused_record_is_logged_whole_and_the_others_are_stored(tmp_path: Path, logs: Logs) -> None:
     db = FakeDb(refuse={"u3"})
-    db.gate.clear()
-    j = make(tmp_path, db, logs)
     uids = [f"u{i}" for i in range(6)]
-    for uid in uids:
-        j.append(request(uid))
-    db.gate.set()
-    eventually(lambda: backlog(tmp_path) == 0)
+    j = applied_together(tmp_path, db, logs, [request(uid) for uid in uids])
     assert db.applied == [u for u in uids if u != "u3"]
     refused = [f for level, f in logs if f.get("event") == "refused"]
     assert len(refused) == 1 and refused[0]["unique"] == "u3" and refused[0]["input"] == 1
@@ -179,13 +188,8 @@ def test_a_refused_record_is_logged_whole_and_the_others_are_stored(tmp_path: Pa
 
 def test_a_deadlock_replays_the_batch_record_by_record(tmp_path: Path, logs: Logs) -> None:
     db = FakeDb(conflict_once=True)
-    db.gate.clear()
-    j = make(tmp_path, db, logs)
     uids = [f"u{i}" for i in range(5)]
-    for uid in uids:
-        j.append(request(uid))
-    db.gate.set()
-    eventually(lambda: backlog(tmp_path) == 0)
+    j = applied_together(tmp_path, db, logs, [request(uid) for uid in uids])
     assert db.applied == uids  # each exactly once
     assert "batch_replayed" in events(logs)
     j.close()
@@ -258,14 +262,9 @@ def test_interims_feed_this_radiusds_cache_even_if_one_apply_fails(tmp_path: Pat
         if uid == "u1":
             raise RuntimeError("bug")
 
-    db = FakeDb()
-    db.gate.clear()
-    j = make(tmp_path, db, logs, on_feed=on_feed)
-    for i in range(4):
-        j.append(request(f"u{i}"))
-    j.append(acct("s0", "ali", "Start"))  # announced by NOTIFY to every radiusd: not fed here
-    db.gate.set()
-    eventually(lambda: backlog(tmp_path) == 0)
+    # The Start is announced by NOTIFY to every radiusd: not fed here.
+    j = applied_together(tmp_path, FakeDb(), logs, [*(request(f"u{i}") for i in range(4)), acct("s0", "ali", "Start")],
+                         on_feed=on_feed)
     assert seen == ["u0", "u1", "u2", "u3"]
     assert "feed_apply_failed" in events(logs)
     j.close()
@@ -275,15 +274,10 @@ def test_a_result_other_than_ok_is_logged_with_the_record(tmp_path: Path, logs: 
     class Unknown(FakeDb):
         def account_journal(self, lines: list[bytes], now: float) -> list[tuple[int, str, str | None]]:
             super().account_journal(lines, now)
-            return [(2, "unknown_subscriber", None)]
+            return [(n, "unknown_subscriber", None) for n, line in enumerate(lines, 1)
+                    if decode(line, now).user_name == "nobody"]
 
-    db = Unknown()
-    db.gate.clear()
-    j = make(tmp_path, db, logs)
-    j.append(request("u0"))
-    j.append(request("u1", user="nobody"))
-    db.gate.set()
-    eventually(lambda: backlog(tmp_path) == 0)
+    j = applied_together(tmp_path, Unknown(), logs, [request("u0"), request("u1", user="nobody")])
     (warning,) = [f for level, f in logs if level == "warn"]
     assert warning["event"] == "unknown_subscriber" and warning["user"] == "nobody" and warning["session"] == "u1"
     j.close()
@@ -332,24 +326,14 @@ def test_any_request_survives_the_journal_unchanged(user: str, session: str, cau
     assert json.loads(line)[:2] == [1234.5, lane(req)]
 
 
-def acct(uid: str, user: str, status: str = "Interim-Update") -> AcctRequest:
-    return AcctRequest(status=status, user_name=user, nas_address="127.0.0.1", acct_unique_id=uid,
-                       acct_session_id=uid, input_octets=1, output_octets=2, session_time=3, delay=0,
-                       framed_ip=None, calling_station_id=None, nas_port_id=None, terminate_cause=None)
-
 
 def test_parallel_statements_keep_each_subscribers_order_and_wait_for_a_nas_reset(tmp_path: Path,
                                                                                    logs: Logs) -> None:
     db = FakeDb()
-    db.gate.clear()
-    j = make(tmp_path, db, logs, parallel=3)
     sent = [acct(f"{u}-{k}", u) for k in range(5) for u in ("ali", "sana", "omar", "zara", "bilal")]
     reset = acct("on", "", "Accounting-On")
     after = [acct(f"{u}-late", u) for u in ("ali", "sana", "omar")]
-    for req in [*sent, reset, *after]:
-        j.append(req)
-    db.gate.set()
-    eventually(lambda: backlog(tmp_path) == 0)
+    j = applied_together(tmp_path, db, logs, [*sent, reset, *after], parallel=3)
     assert sorted(db.applied) == sorted(r.acct_unique_id for r in [*sent, reset, *after])  # each once
     for user in ("ali", "sana", "omar", "zara", "bilal"):
         assert [u for u in db.applied if u.startswith(user + "-") and u[-1].isdigit()] == [
@@ -374,13 +358,8 @@ def test_a_parallel_statement_that_fails_retries_the_whole_batch_without_loss(tm
                 raise BackendUnavailable("PostgreSQL: connection refused")
             return db.account_journal(lines, now)
 
-    db.gate.clear()
-    j = make(tmp_path, HalfDown(), logs, parallel=2)
     sent = [acct(f"{u}-{k}", u) for k in range(5) for u in ("ali", "sana", "omar", "zara")]
-    for req in sent:
-        j.append(req)
-    db.gate.set()
-    eventually(lambda: backlog(tmp_path) == 0)
+    j = applied_together(tmp_path, HalfDown(), logs, sent, parallel=2)
     assert set(db.applied) == {r.acct_unique_id for r in sent}  # everything, after the retry
     assert "journal_waiting" in events(logs) and "journal_caught_up" in events(logs)
     j.close()
