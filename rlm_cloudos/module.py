@@ -99,8 +99,6 @@ class Runtime:
             self.feed.close()
         if self.journal is not None:
             self.journal.close()
-            log("info", hook="accounting", event="journal_closed", statements=self.journal.statements,
-                applied=self.journal.applied, dropped=self.journal.dropped)
         self.auth_log.close()
         self.db.close()
         self.live.close()

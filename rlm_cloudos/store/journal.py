@@ -130,10 +130,15 @@ class JournalBusy(Exception):
 class AccountingJournal:
     """See the module docstring. ``append`` is thread-safe; one drainer thread applies.
 
+    Every ``STATS_SECONDS`` with traffic, and at close, the drainer logs ``event=journal_stats``:
+    records applied and dropped, statements, and the bytes still waiting.
+
     ``on_feed(feed)`` is called by the drainer with what a stored record changed for authorize
     (cloudos_account()'s feed), for the records other radiusd are not told about by NOTIFY
     (interims), before the position moves past them.
     """
+
+    STATS_SECONDS = 300.0
 
     def __init__(self, directory: Path | str, db: Database, log: Callable[..., None], *,
                  on_feed: Callable[[str], None] | None = None,
@@ -161,6 +166,8 @@ class AccountingJournal:
         self._rseq = 0
         self._roff = 0
         self._thread: threading.Thread | None = None
+        self._last_stats = 0.0
+        self._reported = 0
         #: Statements written, records applied, records PostgreSQL refused or that could not be read.
         self.statements = 0
         self.applied = 0
@@ -232,6 +239,7 @@ class AccountingJournal:
             self._thread.join(timeout)
         if self._pool is not None:
             self._pool.shutdown(wait=False)
+        self._stats("journal_closed")
         with self._lock:
             for fd in (self._fd, self._pos_fd, self._lock_fd):
                 if fd >= 0:
@@ -240,11 +248,24 @@ class AccountingJournal:
 
     # ------------------------------------------------------------------ drainer side
 
+    def _stats(self, event: str) -> None:
+        self._log("info", hook="accounting", event=event, applied=self.applied, dropped=self.dropped,
+                  statements=self.statements, waiting_bytes=backlog(self.directory))
+
+    def _maybe_stats(self, waiting: bool) -> None:
+        """journal_stats every STATS_SECONDS, if records were applied since or some are waiting."""
+        if time.monotonic() - self._last_stats >= self.STATS_SECONDS:
+            if self.applied != self._reported or waiting:
+                self._stats("journal_stats")
+            self._last_stats, self._reported = time.monotonic(), self.applied
+
     def _run(self) -> None:
         outage_since: float | None = None
+        self._last_stats, self._reported = time.monotonic(), self.applied
         while True:
             self._wake.wait(timeout=1.0)
             self._wake.clear()
+            self._maybe_stats(outage_since is not None)
             while True:
                 lines, end = self._read()
                 if not lines:
@@ -258,9 +279,11 @@ class AccountingJournal:
                                   bytes=backlog(self.directory), detail=str(exc))
                     if self._stop.wait(self._retry):
                         return
+                    self._maybe_stats(True)
                     continue
                 self._roff = end
                 self._save_position()
+                self._maybe_stats(False)
                 if outage_since is not None:
                     self._log("info", hook="accounting", event="journal_caught_up",
                               after=f"{time.monotonic() - outage_since:.0f}s")

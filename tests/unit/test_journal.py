@@ -363,3 +363,19 @@ def test_a_parallel_statement_that_fails_retries_the_whole_batch_without_loss(tm
     assert set(db.applied) == {r.acct_unique_id for r in sent}  # everything, after the retry
     assert "journal_waiting" in events(logs) and "journal_caught_up" in events(logs)
     j.close()
+
+
+def test_the_drainer_reports_what_it_did_while_busy_and_at_close(tmp_path: Path, logs: Logs,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(AccountingJournal, "STATS_SECONDS", 0.2)
+    j = make(tmp_path, FakeDb(), logs)
+    for i in range(3):
+        j.append(request(f"u{i}"))
+    eventually(lambda: "journal_stats" in events(logs))
+    stats = [f for _, f in logs if f.get("event") == "journal_stats"]
+    assert stats[0]["applied"] == 3 and stats[0]["waiting_bytes"] == 0
+    time.sleep(0.6)  # nothing new: no more lines
+    assert len([1 for _, f in logs if f.get("event") == "journal_stats"]) == len(stats)
+    j.close()
+    (closed,) = [f for _, f in logs if f.get("event") == "journal_closed"]
+    assert (closed["applied"], closed["dropped"], closed["statements"]) == (3, 0, j.statements)
