@@ -30,11 +30,11 @@ from rlm_cloudos.log import RadLog
 from rlm_cloudos.policy import Reason, Tenant, decide_access
 from rlm_cloudos.policy.types import REPLY_MESSAGES
 from rlm_cloudos.policy.access import reject
-from rlm_cloudos.radattrs import AcctRequest, BadAttribute, parse_access, parse_acct, to_dict
+from rlm_cloudos.radattrs import BadAttribute, parse_access, parse_acct, to_dict
 from rlm_cloudos.store.authz import AuthzCache, AuthzFeed
 from rlm_cloudos.store.live import Live
 from rlm_cloudos.store.journal import AccountingJournal, log_refused, log_result, open_journal
-from rlm_cloudos.store.pg import AcctResult, AuthLogEntry, AuthLogWriter, Database, NasRecord
+from rlm_cloudos.store.pg import AuthLogEntry, AuthLogWriter, Database, NasRecord
 from rlm_cloudos.store.rows import AccessContext
 
 log = RadLog(
@@ -391,17 +391,12 @@ def accounting(p: Any) -> Result:
         # record behind it.
         log_refused(log, req, exc)
         return radiusd.RLM_MODULE_OK
-    _accounted(rt, req, res)
-    return radiusd.RLM_MODULE_OK
-
-
-def _accounted(rt: Runtime, req: AcctRequest, res: AcctResult) -> None:
-    """What follows an Accounting-Request stored by the hook itself (no journal)."""
     if res.feed and rt.authz is not None:
         # This radiusd's next login sees the new counters at once, not when the notification comes round.
         rt.authz.apply(res.feed)
     if res.result != "ok":
         log_result(log, req, res.result)
+    return radiusd.RLM_MODULE_OK
 
 
 @guarded("lookup_client", lambda: radiusd.RLM_MODULE_FAIL)

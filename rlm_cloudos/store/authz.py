@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import psycopg
 
@@ -277,7 +277,6 @@ class AuthzFeed:
         self._connect_timeout = connect_timeout
         self._ping = ping_seconds
         self._stop = threading.Event()
-        self._conn: psycopg.Connection[Any] | None = None
         self._thread = threading.Thread(target=self._run, name="cloudos-authz-feed", daemon=True)
 
     def start(self) -> None:

@@ -194,12 +194,13 @@ class AccountingJournal:
             if s < seq:
                 _segment(self.directory, s).unlink()
         pending = [s for s in seqs if s >= seq]
-        self._rseq, self._roff = (seq, offset) if seq in pending else ((pending[0], 0) if pending else (0, 0))
         self._pos_fd = os.open(self.directory / "applied", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         # Always a new segment: the last one may end in a record torn by a crash.
         self._open_segment(max(seqs, default=0) + 1)
-        if not pending:
-            self._rseq, self._roff = self._wseq, 0
+        if seq in pending:
+            self._rseq, self._roff = seq, offset
+        else:
+            self._rseq, self._roff = (pending[0] if pending else self._wseq), 0
         self._save_position()
         waiting = backlog(self.directory)
         if waiting:

@@ -125,7 +125,23 @@ class Database:
 
     def account(self, req: AcctRequest) -> AcctResult:
         """Apply one Accounting-Request idempotently (cloudos_account in the schema)."""
-        return AcctResult(*self._run(sql.ACCOUNT, _account_params(req), lambda c: c.fetchone()))
+        params = {
+            "nas_address": req.nas_address,
+            "uid": req.acct_unique_id,
+            "status": req.status,
+            "username": req.user_name,
+            "acct_session_id": req.acct_session_id,
+            "delay": req.delay,
+            "input": req.input_octets,
+            "output": req.output_octets,
+            "time": req.session_time,
+            "framed_ip": req.framed_ip,
+            "calling": req.calling_station_id,
+            "nas_port_id": req.nas_port_id,
+            "cause": req.terminate_cause,
+        }
+        row = self._run(sql.ACCOUNT, params, lambda c: c.fetchone())
+        return AcctResult(*row)
 
     def account_journal(self, records: list[bytes], now: float) -> list[tuple[int, str, str | None]]:
         """Apply accounting journal records in order in one statement and one transaction
@@ -134,25 +150,6 @@ class Database:
         record whose result is not ok or whose feed this radiusd should apply itself."""
         payload = (b"[" + b",".join(records) + b"]").decode("utf-8")
         return self._run(sql.ACCOUNT_JOURNAL, {"records": payload, "now": now}, lambda c: c.fetchall())
-
-
-def _account_params(req: AcctRequest) -> dict[str, Any]:
-    """cloudos_account()'s arguments for ``req``, by the names sql.ACCOUNT uses."""
-    return {
-        "nas_address": req.nas_address,
-        "uid": req.acct_unique_id,
-        "status": req.status,
-        "username": req.user_name,
-        "acct_session_id": req.acct_session_id,
-        "delay": req.delay,
-        "input": req.input_octets,
-        "output": req.output_octets,
-        "time": req.session_time,
-        "framed_ip": req.framed_ip,
-        "calling": req.calling_station_id,
-        "nas_port_id": req.nas_port_id,
-        "cause": req.terminate_cause,
-    }
 
 
 class AuthLogEntry(NamedTuple):
