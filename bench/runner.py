@@ -204,9 +204,7 @@ def stored_sessions(url: str, query: str, tag: Callable[[], str]) -> Callable[[]
 def drain_journal(directory: Path, timeout: float = 300.0) -> Callable[[], None]:
     """Wait until rlm_cloudos's accounting journal is applied to PostgreSQL (or ``timeout``)."""
     def drain() -> None:
-        deadline = time.monotonic() + timeout
-        while journal.backlog(directory) and time.monotonic() < deadline:
-            time.sleep(0.002)
+        journal.wait_applied(directory, timeout, poll=0.002)
     return drain
 
 

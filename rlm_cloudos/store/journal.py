@@ -123,6 +123,16 @@ def backlog(directory: Path) -> int:
     return max(0, total)
 
 
+def wait_applied(directory: Path, timeout: float, poll: float = 0.01) -> bool:
+    """Wait until the journal in ``directory`` is all in PostgreSQL; False if ``timeout`` passed first."""
+    deadline = time.monotonic() + timeout
+    while backlog(directory):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(poll)
+    return True
+
+
 class JournalBusy(Exception):
     """Another process holds the journal directory."""
 

@@ -140,3 +140,15 @@ def test_the_detail_spool_is_replayed_into_postgresql(radiusd, subscriber, uniqu
     assert session(radiusd.stack, f"P{unique}") == (1234, 5678, 60, True, None, "10.9.8.7")
     after = usage(radiusd.stack, subscriber)
     assert (after[0] - before[0], after[1] - before[1]) == (1234, 5678)
+
+
+def test_localstack_applied_returns_once_postgresql_has_what_radiusd_answered(radiusd, subscriber,
+                                                                              unique) -> None:  # noqa: ANN001
+    """What scripts/demo runs before showing the session: ``python -m cloudos.localstack applied``."""
+    from cloudos.localstack import main
+
+    nas = radiusd.nas(applied=None)
+    for k in range(20):
+        assert nas.acct("Stop", subscriber, f"L{unique}-{k}", input_octets=k, session_time=1).code == 5
+    assert main(["applied", str(radiusd.stack.state)]) == 0
+    assert all(session(radiusd.stack, f"L{unique}-{k}") is not None for k in range(20))

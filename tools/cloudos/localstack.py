@@ -443,7 +443,7 @@ def _run(argv: list[str], what: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m cloudos.localstack", description=__doc__.splitlines()[0])
-    ap.add_argument("action", choices=["start", "start-radius", "stop", "env", "status"])
+    ap.add_argument("action", choices=["start", "start-radius", "stop", "env", "status", "applied"])
     ap.add_argument("state", type=Path)
     args = ap.parse_args(argv)
     stack = Stack.load_or_new(args.state.resolve())
@@ -457,6 +457,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.action == "env":
             stack.save()
             print((stack.state / "stack.env").read_text(), end="")
+        elif args.action == "applied":
+            # radiusd answers accounting once it is in its journal; PostgreSQL has it a moment later.
+            from rlm_cloudos.store import journal
+
+            if not journal.wait_applied(stack.acct_journal, 30):
+                raise StackError(f"radiusd's accounting journal ({stack.acct_journal}) was not applied within 30 s")
         elif args.action == "status":
             print(f"postgres {'running' if stack.postgres_running() else 'stopped'} port {stack.ports.pg}")
             redis_pid = _read_pid(stack.redis_pidfile)
