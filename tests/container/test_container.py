@@ -130,6 +130,30 @@ def container(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         stack.stop()
 
 
+BASE = "docker.io/library/debian:bookworm"
+
+
+def run_in(image: str, *argv: str, user: str) -> subprocess.CompletedProcess[str]:
+    """One command in a throwaway container of IMAGE as USER, with the flags these machines need."""
+    return subprocess.run(
+        [*PODMAN, "run", "--rm", "--network", "host", "--ulimit", "nofile=1024:1024", "--ulimit",
+         "nproc=1024:1024", "--user", user, "--entrypoint", argv[0], image, *argv[1:]],
+        capture_output=True, text=True, timeout=120)
+
+
+def test_the_base_image_root_is_debian_s_0755() -> None:
+    """debootstrap ran in a mktemp -d (0700) directory; tar must not carry that mode into /."""
+    r = run_in(BASE, "stat", "-c", "%a %U:%G", "/", "/usr", "/etc", "/tmp", user="65534:65534")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:4] == ["755 root:root", "755 root:root", "755 root:root", "1777 root:root"]
+
+
+def test_the_image_user_can_run_freeradius(image: str) -> None:
+    r = run_in(image, "freeradius", "-v", user=str(UID))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "FreeRADIUS Version 3.2." in r.stdout
+
+
 def usage(stack: Stack, username: str) -> int:
     with psycopg.connect(stack.database_url) as conn:
         (total,) = conn.execute(
