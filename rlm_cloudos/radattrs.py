@@ -14,6 +14,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from rlm_cloudos.requests import ACCT_STATUSES, AccessRequest, AcctRequest, normalize_mac
+
+__all__ = ["ACCT_STATUSES", "AccessRequest", "AcctRequest", "BadAttribute", "normalize_mac", "parse_access",
+           "parse_acct", "to_dict"]
+
 Pairs = Iterable[tuple[str, str]] | None
 
 
@@ -25,39 +30,7 @@ class BadAttribute:
     problem: str
 
 
-@dataclass(frozen=True, slots=True)
-class AccessRequest:
-    user_name: str
-    nas_address: str
-    auth_method: str
-    calling_station_id: str | None
-    nas_identifier: str | None = None
-    nas_port_id: str | None = None
-    nas_port_type: str | None = None
-    framed_ip: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AcctRequest:
-    status: str
-    user_name: str
-    nas_address: str
-    acct_unique_id: str
-    acct_session_id: str
-    input_octets: int
-    output_octets: int
-    session_time: int
-    delay: int
-    framed_ip: str | None = None
-    calling_station_id: str | None = None
-    nas_port_id: str | None = None
-    terminate_cause: str | None = None
-
-
-ACCT_STATUSES = frozenset({"Start", "Stop", "Interim-Update", "Alive", "Accounting-On", "Accounting-Off"})
-
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_MAC = re.compile(r"^([0-9A-Fa-f]{2})[:-]?([0-9A-Fa-f]{2})[:.-]?([0-9A-Fa-f]{2})[:-]?([0-9A-Fa-f]{2})[:.-]?([0-9A-Fa-f]{2})[:-]?([0-9A-Fa-f]{2})$")
 
 
 def to_dict(pairs: Pairs) -> dict[str, str]:
@@ -69,19 +42,6 @@ def to_dict(pairs: Pairs) -> dict[str, str]:
             if isinstance(name, str) and name not in out:
                 out[name] = value if isinstance(value, str) else str(value)
     return out
-
-
-def normalize_mac(text: str | None) -> str | None:
-    """``AA:BB:CC:DD:EE:FF`` from any common MAC spelling, or None if it is not a MAC."""
-    return _mac(text) if text else None
-
-
-# Memoised: the same subscribers' MACs and the same few NAS addresses come back on
-# every login, and parsing them is a measurable share of authorize's time under the GIL.
-@functools.lru_cache(maxsize=65536)
-def _mac(text: str) -> str | None:
-    m = _MAC.match(text.strip())
-    return ":".join(m.groups()).upper() if m else None
 
 
 @functools.lru_cache(maxsize=4096)

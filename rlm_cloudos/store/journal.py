@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from rlm_cloudos.errors import BackendUnavailable, Conflict, StatementRefused
-from rlm_cloudos.radattrs import AcctRequest
+from rlm_cloudos.requests import AcctRequest
 from rlm_cloudos.store.pg import Database
 
 _SEGMENT = re.compile(r"^acct-(\d{12})\.log$")

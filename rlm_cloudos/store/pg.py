@@ -15,7 +15,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from rlm_cloudos.errors import BackendUnavailable, Conflict, StatementRefused
-from rlm_cloudos.radattrs import AcctRequest
+from rlm_cloudos.requests import AcctRequest
 from rlm_cloudos.store import sql
 from rlm_cloudos.store.rows import AccessContext, access_context
 

@@ -353,7 +353,7 @@ def test_a_batch_does_exactly_what_the_same_packets_do_one_by_one(world: AcctWor
     import dataclasses
     import time
 
-    from rlm_cloudos.radattrs import AcctRequest
+    from rlm_cloudos.requests import AcctRequest
     from rlm_cloudos.store.journal import encode
     from rlm_cloudos.store.pg import Database
 
@@ -417,7 +417,7 @@ def test_a_journal_batch_with_an_unreadable_record_is_refused_whole(world: AcctW
     import time
 
     from rlm_cloudos.errors import StatementRefused
-    from rlm_cloudos.radattrs import AcctRequest
+    from rlm_cloudos.requests import AcctRequest
     from rlm_cloudos.store.journal import encode
     from rlm_cloudos.store.pg import Database
 

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rlm_cloudos.errors import BackendUnavailable, Conflict, StatementRefused
-from rlm_cloudos.radattrs import AcctRequest
+from rlm_cloudos.requests import AcctRequest
 from rlm_cloudos.store.journal import AccountingJournal, JournalBusy, backlog, decode, encode, lane, open_journal
 from rlm_cloudos.store.pg import AcctResult
 

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Row
 
 from cloudos.errors import UsageError
 from rlm_cloudos.policy.rates import RateLimitError, SizeError, parse_rate_limit, parse_size
-from rlm_cloudos.radattrs import normalize_mac
+from rlm_cloudos.requests import normalize_mac
 
 Func = Callable[..., None]
 

@@ -1,0 +1,51 @@
+"""The design's import rules (ARCHITECTURE.md), checked on the source: a rule a test does not hold drifts."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, at any depth of the file (function-level imports included)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+    return found
+
+
+def offenders(package: str, forbidden: tuple[str, ...]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    base = ROOT / package
+    for path in sorted(base.rglob("*.py")) if base.is_dir() else [base]:
+        bad = sorted(m for m in imports(path) if any(m == f or m.startswith(f + ".") for f in forbidden))
+        if bad:
+            out[str(path.relative_to(ROOT))] = bad
+    return out
+
+
+@pytest.mark.parametrize(("package", "forbidden"), [
+    # The store does I/O for the adapter and the tools, and never reaches back into the adapter.
+    ("rlm_cloudos/store", ("rlm_cloudos.radattrs", "rlm_cloudos.module", "radiusd", "cloudos")),
+    # The policy is pure: no store, no adapter, no radiusd, no database or Redis driver.
+    ("rlm_cloudos/policy", ("rlm_cloudos.store", "rlm_cloudos.radattrs", "rlm_cloudos.module", "radiusd",
+                            "psycopg", "psycopg_pool", "redis", "sqlalchemy", "cloudos")),
+    # The neutral request types import nothing of the module's layers.
+    ("rlm_cloudos/requests.py", ("rlm_cloudos.store", "rlm_cloudos.radattrs", "rlm_cloudos.module")),
+])
+def test_layers_import_only_downwards(package: str, forbidden: tuple[str, ...]) -> None:
+    assert offenders(package, forbidden) == {}
+
+
+def test_the_rule_sees_a_forbidden_import(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    from rlm_cloudos.radattrs import AcctRequest\n")
+    assert "rlm_cloudos.radattrs" in imports(bad)
