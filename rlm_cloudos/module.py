@@ -12,9 +12,9 @@ Return shapes follow rlm_python3: an rcode, or ``(rcode, {"reply": …,
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
-import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,11 +31,12 @@ from rlm_cloudos.policy import Reason, Tenant, decide_access
 from rlm_cloudos.policy.types import REPLY_MESSAGES
 from rlm_cloudos.policy.access import reject
 from rlm_cloudos.radattrs import BadAttribute, parse_access, parse_acct, to_dict
+from rlm_cloudos.store.access import AccessReader, Recent
 from rlm_cloudos.store.authz import AuthzCache, AuthzFeed
 from rlm_cloudos.store.live import Live
+from rlm_cloudos.store.notices import SubscriberChanged
 from rlm_cloudos.store.journal import AccountingJournal, log_refused, log_result, open_journal
 from rlm_cloudos.store.pg import AuthLogEntry, AuthLogWriter, Database, NasRecord
-from rlm_cloudos.store.rows import AccessContext
 
 log = RadLog(
     radiusd.radlog,
@@ -56,42 +57,52 @@ class Runtime:
     db: Database
     auth_log: AuthLogWriter
     live: Live
-    #: Last known NAS per source address, served while PostgreSQL is unreachable so
-    #: routers keep getting answers (a reject that says why) instead of silence.
-    nas_seen: dict[str, NasRecord] = field(default_factory=dict)
-    #: Tenant id per NAS source address, from the last authorize: finds a Redis
-    #: snapshot while PostgreSQL is unreachable.
-    tenant_of: dict[str, int] = field(default_factory=dict)
-    #: Tenants as last read (their throttling settings serve post_auth).
-    tenants: dict[int, Tenant] = field(default_factory=dict)
-    #: When each (tenant, username)'s Redis snapshot was last written (time.monotonic()).
-    snapshot_saved: dict[tuple[int, str], float] = field(default_factory=dict)
     #: What authorize read, kept current by the cloudos_authz feed (None: turned off).
     authz: AuthzCache | None = None
     feed: AuthzFeed | None = None
     #: The accounting journal (None: each request waits for its own PostgreSQL commit).
     journal: AccountingJournal | None = None
+    #: Last known NAS per source address, served while PostgreSQL is unreachable so
+    #: routers keep getting answers (a reject that says why) instead of silence.
+    nas_seen: Recent[str, NasRecord] = field(default_factory=lambda: Recent(100_000))
+    #: authorize's one read path, over db, live and authz.
+    reader: AccessReader = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reader = AccessReader(self.db, self.live, self.authz, memory=max(self.settings.authz_cache_size, 10_000))
 
     @classmethod
     def start(cls, section: dict[str, str] | None) -> Runtime:
+        """Open everything the hooks need; raises (ConfigError, KeyRingError, OSError …) with
+        whatever was opened so far closed again."""
         settings = ModuleSettings.load(section)
         keyring = KeyRing.load(settings.keyring)
-        db = Database(
-            settings.database_url,
-            size=settings.pool_size,
-            connect_timeout=settings.connect_timeout,
-            statement_timeout_ms=settings.statement_timeout_ms,
-        )
-        db.open()
-        rt = cls(settings, keyring, db, AuthLogWriter(db, log), Live(settings.redis_url, log))
-        if settings.authz_cache_size > 0:
-            rt.authz = AuthzCache(settings.authz_cache_size)
-            rt.feed = AuthzFeed(settings.database_url, rt.authz, log, connect_timeout=settings.connect_timeout)
-            rt.feed.start()
-        if settings.acct_journal:
-            rt.journal = open_journal(settings.acct_journal, db, log, max_batch=settings.acct_batch,
-                                      parallel=settings.acct_parallel,
-                                      on_feed=rt.authz.apply if rt.authz is not None else None)
+        with contextlib.ExitStack() as undo:
+            db = Database(
+                settings.database_url,
+                size=settings.pool_size,
+                connect_timeout=settings.connect_timeout,
+                statement_timeout_ms=settings.statement_timeout_ms,
+            )
+            db.open()
+            undo.callback(db.close)
+            live = Live(settings.redis_url, log)
+            undo.callback(live.close)
+            auth_log = AuthLogWriter(db, log)
+            undo.callback(auth_log.close)
+            authz = feed = None
+            if settings.authz_cache_size > 0:
+                authz = AuthzCache(settings.authz_cache_size)
+                feed = AuthzFeed(settings.database_url, authz, log, connect_timeout=settings.connect_timeout)
+                feed.start()
+                undo.callback(feed.close)
+            journal = None
+            if settings.acct_journal:
+                journal = open_journal(settings.acct_journal, db, log, max_batch=settings.acct_batch,
+                                       parallel=settings.acct_parallel,
+                                       on_feed=authz.apply if authz is not None else None)
+            rt = cls(settings, keyring, db, auth_log, live, authz=authz, feed=feed, journal=journal)
+            undo.pop_all()  # from here on, close() closes them
         return rt
 
     def close(self) -> None:
@@ -196,33 +207,20 @@ def authorize(p: Any) -> Result:
         return _reject(Reason.BAD_REQUEST, f"{req.attribute} {req.problem}")
     rt = runtime()
     now = _now()
-    cached_age: float | None = None
-    ctx = rt.authz.context(req.nas_address, req.user_name, req.calling_station_id, now) if rt.authz is not None else None
-    read = ctx is None
-    if ctx is None:
-        token = rt.authz.begin() if rt.authz is not None else 0
-        try:
-            ctx = rt.db.access_context(req.nas_address, req.user_name, req.calling_station_id, now)
-        except BackendUnavailable as exc:
-            served = _from_snapshot(rt, req.nas_address, req.user_name, req.calling_station_id, now)
-            if served is None:
-                log("error", hook="authorize", user=req.user_name, reason=Reason.BACKEND_UNAVAILABLE.value,
-                    detail=str(exc))
-                return _reject(Reason.BACKEND_UNAVAILABLE)
-            ctx, cached_age = served
-            log("warn", hook="authorize", user=req.user_name, event="served_from_snapshot", age=f"{cached_age:.0f}s",
-                detail=str(exc))
-        if ctx is None:
-            log("auth", hook="authorize", user=req.user_name, nas=req.nas_address, reason=Reason.UNKNOWN_NAS.value)
-            return _reject(Reason.UNKNOWN_NAS)
-        rt.tenant_of[req.nas_address] = ctx.tenant.id
-        rt.tenants[ctx.tenant.id] = ctx.tenant
-        if cached_age is None and rt.authz is not None:
-            rt.authz.store(token, req.nas_address, ctx)
-    if cached_age is None and ctx.subscriber is not None and ctx.tenant.backend_down_policy == "cached":
-        _keep_snapshot(rt, ctx, req.user_name, read)
+    try:
+        read = rt.reader.read(req, now)
+    except BackendUnavailable as exc:
+        log("error", hook="authorize", user=req.user_name, reason=Reason.BACKEND_UNAVAILABLE.value, detail=str(exc))
+        return _reject(Reason.BACKEND_UNAVAILABLE)
+    if read is None:
+        log("auth", hook="authorize", user=req.user_name, nas=req.nas_address, reason=Reason.UNKNOWN_NAS.value)
+        return _reject(Reason.UNKNOWN_NAS)
+    if read.degraded:
+        log("warn", hook="authorize", user=req.user_name, event="served_from_snapshot", source=read.source.value,
+            age=f"{read.age:.0f}s", detail=read.failure)
+    ctx = read.context
 
-    decision = decide_access(ctx.tenant, ctx.subscriber, req.calling_station_id, now, ctx.usage)
+    decision = decide_access(ctx.tenant, ctx.subscriber, req.calling_station_id, now, ctx.usage, ctx.sessions)
     if decision.reason is Reason.THROTTLED:
         log("auth", hook="authorize", tenant=ctx.tenant.slug, user=req.user_name, reason=decision.reason.value,
             locked_until=ctx.subscriber.locked_until.isoformat() if ctx.subscriber and ctx.subscriber.locked_until
@@ -274,38 +272,6 @@ def authorize(p: Any) -> Result:
     }
 
 
-def _keep_snapshot(rt: Runtime, ctx: AccessContext, username: str, read: bool) -> None:
-    """Keep the subscriber's Redis snapshot (for the "cached" backend-down policy): written whenever
-    authorize ``read`` PostgreSQL (an admin change drops the cached entry, so that is the first login
-    after one), and otherwise kept no older than half the tenant's bound, without a Redis write on
-    every login served from memory."""
-    key = (ctx.tenant.id, username)
-    bound = ctx.tenant.backend_down_cache_seconds
-    at = time.monotonic()
-    if read or at - rt.snapshot_saved.get(key, -bound) >= bound / 2:
-        rt.snapshot_saved[key] = at
-        rt.live.save_snapshot(ctx.tenant.id, username, ctx, bound)
-
-
-def _from_snapshot(rt: Runtime, nas_address: str, username: str, mac: str | None,
-                   now: datetime) -> tuple[AccessContext, float] | None:
-    """While PostgreSQL is unreachable, for a tenant whose backend-down policy is "cached": what this
-    radiusd held when its feed was lost, else the subscriber's Redis snapshot, if young enough.
-    None otherwise (and always when the NAS's tenant is not known here)."""
-    held = rt.authz.stale_context(nas_address, username, mac, now) if rt.authz is not None else None
-    if held is None:
-        tenant_id = rt.tenant_of.get(nas_address)
-        if tenant_id is None:
-            return None
-        held = rt.live.snapshot(tenant_id, username)
-    if held is None:
-        return None
-    ctx, age = held
-    if ctx.tenant.backend_down_policy != "cached" or age > ctx.tenant.backend_down_cache_seconds:
-        return None
-    return ctx, age
-
-
 @guarded("post_auth", lambda: radiusd.RLM_MODULE_NOOP)
 def post_auth(p: Any) -> Result:
     """Post-Auth-Type REJECT of a login authorize accepted (control:CloudOS-Log-Id names its held
@@ -324,7 +290,7 @@ def post_auth(p: Any) -> Result:
     else:
         accept, late = refused
         tid = accept.tenant_id
-        tenant = rt.tenants.get(tid, Tenant(id=tid, slug=str(tid)))
+        tenant = rt.reader.tenant(tid) or Tenant(id=tid, slug=str(tid))
         if late:
             log("warn", hook="post_auth", tenant=tenant.slug, user=accept.username, event="late_refusal",
                 detail="the held accept was already written; this reject follows it in the auth log")
@@ -348,7 +314,7 @@ def _lock_out(rt: Runtime, tenant: Tenant, subscriber_id: int, username: str, co
         log("error", hook="post_auth", tenant=tenant.slug, user=username, event="lock_failed", detail=str(exc))
         return
     if rt.authz is not None:
-        rt.authz.apply(f"S {subscriber_id}")  # the trigger says so too, a moment later
+        rt.authz.apply_message(SubscriberChanged(subscriber_id))  # the trigger says so too, a moment later
     log("auth", hook="post_auth", tenant=tenant.slug, user=username, event="locked_out",
         failed_logins=count, seconds=tenant.login_lockout_seconds)
 
@@ -414,10 +380,10 @@ def lookup_client(p: Any) -> Result:
             return radiusd.RLM_MODULE_FAIL
     else:
         if nas is None:
-            rt.nas_seen.pop(address, None)
+            rt.nas_seen.pop(address)
             log("auth", hook="lookup_client", event="unknown_nas", address=address)
             return radiusd.RLM_MODULE_NOTFOUND
-        rt.nas_seen[address] = nas
+        rt.nas_seen.put(address, nas)
     secret = rt.keyring.decrypt(nas.secret_enc, "nas.secret")
     family = "FreeRADIUS-Client-IPv6-Address" if ":" in address else "FreeRADIUS-Client-IP-Address"
     log("info", hook="lookup_client", event="client_added", tenant=nas.tenant, nas=nas.name, address=address)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from rlm_cloudos.policy.expiry import seconds_left
+from rlm_cloudos.policy.sessions import LiveSession, count_online
 from rlm_cloudos.policy.types import (
     REPLY_MESSAGES,
     Decision,
@@ -29,6 +31,12 @@ def interim_interval(base: int, subscriber_id: int) -> int:
     after an outage does not synchronise every NAS's interim timers."""
     spread = max(1, base // 10)
     return base + zlib.crc32(subscriber_id.to_bytes(8, "big")) % spread
+
+
+def online_sessions(tenant: Tenant, sessions: Sequence[LiveSession], calling_station_id: str | None,
+                    now: datetime) -> int:
+    """How many of ``sessions`` count against simultaneous use for a login from ``calling_station_id``."""
+    return count_online(sessions, calling_station_id, tenant.interim_interval, now)
 
 
 def reject(reason: Reason) -> Decision:
@@ -76,14 +84,18 @@ def decide_access(
     calling_station_id: str | None,
     now: datetime,
     usage: Usage | None = None,
+    sessions: Sequence[LiveSession] = (),
 ) -> Decision:
     """Accept or reject ``sub`` logging in from ``calling_station_id`` (an upper-case MAC or None) at ``now``.
 
     Order: unknown user, terminated, locked out (too many wrong passwords, until
-    ``locked_until``), no plan, suspended, expired, MAC binding, simultaneous use, quota. A suspended or expired subscriber gets the tenant's
-    walled garden when it has one, and then only from the bound MAC. Over quota,
-    the plan's FUP rate applies, or a reject when the plan has none. ``now`` must
-    be timezone-aware; ``usage`` is this period's use (None: nothing used, nobody online).
+    ``locked_until``), no plan, suspended, expired, MAC binding, simultaneous use,
+    quota. A suspended or expired subscriber gets the tenant's walled garden when it
+    has one, and then only from the bound MAC. Over quota, the plan's FUP rate
+    applies, or a reject when the plan has none. ``now`` must be timezone-aware;
+    ``usage`` is this period's use (None: nothing used); ``sessions`` are the
+    subscriber's sessions without a Stop, stale ones included: those live at ``now``
+    count as online, except one from ``calling_station_id`` (a redial).
     """
     if sub is None:
         return reject(Reason.UNKNOWN_USER)
@@ -106,7 +118,7 @@ def decide_access(
     # Checked before the walled garden: the garden admits the bound device only.
     if sub.mac is not None and calling_station_id != sub.mac:
         return reject(Reason.MAC_MISMATCH)
-    if usage is not None and usage.online >= plan.simultaneous_use:
+    if sessions and online_sessions(tenant, sessions, calling_station_id, now) >= plan.simultaneous_use:
         return reject(Reason.ALREADY_ONLINE)
 
     interim = ("Acct-Interim-Interval", str(interim_interval(tenant.interim_interval, sub.id)))

@@ -113,15 +113,13 @@ class Subscriber:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Use in the current billing period, and sessions online right now."""
+    """Use in the current billing period."""
 
     period_start: datetime
     period_end: datetime
     input_octets: int = 0  # the subscriber's upload
     output_octets: int = 0  # the subscriber's download
     session_time: int = 0
-    #: Live sessions, not counting one from the same MAC (a redial replacing a dropped session).
-    online: int = 0
 
     @property
     def total(self) -> int:

@@ -17,7 +17,7 @@ Race with a fill: authorize reads PostgreSQL, then stores. A notification applie
 in between may describe a change the read did not see, so each notification
 *touches* what it names, and ``store`` refuses a fill if anything it depends on was
 touched after the fill began (``begin``). Notifications arrive in commit order, and
-the A messages carry absolute values, so applying one twice, or one the read
+the A messages carry absolute values (store.notices), so applying one twice, or one the read
 already saw, is harmless.
 """
 
@@ -32,11 +32,12 @@ from datetime import datetime
 from typing import NamedTuple
 
 import psycopg
+import psycopg.sql
 
-from rlm_cloudos.policy.sessions import LiveSession, count_online
+from rlm_cloudos.policy.sessions import LiveSession
+from rlm_cloudos.store import notices
+from rlm_cloudos.store.notices import CHANNEL
 from rlm_cloudos.store.rows import AccessContext
-
-CHANNEL = "cloudos_authz"
 
 #: How many touched keys are remembered for racing fills; a fill older than the
 #: oldest remembered one is not stored (it is only a miss the next time).
@@ -79,27 +80,26 @@ class AuthzCache:
     def ready(self) -> bool:
         return self._ready
 
-    def context(self, nas_address: str, username: str, mac: str | None, now: datetime) -> AccessContext | None:
+    def context(self, nas_address: str, username: str, now: datetime) -> AccessContext | None:
         """What AUTHORIZE would read for this request, or None (not held, feed down, period over)."""
         if not self._ready:
             return None
-        ctx = self._held(nas_address, username, mac, now)
+        ctx = self._held(nas_address, username, now)
         if ctx is None:
             self.misses += 1
         else:
             self.hits += 1
         return ctx
 
-    def stale_context(self, nas_address: str, username: str, mac: str | None,
-                      now: datetime) -> tuple[AccessContext, float] | None:
+    def stale_context(self, nas_address: str, username: str, now: datetime) -> tuple[AccessContext, float] | None:
         """While the feed is down: what was held when it was lost, and how many seconds ago that was."""
         lost_at = self._lost_at
         if self._ready or lost_at is None:
             return None
-        ctx = self._held(nas_address, username, mac, now)
+        ctx = self._held(nas_address, username, now)
         return None if ctx is None else (ctx, time.monotonic() - lost_at)
 
-    def _held(self, nas_address: str, username: str, mac: str | None, now: datetime) -> AccessContext | None:
+    def _held(self, nas_address: str, username: str, now: datetime) -> AccessContext | None:
         nas = self._nas.get(nas_address)
         if nas is None:
             return None
@@ -107,16 +107,11 @@ class AuthzCache:
         if ctx is None:
             return None
         usage = ctx.usage
-        if usage is not None:
-            if not usage.period_start <= now < usage.period_end:
-                return None  # a new billing period: its counter is read afresh
-            if ctx.sessions:  # held with online = 0 (store), so usually nothing to rebuild
-                online = count_online(ctx.sessions, mac, ctx.tenant.interim_interval, now)
-                if online:
-                    usage = replace(usage, online=online)
-        if nas.id == ctx.nas_id and usage is ctx.usage:
+        if usage is not None and not usage.period_start <= now < usage.period_end:
+            return None  # a new billing period: its counter is read afresh
+        if nas.id == ctx.nas_id:
             return ctx
-        return replace(ctx, nas_id=nas.id, nas_name=nas.name, usage=usage)
+        return replace(ctx, nas_id=nas.id, nas_name=nas.name)
 
     # ------------------------------------------------------------------ filling
     def begin(self) -> int:
@@ -151,8 +146,6 @@ class AuthzCache:
                 evicted = self._entries.pop(oldest)
                 assert evicted.subscriber is not None
                 self._by_sub.pop(evicted.subscriber.id, None)
-            if ctx.usage is not None and ctx.usage.online:
-                ctx = replace(ctx, usage=replace(ctx.usage, online=0))  # counted per request
             self._entries[key] = ctx
             self._by_sub[sub.id] = key
             return True
@@ -197,64 +190,59 @@ class AuthzCache:
             self._by_sub.pop(ctx.subscriber.id, None)
 
     def apply(self, message: str) -> None:
-        """Apply one cloudos_authz notification; raises ValueError on a malformed one."""
-        kind, _, rest = message.partition(" ")
+        """Apply one cloudos_authz notification (store.notices); raises ValueError on a malformed one."""
+        self.apply_message(notices.parse(message))
+
+    def apply_message(self, message: notices.Message) -> None:
+        """Apply one parsed cloudos_authz message."""
         with self._lock:
             self._seq += 1
-            if kind == "A":
-                self._apply_accounting(rest)
-            elif kind == "S":
-                sid = int(rest)
-                self._touch("S", sid)
-                key = self._by_sub.pop(sid, None)
-                if key is not None:
-                    self._entries.pop(key, None)
-            elif kind == "P":
-                pid = int(rest)
-                self._touch("P", pid)
-                self._drop(lambda c: c.subscriber is None or c.subscriber.plan is None or c.subscriber.plan.id != pid)
-            elif kind == "T":
-                tid = int(rest)
-                self._touch("T", tid)
-                self._drop(lambda c: c.tenant.id != tid)
-            elif kind == "N":
-                int(rest)
-                self._touch("N", 0)
-                self._nas.clear()
-            elif kind == "X":
-                nas_id = int(rest)
-                self._touch("X", 0)
-                for key, ctx in list(self._entries.items()):
-                    if any(s.nas_id == nas_id for s in ctx.sessions):
-                        kept = tuple(s for s in ctx.sessions if s.nas_id != nas_id)
-                        self._entries[key] = replace(ctx, sessions=kept)
-            else:
-                raise ValueError(f"unknown cloudos_authz message kind {kind!r}")
+            match message:
+                case notices.SessionChanged():
+                    self._apply_accounting(message)
+                case notices.SubscriberChanged(subscriber_id=sid):
+                    self._touch("S", sid)
+                    key = self._by_sub.pop(sid, None)
+                    if key is not None:
+                        self._entries.pop(key, None)
+                case notices.PlanChanged(plan_id=pid):
+                    self._touch("P", pid)
+                    self._drop(lambda c: c.subscriber is None or c.subscriber.plan is None
+                               or c.subscriber.plan.id != pid)
+                case notices.TenantChanged(tenant_id=tid):
+                    self._touch("T", tid)
+                    self._drop(lambda c: c.tenant.id != tid)
+                case notices.NasChanged():
+                    self._touch("N", 0)
+                    self._nas.clear()
+                case notices.NasReset(nas_id=nas_id):
+                    self._touch("X", 0)
+                    for key, ctx in list(self._entries.items()):
+                        if any(s.nas_id == nas_id for s in ctx.sessions):
+                            kept = tuple(s for s in ctx.sessions if s.nas_id != nas_id)
+                            self._entries[key] = replace(ctx, sessions=kept)
 
-    def _apply_accounting(self, rest: str) -> None:
-        sid_, uid, nas_, updated_, stopped_, p0, used_in, used_out, used_time, mac = rest.split(" ", 9)
-        sid = int(sid_)
-        session = LiveSession(uid, int(nas_), float(updated_), mac)
-        stopped = stopped_ == "1"
-        period_start = None if p0 == "-" else int(p0)
+    def _apply_accounting(self, m: notices.SessionChanged) -> None:
+        sid = m.subscriber_id
         self._touch("S", sid)
         key = self._by_sub.get(sid)
         ctx = self._entries.get(key) if key is not None else None
-        if ctx is None:
+        if key is None or ctx is None:
             return
-        sessions = tuple(s for s in ctx.sessions if s.acct_unique_id != uid)
-        if not stopped:
-            sessions += (session,)
+        sessions = tuple(s for s in ctx.sessions if s.acct_unique_id != m.acct_unique_id)
+        if not m.stopped:
+            sessions += (LiveSession(m.acct_unique_id, m.nas_id, m.updated, m.mac),)
         usage = ctx.usage
-        if period_start is not None and usage is not None:
+        c = m.counters
+        if c is not None and usage is not None:
             held = int(usage.period_start.timestamp())
-            if period_start > held:  # counted into a newer period than the one held: read afresh
+            if c.period_start > held:  # counted into a newer period than the one held: read afresh
                 self._entries.pop(key)
                 self._by_sub.pop(sid)
                 return
-            if period_start == held:
-                usage = replace(usage, input_octets=int(used_in), output_octets=int(used_out),
-                                session_time=int(used_time))
+            if c.period_start == held:
+                usage = replace(usage, input_octets=c.input_octets, output_octets=c.output_octets,
+                                session_time=c.session_time)
         self._entries[key] = replace(ctx, sessions=sessions, usage=usage)
 
 
@@ -310,7 +298,7 @@ class AuthzFeed:
         with psycopg.connect(self._url, autocommit=True, connect_timeout=self._connect_timeout,
                              application_name="rlm_cloudos_feed", keepalives=1, keepalives_idle=5,
                              keepalives_interval=2, keepalives_count=3) as conn:
-            conn.execute(f"LISTEN {CHANNEL}")
+            conn.execute(psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(CHANNEL)))
             self._cache.connected()
             self._log("info", hook="authz_feed", event="feed_connected")
             last_ping = last_stats = time.monotonic()

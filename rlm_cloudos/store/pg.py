@@ -107,12 +107,12 @@ class Database:
                 raise StatementRefused(f"PostgreSQL refused it: {type(exc).__name__}: {_first_line(exc)}") from exc
         raise AssertionError("unreachable")
 
-    def access_context(self, nas_address: str, username: str, mac: str | None, now: datetime) -> AccessContext | None:
-        """Everything authorize needs for ``username`` behind ``nas_address`` at ``now`` (live sessions
-        other than one from ``mac`` counted); None if no NAS covers the address."""
+    def access_context(self, nas_address: str, username: str, now: datetime) -> AccessContext | None:
+        """Everything authorize needs for ``username`` behind ``nas_address`` at ``now``; None if no
+        NAS covers the address. Raises BackendUnavailable."""
         params = {"nas_address": nas_address, "username": username, "now": now}
         row = self._run(sql.AUTHORIZE, params, lambda c: c.fetchone())
-        return None if row is None else access_context(row, username, mac, now)
+        return None if row is None else access_context(row, username)
 
     def lock_subscriber(self, subscriber_id: int, until: datetime) -> None:
         """Refuse the subscriber's logins until ``until`` (too many wrong passwords)."""

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime
 from typing import Any
 
-from rlm_cloudos.policy.sessions import LiveSession, count_online
+from rlm_cloudos.policy.sessions import LiveSession
 from rlm_cloudos.policy.types import Plan, Subscriber, SubscriberStatus, Tenant, Usage, WalledGarden
+from rlm_cloudos.store.sql import AccessRow
 
 
 @dataclass(frozen=True, slots=True)
 class AccessContext:
     """What authorize read: the NAS and tenant, the subscriber (None if unknown) with its
     sealed password, this period's usage (None for an unknown subscriber or one without a
-    plan) and its sessions without a Stop, stale ones included: ``usage.online`` counts
-    those that are live for the request at hand."""
+    plan) and its sessions without a Stop, stale ones included (policy.decide_access
+    counts those that are live for the request at hand)."""
 
     nas_id: int | None
     nas_name: str | None
@@ -27,61 +29,57 @@ class AccessContext:
     sessions: tuple[LiveSession, ...] = ()
 
 
-def access_context(row: tuple[Any, ...], username: str, mac: str | None, now: datetime) -> AccessContext:
-    """The AUTHORIZE/EXPLAIN row as policy values, online sessions counted for a request from ``mac`` at ``now``."""
-    (nas_id, nas_name, tenant_id, tenant_name, tz, interim, wg_list, wg_rate,
-     down_policy, down_cache, fail_limit, fail_window, lockout,
-     sub_id, password_enc, status, expires_at, bound_mac, static_ip, locked_until,
-     plan_id, plan_name, rate_limit, quota, fup, period, simul, address_list, ip_pool,
-     quota_down, quota_up, time_quota,
-     period_start, period_end, used_in, used_out, used_time, open_sessions) = row
+def access_context(values: Sequence[Any], username: str) -> AccessContext:
+    """An AUTHORIZE/EXPLAIN row (store.sql.AccessRow's columns, in its order) as policy values."""
+    r = AccessRow._make(values)
     tenant = Tenant(
-        id=tenant_id,
-        slug=tenant_name,
-        timezone=tz,
-        interim_interval=interim,
-        walled_garden=WalledGarden(wg_list, wg_rate) if wg_list and wg_rate else None,
-        backend_down_policy=down_policy,
-        backend_down_cache_seconds=down_cache,
-        login_fail_limit=fail_limit,
-        login_fail_window_seconds=fail_window,
-        login_lockout_seconds=lockout,
+        id=r.tenant_id,
+        slug=r.tenant_name,
+        timezone=r.timezone,
+        interim_interval=r.interim_interval,
+        walled_garden=(WalledGarden(r.walled_garden_address_list, r.walled_garden_rate_limit)
+                       if r.walled_garden_address_list and r.walled_garden_rate_limit else None),
+        backend_down_policy=r.backend_down_policy,
+        backend_down_cache_seconds=r.backend_down_cache_seconds,
+        login_fail_limit=r.login_fail_limit,
+        login_fail_window_seconds=r.login_fail_window_seconds,
+        login_lockout_seconds=r.login_lockout_seconds,
     )
     sub = None
     usage = None
-    sessions = tuple(LiveSession(uid, nas or 0, float(ts), m) for uid, nas, ts, m in open_sessions or ())
-    if sub_id is not None:
+    sessions = tuple(LiveSession(uid, nas or 0, float(ts), m) for uid, nas, ts, m in r.open_sessions or ())
+    if r.subscriber_id is not None:
         plan = None
-        if plan_id is not None:
+        if r.plan_id is not None:
             plan = Plan(
-                id=plan_id,
-                name=plan_name,
-                rate_limit=rate_limit,
-                quota_bytes=quota,
-                fup_rate_limit=fup,
-                period=period,
-                simultaneous_use=simul,
-                address_list=address_list,
-                ip_pool=ip_pool,
-                quota_download_bytes=quota_down,
-                quota_upload_bytes=quota_up,
-                time_quota_seconds=time_quota,
+                id=r.plan_id,
+                name=r.plan_name,  # type: ignore[arg-type]  # set with plan_id
+                rate_limit=r.rate_limit,  # type: ignore[arg-type]
+                quota_bytes=r.quota_bytes,
+                fup_rate_limit=r.fup_rate_limit,
+                period=r.period,  # type: ignore[arg-type]
+                simultaneous_use=r.simultaneous_use,  # type: ignore[arg-type]
+                address_list=r.address_list,
+                ip_pool=r.ip_pool,
+                quota_download_bytes=r.quota_download_bytes,
+                quota_upload_bytes=r.quota_upload_bytes,
+                time_quota_seconds=r.time_quota_seconds,
             )
         sub = Subscriber(
-            id=sub_id,
+            id=r.subscriber_id,
             username=username,
-            status=SubscriberStatus(status),
+            status=SubscriberStatus(r.status),
             plan=plan,
-            expires_at=expires_at,
-            mac=bound_mac,
-            static_ip=static_ip,
-            locked_until=locked_until,
+            expires_at=r.expires_at,
+            mac=r.mac,
+            static_ip=r.static_ip,
+            locked_until=r.locked_until,
         )
-        if period_start is not None:
-            online = count_online(sessions, mac, tenant.interim_interval, now)
-            usage = Usage(period_start, period_end, used_in or 0, used_out or 0, used_time or 0, online)
-    return AccessContext(nas_id, nas_name, tenant, sub, bytes(password_enc) if password_enc is not None else None,
-                         usage, sessions)
+        if r.period_start is not None and r.period_end is not None:
+            usage = Usage(r.period_start, r.period_end, r.input_octets or 0, r.output_octets or 0,
+                          r.session_time or 0)
+    password = bytes(r.password_enc) if r.password_enc is not None else None
+    return AccessContext(r.nas_id, r.nas_name, tenant, sub, password, usage, sessions)
 
 
 # --------------------------------------------------------------------------- snapshots (Redis)
@@ -120,7 +118,10 @@ def decode_context(data: dict[str, Any]) -> AccessContext:
     def build(cls: type, d: dict[str, Any] | None) -> Any:
         if d is None:
             return None
-        return cls(**{k: _restore(v) for k, v in d.items()})
+        # Only the fields this version has: a snapshot written by a radiusd of another
+        # version (Usage once carried "online") still reads.
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: _restore(v) for k, v in d.items() if k in names})
 
     t = dict(data["tenant"])
     t["walled_garden"] = build(WalledGarden, t.get("walled_garden"))

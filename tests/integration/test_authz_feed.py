@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from cloudos.localstack import Stack
+from rlm_cloudos.policy.access import online_sessions
 from rlm_cloudos.policy import SubscriberStatus
 from rlm_cloudos.policy.sessions import LiveSession, stale_after
 from rlm_cloudos.store.authz import AuthzCache, AuthzFeed
@@ -190,32 +191,37 @@ class Pair:
 
     def fill(self, user: str, nas: str = NAS1) -> AccessContext:
         token = self.cache.begin()
-        ctx = self.db.access_context(nas, user, None, T0)
+        ctx = self.db.access_context(nas, user, T0)
         assert ctx is not None and ctx.subscriber is not None
         assert self.cache.store(token, nas, ctx), "the fill was refused: a notification came in between"
         return ctx
 
     def agree(self, user: str, nas: str = NAS1) -> AccessContext:
         """Poll (up to 2 s, for the feed to apply what was just written) until the cache answers
-        what AUTHORIZE reads, for several MACs and instants; fail with the difference otherwise."""
-        for mac in (None, MAC_A, MAC_B):
-            for seconds in (0, 630, 1400, 3600):
-                now = T0 + timedelta(seconds=seconds)
+        what AUTHORIZE reads, at several instants, and decide_access counts the same sessions online
+        from several MACs; fail with the difference otherwise."""
+        for seconds in (0, 630, 1400, 3600):
+            now = T0 + timedelta(seconds=seconds)
 
-                def both(mac: str | None = mac, now: datetime = now) -> tuple[Any, Any]:
-                    return (comparable(self.cache.context(nas, user, mac, now)),
-                            comparable(self.db.access_context(nas, user, mac, now)))
+            def both(now: datetime = now) -> tuple[Any, Any]:
+                return (comparable(self.cache.context(nas, user, now)),
+                        comparable(self.db.access_context(nas, user, now)))
 
-                wait_for(lambda: operator.eq(*both()), 2.0)
-                cached, fresh = both()
-                assert cached is not None, (user, nas, mac, now, "not held")
-                assert cached == fresh, (user, nas, mac, now)
-        fresh_ctx = self.db.access_context(nas, user, None, T0)
+            wait_for(lambda: operator.eq(*both()), 2.0)
+            cached, fresh = both()
+            assert cached is not None, (user, nas, now, "not held")
+            assert cached == fresh, (user, nas, now)
+            held, read = self.cache.context(nas, user, now), self.db.access_context(nas, user, now)
+            assert held is not None and read is not None
+            for mac in (None, MAC_A, MAC_B):
+                assert (online_sessions(held.tenant, held.sessions, mac, now)
+                        == online_sessions(read.tenant, read.sessions, mac, now)), (user, nas, mac, now)
+        fresh_ctx = self.db.access_context(nas, user, T0)
         assert fresh_ctx is not None
         return fresh_ctx
 
     def dropped(self, user: str, nas: str = NAS1) -> bool:
-        return wait_for(lambda: self.cache.context(nas, user, None, T0) is None, 2.0)
+        return wait_for(lambda: self.cache.context(nas, user, T0) is None, 2.0)
 
 
 @pytest.fixture
@@ -260,7 +266,7 @@ def test_the_cache_answers_what_postgresql_reads(world: FeedWorld, fed: tuple[Pa
     account(a1, "Start", "ali", T0, mac="aa:bb:cc:dd:ee:ff")
     account(a2, "Start", "ali", at(5), nas=NAS2, mac=MAC_B)
     ctx = p.agree("ali")
-    assert ctx.usage is not None and ctx.usage.online == 2 and len(ctx.sessions) == 2
+    assert online_sessions(ctx.tenant, ctx.sessions, None, T0) == 2 and len(ctx.sessions) == 2
 
     # Interims, a duplicate, and one crossing capped's 10 MB quota.
     account(c1, "Start", "capped", T0)
@@ -303,7 +309,7 @@ def test_the_cache_answers_what_postgresql_reads(world: FeedWorld, fed: tuple[Pa
         assert r.code == 0, (argv, r.err)
         assert p.dropped("ali"), (argv, "still served after the change")
         time.sleep(0.3)
-        assert p.cache.context(NAS1, "ali", None, T0) is None, (argv, "served again without a fill")
+        assert p.cache.context(NAS1, "ali", T0) is None, (argv, "served again without a fill")
         p.fill("ali")
         ctx = p.agree("ali")
         assert ctx.subscriber is not None and ctx.subscriber.status is status

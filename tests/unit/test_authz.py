@@ -48,10 +48,10 @@ def live(uid: str, nas_id: int = 100, age: float = 10.0, mac: str = MAC1) -> Liv
 
 def context(sub_id: int, username: str, *, at: str = A1, plan: Plan | None = HOME,
             sessions: tuple[LiveSession, ...] = (), used: tuple[int, int, int] = (0, 0, 0),
-            online: int = 0, status: SubscriberStatus = SubscriberStatus.ACTIVE) -> AccessContext:
+            status: SubscriberStatus = SubscriberStatus.ACTIVE) -> AccessContext:
     """What AUTHORIZE would read for ``username`` behind ``at`` (usage only with a plan)."""
     nas_id, nas_name, tenant = NAS[at]
-    usage = None if plan is None else Usage(P_START, P_END, *used, online=online)
+    usage = None if plan is None else Usage(P_START, P_END, *used)
     sub = Subscriber(id=sub_id, username=username, status=status, plan=plan)
     return AccessContext(nas_id, nas_name, tenant, sub, f"sealed-{sub_id}".encode(), usage, sessions)
 
@@ -66,9 +66,14 @@ def fill(cache: AuthzCache, ctx: AccessContext, at: str = A1) -> None:
     assert cache.store(cache.begin(), at, ctx)
 
 
-def get(cache: AuthzCache, username: str, at: str = A1, mac: str | None = None,
-        now: datetime = NOW) -> AccessContext | None:
-    return cache.context(at, username, mac, now)
+def get(cache: AuthzCache, username: str, at: str = A1, now: datetime = NOW) -> AccessContext | None:
+    return cache.context(at, username, now)
+
+
+def online(ctx: AccessContext | None, mac: str | None = None, now: datetime = NOW) -> int:
+    """What decide_access counts as online in ``ctx`` for a login from ``mac``."""
+    assert ctx is not None
+    return count_online(ctx.sessions, mac, ctx.tenant.interim_interval, now)
 
 
 def acct(sub_id: int, uid: str, *, nas_id: int = 100, updated: float = T_NOW, stopped: bool = False,
@@ -85,7 +90,7 @@ def test_before_connected_nothing_is_served_or_kept() -> None:
     assert cache.store(cache.begin(), A1, context(1, "ali")) is False
     assert get(cache, "ali") is None
     assert len(cache) == 0
-    assert cache.stale_context(A1, "ali", None, NOW) is None  # never connected: nothing held to fall back on
+    assert cache.stale_context(A1, "ali", NOW) is None  # never connected: nothing held to fall back on
 
 
 def test_unknown_subscriber_is_not_kept() -> None:
@@ -112,7 +117,8 @@ def test_a_hit_takes_the_nas_of_the_address_it_was_stored_under() -> None:
     assert (cache.hits, cache.misses) == (2, 2)
 
 
-def test_online_is_counted_per_request() -> None:
+def test_a_hit_hands_every_session_without_a_stop_to_the_policy() -> None:
+    """The cache counts nothing: the held sessions, stale ones included, go to decide_access as read."""
     cache = ready_cache()
     cutoff_age = stale_after(ISP1.interim_interval)  # 720 s for interim 300
     sessions = (
@@ -122,19 +128,16 @@ def test_online_is_counted_per_request() -> None:
         live("almost", age=cutoff_age - 1, mac=MAC3),
         live("stale", age=cutoff_age + 1, mac=MAC2),
     )
-    stored = context(1, "ali", sessions=sessions, used=(5, 6, 7), online=99)
+    stored = context(1, "ali", sessions=sessions, used=(5, 6, 7))
     fill(cache, stored)
-    for mac, online in ((None, 3), (MAC1, 2), (MAC2, 2), (MAC3, 2), ("00:00:00:00:00:00", 3)):
-        got = get(cache, "ali", mac=mac)
-        assert got is not None
-        assert got.usage is not None and got.usage.online == online, mac
-        assert got == replace(stored, usage=replace(stored.usage, online=online))  # type: ignore[arg-type]
-        assert online == count_online(sessions, mac, 300, NOW)
+    got = get(cache, "ali")
+    assert got == stored
+    for mac, count in ((None, 3), (MAC1, 2), (MAC2, 2), (MAC3, 2), ("00:00:00:00:00:00", 3)):
+        assert online(got, mac) == count, mac
     # Two seconds later "almost" has gone stale too; once "fresh-*" reach the cutoff, nothing is online.
-    later = get(cache, "ali", mac=None, now=NOW + timedelta(seconds=2))
-    assert later is not None and later.usage is not None and later.usage.online == 2
-    much_later = get(cache, "ali", mac=None, now=NOW + timedelta(seconds=cutoff_age - 10))
-    assert much_later is not None and much_later.usage is not None and much_later.usage.online == 0
+    assert online(get(cache, "ali", now=NOW + timedelta(seconds=2)), now=NOW + timedelta(seconds=2)) == 2
+    much_later = NOW + timedelta(seconds=cutoff_age - 10)
+    assert online(get(cache, "ali", now=much_later), now=much_later) == 0
 
 
 def test_a_subscriber_without_a_plan_is_served_without_usage() -> None:
@@ -211,7 +214,7 @@ def test_nas_reset_message_closes_only_that_nas_sessions(three: AuthzCache) -> N
     ali, sara, zed = get(three, "ali"), get(three, "sara"), get(three, "zed", B1)
     assert ali is not None and sara is not None and zed is not None
     assert [s.acct_unique_id for s in ali.sessions] == ["a-n2"]
-    assert sara.sessions == () and sara.usage is not None and sara.usage.online == 0
+    assert sara.sessions == () and online(sara) == 0
     assert [s.acct_unique_id for s in zed.sessions] == ["z-m1"]
     three.apply("X 100")  # Accounting-Off after Accounting-On: nothing more to close
     again = get(three, "ali")
@@ -226,10 +229,9 @@ def test_accounting_adds_a_session() -> None:
     got = get(cache, "ali")
     assert got is not None and got.usage is not None
     assert got.sessions == (LiveSession("u-1", 101, T_NOW - 5, MAC2),)
-    assert got.usage.online == 1
+    assert online(got) == 1
     assert (got.usage.input_octets, got.usage.output_octets, got.usage.session_time) == (0, 0, 0)
-    redial = get(cache, "ali", mac=MAC2)
-    assert redial is not None and redial.usage is not None and redial.usage.online == 0
+    assert online(got, MAC2) == 0  # a redial from that MAC
 
 
 def test_accounting_without_a_calling_station_id() -> None:
@@ -238,7 +240,7 @@ def test_accounting_without_a_calling_station_id() -> None:
     cache.apply(acct(1, "u-1", mac=""))  # concat_ws keeps the empty last field: "... - - - - "
     got = get(cache, "ali")
     assert got is not None and got.sessions == (LiveSession("u-1", 100, T_NOW, ""),)
-    assert got.usage is not None and got.usage.online == 1
+    assert got.usage is not None and online(got) == 1
 
 
 def test_accounting_updates_counters_and_session_in_place() -> None:
@@ -259,7 +261,7 @@ def test_accounting_stop_removes_the_session() -> None:
     got = get(cache, "ali")
     assert got is not None and got.usage is not None
     assert got.sessions == (live("u-2", mac=MAC2),)
-    assert (got.usage.input_octets, got.usage.output_octets, got.usage.session_time, got.usage.online) == (
+    assert (got.usage.input_octets, got.usage.output_octets, got.usage.session_time, online(got)) == (
         10, 20, 30, 1)
     cache.apply(acct(1, "never-seen", stopped=True))  # a Stop without Start: nothing to remove, nothing added
     assert get(cache, "ali") == got
@@ -305,7 +307,7 @@ def test_accounting_without_counters_leaves_them() -> None:
 ], ids=["session", "counters", "stop", "new-session", "nas-reset"])
 def test_applying_a_message_twice_is_applying_it_once(message: str) -> None:
     def state() -> tuple[AccessContext | None, AccessContext | None]:
-        return get(cache, "ali"), get(cache, "sara", mac=MAC1)
+        return get(cache, "ali"), get(cache, "sara")
 
     cache = ready_cache()
     fill(cache, context(1, "ali", sessions=(live("u-1", age=400), live("u-2", 101, mac=MAC2)), used=(1, 1, 1)))
@@ -319,7 +321,7 @@ def test_applying_a_message_twice_is_applying_it_once(message: str) -> None:
 
 def test_accounting_for_a_subscriber_not_held_does_nothing() -> None:
     cache = ready_cache()
-    ali = context(1, "ali", sessions=(live("u-1"),), used=(1, 2, 3), online=1)
+    ali = context(1, "ali", sessions=(live("u-1"),), used=(1, 2, 3))
     fill(cache, ali)
     cache.apply(acct(2, "u-9", counters=(P_EPOCH, 100, 200, 300)))
     cache.apply(acct(2, "u-9", stopped=True, counters=(int(P_END.timestamp()), 100, 200, 300)))
@@ -385,19 +387,19 @@ def test_after_the_feed_is_lost_only_stale_context_serves() -> None:
     cache = ready_cache()
     ali = context(1, "ali", sessions=(live("u-1"),), used=(1, 2, 3))
     fill(cache, ali)
-    assert cache.stale_context(A1, "ali", None, NOW) is None  # the feed is up: nothing is stale
+    assert cache.stale_context(A1, "ali", NOW) is None  # the feed is up: nothing is stale
     cache.lost()
     assert not cache.ready
     assert get(cache, "ali") is None
-    found = cache.stale_context(A1, "ali", MAC1, NOW)
+    found = cache.stale_context(A1, "ali", NOW)
     assert found is not None
     ctx, age = found
     assert age >= 0
-    assert ctx == replace(ali, usage=replace(ali.usage, online=0))  # type: ignore[arg-type]
-    assert cache.stale_context(A1, "nobody", None, NOW) is None
-    assert cache.stale_context(A1, "ali", None, P_END) is None  # not past its period either
+    assert ctx == ali
+    assert cache.stale_context(A1, "nobody", NOW) is None
+    assert cache.stale_context(A1, "ali", P_END) is None  # not past its period either
     cache.lost()  # a second loss keeps the first loss's time (and what was held)
-    again = cache.stale_context(A1, "ali", MAC1, NOW)
+    again = cache.stale_context(A1, "ali", NOW)
     assert again is not None and again[1] >= age
 
 
@@ -409,7 +411,7 @@ def test_connected_starts_empty() -> None:
     cache.connected()
     assert cache.ready and len(cache) == 0
     assert get(cache, "ali") is None and get(cache, "zed", B1) is None
-    assert cache.stale_context(A1, "ali", None, NOW) is None
+    assert cache.stale_context(A1, "ali", NOW) is None
     # The address map went too: sara, filled through A2 only, is not found through A1.
     fill(cache, context(2, "sara", at=A2, plan=CAP), A2)
     assert get(cache, "sara", A2) is not None

@@ -21,6 +21,7 @@ from rlm_cloudos.policy import (
     decide_access,
 )
 from rlm_cloudos.policy.access import remaining
+from rlm_cloudos.policy.sessions import LiveSession
 
 UTC = timezone.utc
 G = 2**32
@@ -47,9 +48,14 @@ def sub(p: Plan, *, status: SubscriberStatus = SubscriberStatus.ACTIVE, expires_
     return Subscriber(id=4242, username="ali", status=status, plan=p, expires_at=expires_at, mac=mac)
 
 
-def usage(upload: int = 0, download: int = 0, seconds: int = 0, online: int = 0) -> Usage:
-    return Usage(PERIOD_START, PERIOD_END, input_octets=upload, output_octets=download, session_time=seconds,
-                 online=online)
+def usage(upload: int = 0, download: int = 0, seconds: int = 0) -> Usage:
+    return Usage(PERIOD_START, PERIOD_END, input_octets=upload, output_octets=download, session_time=seconds)
+
+
+def online(n: int, *, age: float = 0.0, mac: str = "") -> tuple[LiveSession, ...]:
+    """``n`` sessions without a Stop, last heard of ``age`` seconds before NOW, from ``mac`` ('' = each its own)."""
+    return tuple(LiveSession(f"u-{i}", 3, NOW.timestamp() - age, mac or f"02:00:00:00:00:{i:02X}")
+                 for i in range(n))
 
 
 def attrs(decision: Decision) -> dict[str, str]:
@@ -72,8 +78,8 @@ def byte_limit(reply: dict[str, str], name: str) -> int | None:
 
 
 def decide(s: Subscriber, u: Usage | None, *, t: Tenant = TENANT, calling: str | None = None,
-           now: datetime = NOW) -> Decision:
-    return decide_access(t, s, calling, now, u)
+           now: datetime = NOW, sessions: tuple[LiveSession, ...] = ()) -> Decision:
+    return decide_access(t, s, calling, now, u, sessions)
 
 
 # ----------------------------------------------------------------------- within quota
@@ -229,11 +235,11 @@ def test_fup_keeps_the_plan_extras_and_the_expiry_timeout() -> None:
 
 
 # ----------------------------------------------------------------------- simultaneous use
-@pytest.mark.parametrize(("limit", "online", "accepted"), [
+@pytest.mark.parametrize(("limit", "count", "accepted"), [
     (1, 0, True), (1, 1, False), (1, 2, False), (2, 1, True), (2, 2, False), (3, 2, True),
 ])
-def test_simultaneous_use(limit: int, online: int, accepted: bool) -> None:
-    d = decide(sub(plan(simultaneous_use=limit)), usage(online=online))
+def test_simultaneous_use(limit: int, count: int, accepted: bool) -> None:
+    d = decide(sub(plan(simultaneous_use=limit)), usage(), sessions=online(count))
     assert d.accepted is accepted
     if accepted:
         assert d.reason is Reason.OK
@@ -243,12 +249,25 @@ def test_simultaneous_use(limit: int, online: int, accepted: bool) -> None:
 
 
 def test_already_online_is_decided_before_the_quota() -> None:
-    d = decide(sub(plan(quota_bytes=GB, fup_rate_limit="256k/256k")), usage(download=2 * GB, online=1))
+    d = decide(sub(plan(quota_bytes=GB, fup_rate_limit="256k/256k")), usage(download=2 * GB), sessions=online(1))
     assert (d.outcome, d.reason) == (Outcome.REJECT, Reason.ALREADY_ONLINE)
 
 
+def test_stale_sessions_and_a_redial_from_the_same_mac_do_not_count() -> None:
+    """decide_access counts online itself (policy.sessions.stale_after: 2 × 330 + 60 s at a 300 s interval)."""
+    one = sub(plan(simultaneous_use=1))
+    assert decide(one, usage(), sessions=online(1, age=719)).reason is Reason.ALREADY_ONLINE
+    assert decide(one, usage(), sessions=online(1, age=721)).accepted  # stale: its NAS stopped reporting
+    assert decide(one, usage(), sessions=online(1, mac=MAC), calling=MAC).accepted  # the redial replaces it
+    assert decide(one, usage(), sessions=online(1, mac=MAC), calling="11:22:33:44:55:66").reason is (
+        Reason.ALREADY_ONLINE)
+    slow = Tenant(id=7, slug="isp1", interim_interval=600)  # stale only after 2 × 660 + 60 s
+    assert decide(one, usage(), t=slow, sessions=online(1, age=721)).reason is Reason.ALREADY_ONLINE
+
+
 # ----------------------------------------------------------------------- precedence
-OVER = usage(download=20 * GB, online=5)
+OVER = usage(download=20 * GB)
+FIVE_ONLINE = online(5)
 HARD_CAP = plan(quota_bytes=10 * GB)
 
 
@@ -260,7 +279,7 @@ HARD_CAP = plan(quota_bytes=10 * GB)
 def test_lapse_without_walled_garden_beats_quota_and_simultaneous_use(
     status: SubscriberStatus, expires_at: datetime | None, reason: Reason
 ) -> None:
-    d = decide(sub(HARD_CAP, status=status, expires_at=expires_at), OVER)
+    d = decide(sub(HARD_CAP, status=status, expires_at=expires_at), OVER, sessions=FIVE_ONLINE)
     assert (d.outcome, d.reason) == (Outcome.REJECT, reason)
 
 
@@ -280,7 +299,7 @@ def test_walled_garden_beats_the_quota(status: SubscriberStatus, expires_at: dat
 
 
 def test_mac_binding_beats_simultaneous_use_and_quota() -> None:
-    d = decide(sub(HARD_CAP, mac=MAC), OVER, calling="11:22:33:44:55:66")
+    d = decide(sub(HARD_CAP, mac=MAC), OVER, calling="11:22:33:44:55:66", sessions=FIVE_ONLINE)
     assert (d.outcome, d.reason) == (Outcome.REJECT, Reason.MAC_MISMATCH)
 
 
@@ -290,7 +309,7 @@ def test_mac_binding_beats_simultaneous_use_and_quota() -> None:
     (Subscriber(id=1, username="ali", status=SubscriberStatus.ACTIVE, plan=None), Reason.NO_PLAN),
 ], ids=["unknown", "terminated", "no-plan"])
 def test_identity_checks_come_first(s: Subscriber | None, reason: Reason) -> None:
-    d = decide_access(GARDEN_TENANT, s, None, NOW, OVER)
+    d = decide_access(GARDEN_TENANT, s, None, NOW, OVER, FIVE_ONLINE)
     assert (d.outcome, d.reason) == (Outcome.REJECT, reason)
 
 

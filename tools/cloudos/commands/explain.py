@@ -17,7 +17,7 @@ from cloudos.commands.subscriber import paid_until
 from cloudos.context import Ctx
 from cloudos.errors import UsageError
 from rlm_cloudos.policy import decide_access
-from rlm_cloudos.policy.access import remaining
+from rlm_cloudos.policy.access import online_sessions, remaining
 from rlm_cloudos.store import sql
 from rlm_cloudos.store.rows import access_context
 
@@ -45,10 +45,10 @@ def explain(ctx: Ctx, args: argparse.Namespace) -> None:
                  "WHERE tenant_id = :t AND username = :u ORDER BY at DESC LIMIT 5"),
             {"t": tenant.id, "u": args.username},
         ).all()
-    ctx_ = access_context(tuple(row), args.username, args.mac, now)
+    ctx_ = access_context(tuple(row), args.username)
     sub = ctx_.subscriber
     mac = args.mac if args.mac else (sub.mac if sub else None)
-    decision = decide_access(ctx_.tenant, sub, mac, now, ctx_.usage)
+    decision = decide_access(ctx_.tenant, sub, mac, now, ctx_.usage, ctx_.sessions)
     facts: dict[str, Any] = {"exists": sub is not None}
     if sub is not None:
         until = paid_until(sub.expires_at, ctx_.tenant.timezone)
@@ -66,7 +66,7 @@ def explain(ctx: Ctx, args: argparse.Namespace) -> None:
             "period": f"{usage.period_start.isoformat()} .. {usage.period_end.isoformat()}",
             "used_bytes": usage.total,
             "quota_left_bytes": left.total,
-            "online_sessions": usage.online,
+            "online_sessions": online_sessions(ctx_.tenant, ctx_.sessions, args.mac, now),
         })
     data = {
         "username": args.username,
