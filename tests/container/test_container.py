@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import tarfile
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from cloudos.localstack import Ports, Stack
+from cloudos.localstack import REPO, Ports, Stack
 from tests.conftest import RadiusLog, run_cli
 from tests.fixtures.nas import Nas, journal_applied
 
@@ -146,6 +147,34 @@ def test_the_base_image_root_is_debian_s_0755() -> None:
     r = run_in(BASE, "stat", "-c", "%a %U:%G", "/", "/usr", "/etc", "/tmp", user="65534:65534")
     assert r.returncode == 0, r.stderr
     assert r.stdout.split("\n")[:4] == ["755 root:root", "755 root:root", "755 root:root", "1777 root:root"]
+
+
+def test_a_base_image_with_a_0700_root_fails_the_reuse_check(tmp_path: Path) -> None:
+    """scripts/container reuses a cached base only if this check passes: a copy of the base whose
+    / is 0700 (what mktemp -d and tar made before) must fail it, the real base must pass."""
+    name = f"cloudos-export-{os.getpid()}"
+    broken = f"localhost/cloudos-broken-base:{os.getpid()}"
+    exported = tmp_path / "base.tar"
+    subprocess.run([*PODMAN, "create", "--name", name, BASE, "/bin/true"], check=True, capture_output=True)
+    try:
+        with exported.open("wb") as out:
+            subprocess.run([*PODMAN, "export", name], check=True, stdout=out)
+    finally:
+        subprocess.run([*PODMAN, "rm", "-f", name], capture_output=True)
+    with tarfile.open(exported) as src, tarfile.open(tmp_path / "broken.tar", "w") as dst:
+        root = tarfile.TarInfo("./")
+        root.type, root.mode = tarfile.DIRTYPE, 0o700
+        dst.addfile(root)
+        for member in src:
+            dst.addfile(member, src.extractfile(member) if member.isfile() else None)
+    subprocess.run([*PODMAN, "import", str(tmp_path / "broken.tar"), broken], check=True, capture_output=True)
+    try:
+        check = ["bash", str(REPO / "scripts" / "container"), "--check-base"]
+        assert subprocess.run([*check, broken], capture_output=True).returncode == 1
+        assert subprocess.run([*check, BASE], capture_output=True).returncode == 0
+        assert subprocess.run([*check, "localhost/no-such-image:none"], capture_output=True).returncode == 1
+    finally:
+        subprocess.run([*PODMAN, "rmi", "-f", broken], capture_output=True)
 
 
 def test_the_image_user_can_run_freeradius(image: str) -> None:
