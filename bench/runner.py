@@ -36,7 +36,7 @@ from bench.procstat import Meter, rss_mib
 from bench.spec import BenchSubscriber, population
 from cloudos.localstack import REPO, Ports, Stack
 from rlm_cloudos.crypto import KeyRing
-from rlm_cloudos.store import journal
+from rlm_cloudos.store import journal_files as journal
 
 NAS_SECRET = "bench-nas-shared-secret-0123456789"
 WINDOW = 32  # outstanding requests by default: the thread pool's max_servers

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from cloudos.localstack import Stack
 from rlm_cloudos import coa
 from rlm_cloudos.policy import billing_period, expires_at_for_date
-from tests.integration.world import ACCOUNT, NAS1, NAS2, World, build_world
+from tests.integration.world import ACCOUNT, MAC, NAS1, NAS2, World, build_world
 
 UTC = timezone.utc
 MB = 10**6
@@ -354,7 +355,7 @@ def test_a_batch_does_exactly_what_the_same_packets_do_one_by_one(world: AcctWor
     import time
 
     from rlm_cloudos.requests import AcctRequest
-    from rlm_cloudos.store.journal import encode
+    from rlm_cloudos.store.journal_record import encode
     from rlm_cloudos.store.pg import Database
 
     def req(uid: str, status: str, user: str | None, inp: int = 0, out: int = 0, secs: int = 0,
@@ -418,7 +419,7 @@ def test_a_journal_batch_with_an_unreadable_record_is_refused_whole(world: AcctW
 
     from rlm_cloudos.errors import StatementRefused
     from rlm_cloudos.requests import AcctRequest
-    from rlm_cloudos.store.journal import encode
+    from rlm_cloudos.store.journal_record import encode
     from rlm_cloudos.store.pg import Database
 
     uid = new_uid()
@@ -431,3 +432,90 @@ def test_a_journal_batch_with_an_unreadable_record_is_refused_whole(world: AcctW
     finally:
         db.close()
     assert world.conn.execute("SELECT count(*) FROM session_open WHERE acct_unique_id = %s", (uid,)).fetchone() == (0,)
+
+
+# ----------------------------------------------------------------------- the journal record format
+def _v1_line(req: Any, received: float) -> bytes:
+    """A record as the journal wrote it before schema 0006: a JSON array in AcctRequest's field order
+    of the time (written out here, not derived: it is a file format on disk, frozen)."""
+    import json
+
+    from rlm_cloudos.store.journal_record import lane
+
+    return (json.dumps([round(received, 3), lane(req), req.status, req.user_name, req.nas_address,
+                        req.acct_unique_id, req.acct_session_id, req.input_octets, req.output_octets,
+                        req.session_time, req.delay, req.framed_ip, req.calling_station_id, req.nas_port_id,
+                        req.terminate_cause], separators=(",", ":")) + "\n").encode()
+
+
+def test_a_journal_written_before_the_upgrade_is_applied_after_it(world: AcctWorld, tmp_path: Path) -> None:
+    """radiusd stopped with version 1 records on disk, the schema and rlm_cloudos were upgraded, the
+    new radiusd appends version 2 records behind them: the drainer applies both, each counted once."""
+    import time
+
+    from rlm_cloudos.requests import AcctRequest
+    from rlm_cloudos.store.journal import AccountingJournal
+    from rlm_cloudos.store.journal_files import segment_path, wait_applied
+    from rlm_cloudos.store.pg import Database
+
+    uid = new_uid()
+
+    def req(status: str, inp: int, out: int) -> AcctRequest:
+        return AcctRequest(status, "ali", NAS1, uid, uid, inp, out, 60, 0, "100.64.0.7", MAC, "pppoe-1", None)
+
+    before = sum(world.totals("ali")[:2])
+    now = time.time()
+    directory = tmp_path / "journal"
+    directory.mkdir(mode=0o700)
+    segment_path(directory, 1).write_bytes(
+        _v1_line(req("Start", 0, 0), now) + _v1_line(req("Interim-Update", 1000, 7000), now)
+        + _v1_line(req("Interim-Update", 1000, 7000), now))  # a retransmit: nothing twice
+    logs: list[tuple[str, dict[str, Any]]] = []
+    db = Database(world.url, size=1)
+    db.open()
+    journal = AccountingJournal(directory, db, lambda level, **f: logs.append((level, f)))
+    try:
+        journal.open()
+        journal.append(req("Stop", 3000, 9000))
+        assert wait_applied(directory, 10)
+    finally:
+        journal.close()
+        db.close()
+    assert sum(world.totals("ali")[:2]) - before == 3000 + 9000
+    assert journal.applied == 4 and journal.dropped == 0, logs
+    row = world.conn.execute("SELECT stopped_at IS NOT NULL FROM session_open WHERE acct_unique_id = %s",
+                             (uid,)).fetchone()
+    assert row == (True,)
+
+
+def test_cloudos_account_journal_reads_the_keys_the_writer_writes(world: AcctWorld) -> None:
+    """The record format is defined in rlm_cloudos.store.journal_record; the SQL reads it by name."""
+    import re
+
+    from rlm_cloudos.store.journal_record import REQUEST_KEYS
+
+    (source,) = world.conn.execute(
+        "SELECT pg_get_functiondef('cloudos_account_journal(jsonb, double precision)'::regprocedure)").fetchone()  # type: ignore[misc]
+    read = set(re.findall(r"r->>'(\w+)'", source))
+    assert read == {"v", "received", *REQUEST_KEYS}
+
+
+def test_a_record_of_an_unknown_version_is_refused(world: AcctWorld) -> None:
+    import json
+    import time
+
+    from rlm_cloudos.errors import StatementRefused
+    from rlm_cloudos.requests import AcctRequest
+    from rlm_cloudos.store.journal_record import encode
+    from rlm_cloudos.store.pg import Database
+
+    uid = new_uid()
+    record = json.loads(encode(AcctRequest("Start", "ali", NAS1, uid, uid, 0, 0, 0, 0), time.time()))
+    record["v"] = 3
+    db = Database(world.url, size=1)
+    db.open()
+    try:
+        with pytest.raises(StatementRefused, match="version 3"):
+            db.account_journal([json.dumps(record).encode()], time.time())
+    finally:
+        db.close()

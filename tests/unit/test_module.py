@@ -29,7 +29,9 @@ from rlm_cloudos.errors import BackendUnavailable, StatementRefused
 from rlm_cloudos.policy import Plan, Subscriber, SubscriberStatus, Tenant, WalledGarden, expires_at_for_date
 from rlm_cloudos.policy.types import REPLY_MESSAGES, Reason
 from rlm_cloudos.requests import AcctRequest
-from rlm_cloudos.store.journal import AccountingJournal, backlog, decode
+from rlm_cloudos.store.journal import AccountingJournal
+from rlm_cloudos.store.journal_files import backlog
+from rlm_cloudos.store.journal_record import decode
 from rlm_cloudos.store.pg import AcctResult, AuthLogEntry, NasRecord
 from rlm_cloudos.store.live import Live
 from rlm_cloudos.store.rows import AccessContext

@@ -459,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
             print((stack.state / "stack.env").read_text(), end="")
         elif args.action == "applied":
             # radiusd answers accounting once it is in its journal; PostgreSQL has it a moment later.
-            from rlm_cloudos.store import journal
+            from rlm_cloudos.store import journal_files as journal
 
             if not journal.wait_applied(stack.acct_journal, 30):
                 raise StackError(f"radiusd's accounting journal ({stack.acct_journal}) was not applied within 30 s")
