@@ -1,8 +1,19 @@
-"""The small exception tree shared by the module and the tools."""
+"""The one exception tree of rlm_cloudos, shared by the module and the tools.
+
+Each error knows how loudly it should be logged (``level``, a RadLog level name),
+as openwisp-radius's exceptions do: the place that catches it logs an expected
+refusal quietly and a defect loudly without a table of its own.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
 
 
 class CloudOSError(Exception):
     """Base of every error CloudOS raises on purpose."""
+
+    level: ClassVar[str] = "error"
 
 
 class ConfigError(CloudOSError):
@@ -27,3 +38,11 @@ class StatementRefused(CloudOSError):
 
 class Conflict(BackendUnavailable):
     """PostgreSQL rolled the transaction back (deadlock, serialization failure): the same work may succeed again."""
+
+    level: ClassVar[str] = "warn"
+
+
+class InvalidValue(CloudOSError, ValueError):
+    """A value given by a person or a file (a rate limit, a size) is not valid: their mistake, not ours."""
+
+    level: ClassVar[str] = "info"

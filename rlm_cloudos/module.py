@@ -36,7 +36,8 @@ from rlm_cloudos.store.authz import AuthzCache, AuthzFeed
 from rlm_cloudos.store.live import Live
 from rlm_cloudos.store.notices import SubscriberChanged
 from rlm_cloudos.store.journal import AccountingJournal, log_refused, log_result, open_journal
-from rlm_cloudos.store.pg import AuthLogEntry, AuthLogWriter, Database, NasRecord
+from rlm_cloudos.store.auth_log import AuthLogEntry, AuthLogWriter
+from rlm_cloudos.store.pg import Database, NasRecord
 
 log = RadLog(
     radiusd.radlog,
@@ -87,14 +88,16 @@ class Runtime:
             db.open()
             undo.callback(db.close)
             live = Live(settings.redis_url, log)
+            live.open()
             undo.callback(live.close)
             auth_log = AuthLogWriter(db, log)
+            auth_log.open()
             undo.callback(auth_log.close)
             authz = feed = None
             if settings.authz_cache_size > 0:
                 authz = AuthzCache(settings.authz_cache_size)
                 feed = AuthzFeed(settings.database_url, authz, log, connect_timeout=settings.connect_timeout)
-                feed.start()
+                feed.open()
                 undo.callback(feed.close)
             journal = None
             if settings.acct_journal:
@@ -147,8 +150,11 @@ def guarded(hook: str, on_error: Callable[[], Result]) -> Callable[[Callable[[An
                     user = to_dict(p.get("request") if isinstance(p, dict) else p).get("User-Name")
                 except Exception:
                     pass
-                detail = str(exc) if isinstance(exc, CloudOSError) else None
-                log("error", hook=hook, user=user, error=type(exc).__name__, detail=detail)
+                # Our own errors say how loud they are and may be quoted; anything else is a defect,
+                # logged at error without its text (a foreign exception may hold a DSN).
+                ours = isinstance(exc, CloudOSError)
+                log(exc.level if isinstance(exc, CloudOSError) else "error", hook=hook, user=user,
+                    error=type(exc).__name__, detail=str(exc) if ours else None)
                 log.lines("debug", traceback.format_exc())
                 return on_error()
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from rlm_cloudos.errors import InvalidValue
 
-class RateLimitError(ValueError):
+
+class RateLimitError(InvalidValue):
     """The text is not a RouterOS rate limit."""
 
 
-class SizeError(ValueError):
+class SizeError(InvalidValue):
     """The text is not a data size."""
 
 

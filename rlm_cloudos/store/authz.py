@@ -36,6 +36,7 @@ import psycopg.sql
 
 from rlm_cloudos.policy.sessions import LiveSession
 from rlm_cloudos.store import notices
+from rlm_cloudos.store.lifecycle import Service
 from rlm_cloudos.store.notices import CHANNEL
 from rlm_cloudos.store.rows import AccessContext
 
@@ -246,7 +247,7 @@ class AuthzCache:
         self._entries[key] = replace(ctx, sessions=sessions, usage=usage)
 
 
-class AuthzFeed:
+class AuthzFeed(Service):
     """A thread that LISTENs on cloudos_authz and applies every notification to the cache.
 
     It reconnects forever with backoff; every connection loss empties the cache.
@@ -265,14 +266,17 @@ class AuthzFeed:
         self._connect_timeout = connect_timeout
         self._ping = ping_seconds
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="cloudos-authz-feed", daemon=True)
+        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
+    def open(self) -> None:
+        """Start listening (in a thread of its own, reconnecting until closed)."""
+        self._thread = threading.Thread(target=self._run, name="cloudos-authz-feed", daemon=True)
         self._thread.start()
 
     def close(self, timeout: float = 3.0) -> None:
         self._stop.set()
-        self._thread.join(timeout)
+        if self._thread is not None:
+            self._thread.join(timeout)
         self._stats("closed")
 
     def _stats(self, event: str) -> None:

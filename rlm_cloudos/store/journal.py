@@ -32,11 +32,12 @@ from typing import Any
 from rlm_cloudos.errors import BackendUnavailable, Conflict, StatementRefused
 from rlm_cloudos.requests import AcctRequest
 from rlm_cloudos.store.journal_files import JournalBusy, Segments
+from rlm_cloudos.store.lifecycle import Service
 from rlm_cloudos.store.journal_record import decode, encode, lane_of
 from rlm_cloudos.store.pg import Database
 
 
-class AccountingJournal:
+class AccountingJournal(Service):
     """See the module docstring. ``append`` is thread-safe; one drainer thread applies.
 
     Every ``STATS_SECONDS`` with traffic, and at close, the drainer logs ``event=journal_stats``:
@@ -92,13 +93,6 @@ class AccountingJournal:
             self._pool = ThreadPoolExecutor(self._parallel - 1, thread_name_prefix="cloudos-acct-apply")
         self._thread = threading.Thread(target=self._run, name="cloudos-acct-journal", daemon=True)
         self._thread.start()
-
-    def __enter__(self) -> AccountingJournal:
-        self.open()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def append(self, req: AcctRequest) -> None:
         """Write ``req`` to the journal; once this returns, the NAS may be answered. Raises OSError."""
@@ -270,7 +264,7 @@ def open_journal(directory: str, db: Database, log: Callable[..., Any], **kw: An
     try:
         journal.open()
     except JournalBusy as exc:
-        log("warn", hook="instantiate", event="journal_busy", detail=str(exc),
+        log(exc.level, hook="instantiate", event="journal_busy", detail=str(exc),
             consequence="accounting is written straight to PostgreSQL")
         return None
     return journal

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rlm_cloudos.errors import CloudOSError
 
@@ -31,6 +31,8 @@ _POSITION = "{:012d} {:015d}\n"
 
 class JournalBusy(CloudOSError):
     """Another process holds the journal directory."""
+
+    level: ClassVar[str] = "warn"
 
 
 def segment_path(directory: Path, seq: int) -> Path:

@@ -21,6 +21,7 @@ from typing import Any
 
 import redis
 
+from rlm_cloudos.store.lifecycle import Service
 from rlm_cloudos.store.rows import AccessContext, decode_context, encode_context
 
 _BREAKER_SECONDS = 3.0
@@ -38,7 +39,7 @@ def fail_key(tenant_id: int, username: str) -> str:
     return f"cloudos:fail:{tenant_id}:{username}"
 
 
-class Live:
+class Live(Service):
     """Bounded Redis access for the hot path; every method returns a neutral value when Redis is away."""
 
     def __init__(self, url: str, log: Callable[..., None], *, timeout: float = 0.2) -> None:
@@ -100,6 +101,9 @@ class Live:
             return int(pipe.execute()[0])
 
         return int(self._call("record_failure", record, 0))
+
+    def open(self) -> None:
+        """Nothing to start: the client connects on first use, within its timeout."""
 
     def close(self) -> None:
         if self._client is not None:

@@ -231,7 +231,7 @@ def fed(world: FeedWorld) -> Iterator[tuple[Pair, list[tuple[str, dict[str, Any]
     feed = AuthzFeed(world.url, cache, lambda level, **fields: logs.append((level, fields)), ping_seconds=0.5)
     db = Database(world.url, size=2)
     db.open()
-    feed.start()
+    feed.open()
     try:
         assert wait_for(lambda: cache.ready, 10.0), logs
         yield Pair(cache, db), logs

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from rlm_cloudos.store.pg import AuthLogEntry, AuthLogWriter
+from rlm_cloudos.store.auth_log import AuthLogEntry, AuthLogWriter
 
 
 class FakeDb:
@@ -42,7 +42,9 @@ def entry(user: str, outcome: str = "accept", reason: str = "ok", garden: bool =
 def writer(hold: float) -> tuple[AuthLogWriter, FakeDb]:
     db = FakeDb()
     # An interval of an hour: the background thread stays asleep until close().
-    return AuthLogWriter(db, lambda *a, **k: None, interval=3600, hold=hold), db  # type: ignore[arg-type]
+    w = AuthLogWriter(db, lambda *a, **k: None, interval=3600, hold=hold)  # type: ignore[arg-type]
+    w.open()
+    return w, db
 
 
 def written(db: FakeDb) -> list[tuple[str, str, str, bool]]:

@@ -49,3 +49,23 @@ def test_the_rule_sees_a_forbidden_import(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from rlm_cloudos.radattrs import AcctRequest\n")
     assert "rlm_cloudos.radattrs" in imports(bad)
+
+
+def _tree(module: object, base: type) -> list[type]:
+    return [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, base)]
+
+
+def test_one_exception_tree_each_class_with_a_one_line_docstring_and_a_level() -> None:
+    import cloudos.errors
+    import rlm_cloudos.errors
+    from rlm_cloudos.policy import rates
+    from rlm_cloudos.store import journal_files
+
+    ours = _tree(rlm_cloudos.errors, rlm_cloudos.errors.CloudOSError)
+    ours += [rates.RateLimitError, rates.SizeError, journal_files.JournalBusy]
+    for cls in ours:
+        assert issubclass(cls, rlm_cloudos.errors.CloudOSError), cls
+        assert cls.level in ("debug", "info", "warn", "error"), cls
+    for cls in ours + _tree(cloudos.errors, cloudos.errors.CliError):
+        doc = (cls.__doc__ or "").strip()
+        assert doc and "\n" not in doc, f"{cls.__name__}: one docstring line"

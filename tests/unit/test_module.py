@@ -32,7 +32,8 @@ from rlm_cloudos.requests import AcctRequest
 from rlm_cloudos.store.journal import AccountingJournal
 from rlm_cloudos.store.journal_files import backlog
 from rlm_cloudos.store.journal_record import decode
-from rlm_cloudos.store.pg import AcctResult, AuthLogEntry, NasRecord
+from rlm_cloudos.store.auth_log import AuthLogEntry
+from rlm_cloudos.store.pg import AcctResult, NasRecord
 from rlm_cloudos.store.live import Live
 from rlm_cloudos.store.rows import AccessContext
 from tests.unit.attributes import CONTROL_ATTRIBUTES, REQUEST_ATTRIBUTES
@@ -830,6 +831,44 @@ def test_instantiate_fails_on_missing_settings(monkeypatch: pytest.MonkeyPatch) 
         assert module.instantiate(None) == -1
         (line,) = messages(radiusd.L_ERR)
         assert "ConfigError" in line and "database_url" in line and "keyring" in line
+
+
+def test_a_start_that_fails_half_way_closes_what_it_opened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The journal directory cannot be used: the pool, the auth-log writer and the feed opened before
+    it are closed again, and instantiate refuses to start."""
+    for name in ModuleSettings.model_fields:
+        monkeypatch.delenv("CLOUDOS_" + name.upper(), raising=False)
+    KeyRing.create(tmp_path / "keyring.json")
+    opened: list[Any] = []
+    for cls in (module.Database, module.AuthLogWriter, module.AuthzFeed, module.Live):
+        def track(self: Any, *a: Any, _open: Any = cls.open, **k: Any) -> None:
+            opened.append(self)
+            _open(self, *a, **k)
+        monkeypatch.setattr(cls, "open", track)
+    closed: list[Any] = []
+    for cls in (module.Database, module.AuthLogWriter, module.AuthzFeed, module.Live):
+        def track_close(self: Any, *a: Any, _close: Any = cls.close, **k: Any) -> None:
+            closed.append(self)
+            _close(self, *a, **k)
+        monkeypatch.setattr(cls, "close", track_close)
+
+    def no_journal(*a: Any, **k: Any) -> None:
+        raise PermissionError("[Errno 13] Permission denied: '/var/lib/cloudos-radius/spool'")
+
+    monkeypatch.setattr(module, "open_journal", no_journal)
+    with installed(None):
+        radiusd.config = {
+            "database_url": f"postgresql://cloudos:{DB_PASSWORD}@127.0.0.1:1/cloudos",
+            "keyring": str(tmp_path / "keyring.json"),
+            "acct_journal": str(tmp_path / "journal"),
+            "connect_timeout": "1",
+        }
+        assert module.instantiate(None) == -1
+        assert module._runtime is None
+        (line,) = messages(radiusd.L_ERR)
+        assert "PermissionError" in line
+    assert sorted(type(o).__name__ for o in opened) == ["AuthLogWriter", "AuthzFeed", "Database", "Live"]
+    assert {id(o) for o in opened} <= {id(o) for o in closed}
 
 
 def test_detach_closes_the_runtime(rt: FakeRuntime) -> None:
