@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -86,7 +87,7 @@ _ZERO16 = bytes(16)
 _md5 = hashlib.md5
 
 
-class RequestBatch(list):
+class RequestBatch(list[bytes]):
     """``list[bytes]`` of finished request datagrams that remembers the shared secret,
     so ``run(batch, host, port)`` can verify the answers without being told it again."""
 
@@ -572,8 +573,9 @@ async def run(
                     except OSError:
                         pass
                 sock.connect(address)
+                recv = sock.recv if drain else None
                 transport, _ = await loop.create_datagram_endpoint(
-                    lambda s=s, recv=sock.recv if drain else None: _Endpoint(runner, s, recv), sock=sock
+                    functools.partial(_Endpoint, runner, s, recv), sock=sock
                 )
             except BaseException:
                 sock.close()

@@ -44,7 +44,7 @@ class ModuleSettings(BaseModel):
             if isinstance(value, str) and value != "":
                 merged[key] = value
         try:
-            return cls(**merged)
+            return cls.model_validate(merged)
         except ValidationError as exc:
             bad = ", ".join(".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in exc.errors())
             raise ConfigError(f"rlm_cloudos configuration: {bad}") from None

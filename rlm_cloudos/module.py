@@ -163,7 +163,7 @@ def guarded(hook: str, on_error: Callable[[], Result]) -> Callable[[Callable[[An
     return wrap
 
 
-def _reject(reason: Reason, why: str | None = None) -> Result:
+def _reject(reason: Reason, why: str | None = None) -> tuple[int, Update]:
     decision = reject(reason)
     return radiusd.RLM_MODULE_REJECT, {
         "reply": tuple((a, ":=", v) for a, v in decision.reply),

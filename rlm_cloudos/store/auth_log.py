@@ -122,7 +122,7 @@ class AuthLogWriter(Service):
             if overflow > 0:
                 self.dropped += overflow
                 self._log("error", hook="post_auth", event="auth_log_full", dropped=self.dropped)
-            batch = []
+            batch: list[AuthLogEntry] = []
             while self._rows and len(batch) < 5000:
                 batch.append(self._rows.popleft())
             if batch:

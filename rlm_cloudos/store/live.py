@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -67,7 +67,7 @@ class Live(Service):
             return
 
         def save(r: redis.Redis) -> None:
-            version = r.get(version_key(tenant_id))
+            version = cast(bytes | None, r.get(version_key(tenant_id)))
             body = json.dumps({"at": time.time(), "ver": int(version or 0), "ctx": encode_context(ctx)})
             r.set(snap_key(tenant_id, username), body, ex=ttl)
 
@@ -77,16 +77,23 @@ class Live(Service):
         """(context, age in seconds) of the subscriber's snapshot if it is of the tenant's current version, else None."""
 
         def load(r: redis.Redis) -> tuple[AccessContext, float] | None:
-            raw, version = r.mget(snap_key(tenant_id, username), version_key(tenant_id))
+            raw, version = cast(list[bytes | None], r.mget(snap_key(tenant_id, username), version_key(tenant_id)))
             if raw is None:
                 return None
-            body = json.loads(raw)
-            age = time.time() - float(body["at"])
-            if int(body["ver"]) != int(version or 0):
+            try:
+                body = json.loads(raw)
+                age = time.time() - float(body["at"])
+                if int(body["ver"]) != int(version or 0):
+                    return None
+                return decode_context(body["ctx"]), age
+            except (ValueError, KeyError, TypeError) as exc:
+                # Not a snapshot this radiusd can read (another version wrote it, or it is damaged):
+                # as if there were none, never an exception into authorize.
+                self._log("warn", hook="redis", op="snapshot", event="unreadable_snapshot", error=type(exc).__name__)
                 return None
-            return decode_context(body["ctx"]), age
 
-        return self._call("snapshot", load, None)
+        found: tuple[AccessContext, float] | None = self._call("snapshot", load, None)
+        return found
 
     # ------------------------------------------------------------------ failed-login throttling
     def record_failure(self, tenant_id: int, username: str, window: int) -> int:

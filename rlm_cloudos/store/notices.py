@@ -20,6 +20,7 @@ every producer emit every kind and parses what it sent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 CHANNEL = "cloudos_authz"
@@ -105,7 +106,7 @@ class SessionChanged:
 
 Message = TenantChanged | PlanChanged | SubscriberChanged | NasChanged | NasReset | SessionChanged
 
-_BY_ID = {"T": TenantChanged, "P": PlanChanged, "S": SubscriberChanged, "N": NasChanged, "X": NasReset}
+_BY_ID: dict[str, Callable[[int], Message]] = {"T": TenantChanged, "P": PlanChanged, "S": SubscriberChanged, "N": NasChanged, "X": NasReset}
 
 
 def _session(rest: str) -> SessionChanged:

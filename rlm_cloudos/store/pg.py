@@ -147,4 +147,6 @@ class Database(Service):
         the records' receive times were read from. Returns (position from 1, result, feed) for each
         record whose result is not ok or whose feed this radiusd should apply itself."""
         payload = (b"[" + b",".join(records) + b"]").decode("utf-8")
-        return self._run(sql.ACCOUNT_JOURNAL, {"records": payload, "now": now}, lambda c: c.fetchall())
+        rows: list[tuple[int, str, str | None]] = self._run(sql.ACCOUNT_JOURNAL, {"records": payload, "now": now},
+                                                             lambda c: c.fetchall())
+        return rows

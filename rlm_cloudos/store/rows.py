@@ -6,7 +6,7 @@ import base64
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from rlm_cloudos.policy.sessions import LiveSession
 from rlm_cloudos.policy.types import Plan, Subscriber, SubscriberStatus, Tenant, Usage, WalledGarden
@@ -68,7 +68,7 @@ def access_context(values: Sequence[Any], username: str) -> AccessContext:
         sub = Subscriber(
             id=r.subscriber_id,
             username=username,
-            status=SubscriberStatus(r.status),
+            status=SubscriberStatus(cast(str, r.status)),  # NOT NULL: set with subscriber_id
             plan=plan,
             expires_at=r.expires_at,
             mac=r.mac,
@@ -110,7 +110,8 @@ def _flat(obj: Any) -> Any:
 
 def encode_context(ctx: AccessContext) -> dict[str, Any]:
     """A JSON-safe form of ``ctx`` (the password stays a ciphertext)."""
-    return _flat(ctx)
+    flat: dict[str, Any] = _flat(ctx)
+    return flat
 
 
 def decode_context(data: dict[str, Any]) -> AccessContext:
