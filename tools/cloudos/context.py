@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, text
@@ -42,10 +43,18 @@ def database_url() -> str:
 
 @dataclass
 class Ctx:
+    """What one command runs with. ``now`` (aware, UTC) is the command's one reading of the clock,
+    taken by ``cloudos.cli.main``: everything below it is handed this instant, never reads its own."""
+
+    now: datetime
     json: bool = False
     _engine: Engine | None = None
     _keyring: KeyRing | None = None
     _stale: set[tuple[int, str | None]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        if self.now.tzinfo is None:
+            raise ValueError("Ctx.now must be an aware datetime")
 
     @property
     def engine(self) -> Engine:

@@ -82,7 +82,7 @@ def queue_disconnect(conn: Any, acct_unique_ids: list[str], reason: str) -> int:
 def reap(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.tx() as conn:
         row = conn.execute(text("SELECT reaped, purged FROM cloudos_reap_sessions(:now)"),
-                           {"now": datetime.now(timezone.utc)}).one()
+                           {"now": ctx.now}).one()
         if row.reaped or row.purged:
             ctx.audit(conn, action="session.reap", target="sessions", tenant_id=None, before=None,
                       after={"stale_closed": row.reaped, "purged": row.purged})
@@ -101,7 +101,7 @@ def usage(ctx: Ctx, args: argparse.Namespace) -> None:
         if sub is None:
             raise CliError(f"no subscriber {args.username!r} in tenant {tenant.name}")
         at = (datetime.combine(args.period, time(12), tzinfo=ZoneInfo(tenant.timezone)) if args.period
-              else datetime.now(timezone.utc))
+              else ctx.now)
         start, end = billing_period(sub.period, tenant.timezone, sub.expires_at, at)
         row = conn.execute(
             text("SELECT input_octets, output_octets, session_time FROM usage_counter "

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import calendar
-from datetime import date, datetime, timedelta, timezone
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import Row
@@ -18,6 +15,7 @@ from cloudos.context import Ctx, read_secret, table
 from cloudos.errors import CliError, UsageError
 from rlm_cloudos.errors import DecryptError
 from rlm_cloudos.policy import expires_at_for_date
+from rlm_cloudos.policy.paid import local_date, next_paid_until, paid_until
 from rlm_cloudos.policy.rates import format_size
 
 _AUDITED = ("id", "username", "plan_id", "status", "status_reason", "expires_at", "mac", "static_ip", "full_name",
@@ -27,27 +25,6 @@ _AUDITED = ("id", "username", "plan_id", "status", "status_reason", "expires_at"
 def _audited(row: dict[str, Any] | None) -> dict[str, Any] | None:
     return None if row is None else {k: (str(row[k]) if k in ("mac", "static_ip") and row[k] is not None else row[k])
                                      for k in _AUDITED}
-
-
-def paid_until(expires_at: datetime | None, tz: str) -> date | None:
-    """The last paid day: expires_at is the local midnight that ends it."""
-    if expires_at is None:
-        return None
-    return (expires_at.astimezone(ZoneInfo(tz)) - timedelta(microseconds=1)).date()
-
-
-def add_months(d: date, months: int) -> date:
-    y, m = divmod(d.month - 1 + months, 12)
-    year, month = d.year + y, m + 1
-    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
-
-
-def next_paid_until(current: date | None, today: date, period: str) -> date:
-    """One more period after the current paid-until day (or from today if it already lapsed)."""
-    start = max(current + timedelta(days=1), today) if current else today
-    if period == "monthly":
-        return add_months(start, 1) - timedelta(days=1)
-    return start + timedelta(days=int(period[:-1]) - 1)
 
 
 def _load(conn: Connection, ctx: Ctx, args: argparse.Namespace, *, lock: bool = False) -> tuple[Row[Any], Row[Any]]:
@@ -125,7 +102,7 @@ def _cnic_masked(ctx: Ctx, blob: bytes | None) -> str | None:
 
 def _view(ctx: Ctx, conn: Connection, tenant: Row[Any], row: Row[Any]) -> dict[str, Any]:
     plan = conn.execute(text("SELECT * FROM plan WHERE id = :p"), {"p": row.plan_id}).first() if row.plan_id else None
-    now = datetime.now(timezone.utc)
+    now = ctx.now
     usage = conn.execute(
         text("SELECT period_start, period_end, input_octets, output_octets, session_time FROM usage_counter "
              "WHERE subscriber_id = :s AND period_start <= :now AND period_end > :now"),
@@ -264,7 +241,7 @@ def renew(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.tx() as conn:
         tenant, row = _load(conn, ctx, args, lock=True)
         tz = tenant.timezone
-        today = datetime.now(ZoneInfo(tz)).date()
+        today = local_date(ctx.now, tz)
         if args.until:
             new_until = args.until
         else:
