@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import Row
 
 from cloudos import audit
 from cloudos.errors import CliError, UsageError
+from cloudos.store import tenants
 from rlm_cloudos.crypto import KeyRing
 from rlm_cloudos.store import live
 from rlm_cloudos.errors import KeyRingError
@@ -127,11 +128,11 @@ class Ctx:
     def tenant(self, conn: Connection, name: str | None) -> Row[Any]:
         """The tenant named ``name``, or the only tenant when ``name`` is None."""
         if name is not None:
-            row = conn.execute(text("SELECT * FROM tenant WHERE name = :n"), {"n": name}).first()
+            row = tenants.by_name(conn, name)
             if row is None:
                 raise CliError(f"no tenant named {name!r}")
             return row
-        rows = conn.execute(text("SELECT * FROM tenant ORDER BY id LIMIT 2")).all()
+        rows = tenants.first(conn, 2)
         if len(rows) == 1:
             return rows[0]
         if not rows:
