@@ -10,11 +10,10 @@ import argparse
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
-
 from cloudos.commands._common import leaf, mac_arg, tenant_opt, username_arg
 from cloudos.context import Ctx
 from cloudos.errors import UsageError
+from cloudos.store import auth_log
 from rlm_cloudos.policy import decide_access
 from rlm_cloudos.policy.access import online_sessions, remaining
 from rlm_cloudos.policy.paid import paid_until
@@ -40,11 +39,7 @@ def explain(ctx: Ctx, args: argparse.Namespace) -> None:
             sql.EXPLAIN, {"tenant_id": tenant.id, "username": args.username, "now": now}).first()
         if row is None:
             raise UsageError(f"no tenant {tenant.name}")
-        recent = conn.execute(
-            text("SELECT at, outcome, reason, auth_method, calling_station_id FROM auth_log "
-                 "WHERE tenant_id = :t AND username = :u ORDER BY at DESC LIMIT 5"),
-            {"t": tenant.id, "u": args.username},
-        ).all()
+        recent = auth_log.recent(conn, tenant.id, args.username, 5)
     ctx_ = access_context(tuple(row), args.username)
     sub = ctx_.subscriber
     mac = args.mac if args.mac else (sub.mac if sub else None)
