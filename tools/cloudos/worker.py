@@ -138,7 +138,8 @@ def run(url: str, keyring: KeyRing, *, once: bool = False, poll: float = 1.0, ti
                         if got.sent or got.failed:
                             continue
                         # Sleep until a NOTIFY arrives or the next poll (retries come due by time).
-                        driver: psycopg.Connection[Any] = conn.connection.driver_connection
+                        driver = conn.connection.driver_connection
+                        assert isinstance(driver, psycopg.Connection)
                         for _ in driver.notifies(timeout=poll, stop_after=1):
                             pass
             except (DBAPIError, psycopg.Error) as exc:

@@ -8,6 +8,8 @@ inet, cidr) and ``select(table)`` returns what ``SELECT *`` did.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Integer, LargeBinary, MetaData, Numeric, String,
                         Table, Text)
 from sqlalchemy.dialects.postgresql import CIDR, INET, JSONB, MACADDR
@@ -15,7 +17,7 @@ from sqlalchemy.dialects.postgresql import CIDR, INET, JSONB, MACADDR
 metadata = MetaData()
 
 
-def _ts(name: str, *, nullable: bool = True) -> Column[object]:
+def _ts(name: str, *, nullable: bool = True) -> Column[datetime]:
     return Column(name, DateTime(timezone=True), nullable=nullable)
 
 
