@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
+
+from cloudos.store import audit as rows_
 
 GENESIS = "0" * 64
 _LOCK = 0x0C10_0D05  # pg_advisory_xact_lock key of the audit chain
@@ -67,21 +69,13 @@ def chain_hash(prev: str, at: datetime, actor: str, tenant_id: int | None, actio
 def record(conn: Connection, *, actor: str, tenant_id: int | None, action: str, target: str,
            before: dict[str, Any] | None, after: dict[str, Any] | None) -> int:
     """Append one audit row in the caller's transaction; returns its id."""
-    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
-    prev = conn.execute(text("SELECT hash FROM admin_audit ORDER BY id DESC LIMIT 1")).scalar() or GENESIS
-    at = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
+    rows_.lock_chain(conn, _LOCK)
+    prev = rows_.last_hash(conn) or GENESIS
+    at = rows_.clock(conn)
     b, a = redact(before), redact(after)
     h = chain_hash(prev, at, actor, tenant_id, action, target, b, a)
-    return conn.execute(
-        text(
-            "INSERT INTO admin_audit (at, actor, tenant_id, action, target, before, after, prev_hash, hash) "
-            "VALUES (:at, :actor, :tenant_id, :action, :target, CAST(:before AS jsonb), CAST(:after AS jsonb), "
-            ":prev, :hash) RETURNING id"
-        ),
-        {"at": at, "actor": actor, "tenant_id": tenant_id, "action": action, "target": target,
-         "before": json.dumps(b) if b is not None else None, "after": json.dumps(a) if a is not None else None,
-         "prev": prev, "hash": h},
-    ).scalar_one()
+    return rows_.append(conn, at=at, actor=actor, tenant_id=tenant_id, action=action, target=target, before=b,
+                        after=a, prev_hash=prev, hash_=h)
 
 
 @dataclass(frozen=True)
@@ -99,11 +93,7 @@ def verify(conn: Connection) -> VerifyResult:
     """Walk the chain from the first row; name the first row whose link or hash does not match."""
     prev = GENESIS
     n = 0
-    rows = conn.execute(
-        text("SELECT id, at, actor, tenant_id, action, target, before, after, prev_hash, hash "
-             "FROM admin_audit ORDER BY id")
-    )
-    for r in rows:
+    for r in rows_.chain(conn):
         n += 1
         if r.prev_hash != prev:
             return VerifyResult(n, r.id, "prev_hash does not match the previous row's hash (a row was removed or reordered)")

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import traceback
+from datetime import datetime, timezone
 from typing import NoReturn
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -47,7 +48,8 @@ def _db_message(exc: SQLAlchemyError) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    ctx = Ctx(json=getattr(args, "json", False))
+    # The one clock reading of this command: every statement and rule it runs is handed this instant.
+    ctx = Ctx(now=datetime.now(timezone.utc), json=getattr(args, "json", False))
     try:
         args.func(ctx, args)
         return 0

@@ -9,13 +9,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import Row
 
 from cloudos import audit
 from cloudos.errors import CliError, UsageError
+from cloudos.store import tenants
 from rlm_cloudos.crypto import KeyRing
 from rlm_cloudos.store import live
 from rlm_cloudos.errors import KeyRingError
@@ -42,10 +44,18 @@ def database_url() -> str:
 
 @dataclass
 class Ctx:
+    """What one command runs with. ``now`` (aware, UTC) is the command's one reading of the clock,
+    taken by ``cloudos.cli.main``: everything below it is handed this instant, never reads its own."""
+
+    now: datetime
     json: bool = False
     _engine: Engine | None = None
     _keyring: KeyRing | None = None
     _stale: set[tuple[int, str | None]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        if self.now.tzinfo is None:
+            raise ValueError("Ctx.now must be an aware datetime")
 
     @property
     def engine(self) -> Engine:
@@ -118,11 +128,11 @@ class Ctx:
     def tenant(self, conn: Connection, name: str | None) -> Row[Any]:
         """The tenant named ``name``, or the only tenant when ``name`` is None."""
         if name is not None:
-            row = conn.execute(text("SELECT * FROM tenant WHERE name = :n"), {"n": name}).first()
+            row = tenants.by_name(conn, name)
             if row is None:
                 raise CliError(f"no tenant named {name!r}")
             return row
-        rows = conn.execute(text("SELECT * FROM tenant ORDER BY id LIMIT 2")).all()
+        rows = tenants.first(conn, 2)
         if len(rows) == 1:
             return rows[0]
         if not rows:

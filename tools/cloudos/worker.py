@@ -16,7 +16,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 import psycopg
+from sqlalchemy import Connection, create_engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
+from cloudos.context import sqlalchemy_url
+from cloudos.store import coa as outbox
+from cloudos.store import sessions
 from rlm_cloudos import coa
 from rlm_cloudos.crypto import KeyRing
 from rlm_cloudos.log import fields
@@ -26,24 +32,6 @@ log = logging.getLogger("cloudos.worker")
 #: Attempts before a request is recorded as timed out; waits between them grow 1, 2, 4, 8 s.
 MAX_ATTEMPTS = 5
 REAP_EVERY = 60.0
-
-CLAIM = """
-UPDATE coa_outbox c
-   SET attempts = c.attempts + 1,
-       next_attempt_at = now() + make_interval(secs => power(2, c.attempts))
-  FROM nas n
- WHERE c.id IN (SELECT id FROM coa_outbox
-                 WHERE status = 'pending' AND next_attempt_at <= now()
-                 ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
-   AND n.id = c.nas_id
-RETURNING c.id, c.kind, c.attributes, c.attempts, c.reason, host(c.nas_address), n.address, n.coa_port,
-          n.secret_enc, n.name
-"""
-
-ORPHANS = """
-UPDATE coa_outbox SET status = 'failed', result = 'NAS removed', done_at = now()
- WHERE status = 'pending' AND NOT EXISTS (SELECT 1 FROM nas WHERE nas.id = coa_outbox.nas_id)
-"""
 
 
 @dataclass
@@ -64,12 +52,12 @@ def _target(nas_address: str | None, nas_network: Any) -> str:
     return str(nas_network.network_address if hasattr(nas_network, "network_address") else nas_network).split("/")[0]
 
 
-def process_due(conn: psycopg.Connection[Any], keyring: KeyRing, *, limit: int = 50, timeout: float = 2.0,
+def process_due(conn: Connection, keyring: KeyRing, *, limit: int = 50, timeout: float = 2.0,
                 max_attempts: int = MAX_ATTEMPTS) -> Outcome:
-    """Send every due request once; returns what happened."""
+    """Send every due request once on an autocommit connection; returns what happened."""
     out = Outcome()
-    conn.execute(ORPHANS)
-    rows = conn.execute(CLAIM, {"limit": limit}).fetchall()
+    outbox.fail_orphans(conn)
+    rows = outbox.claim(conn, limit)
     for (cid, kind, attributes, attempts, reason, nas_address, nas_network, port, secret_enc, nas_name) in rows:
         code = coa.Code.COA_REQUEST if kind == "coa" else coa.Code.DISCONNECT_REQUEST
         host = _target(nas_address, nas_network)
@@ -78,8 +66,7 @@ def process_due(conn: psycopg.Connection[Any], keyring: KeyRing, *, limit: int =
             answer = coa.send(host, port, code, attributes, secret, timeout=timeout)
         except Exception as exc:  # one bad row (CoaError, DecryptError, OSError, …) must not stop the worker
             out.failed += 1
-            conn.execute("UPDATE coa_outbox SET status = 'failed', result = %s, done_at = now() WHERE id = %s",
-                         (f"{type(exc).__name__}: {exc}", cid))
+            outbox.settle(conn, cid, "failed", f"{type(exc).__name__}: {exc}")
             log.error(fields(event="coa_failed", id=cid, kind=kind, nas=nas_name, error=type(exc).__name__,
                              detail=str(exc)))
             continue
@@ -88,13 +75,11 @@ def process_due(conn: psycopg.Connection[Any], keyring: KeyRing, *, limit: int =
         if answer is None:
             if attempts >= max_attempts:
                 out.timed_out += 1
-                conn.execute("UPDATE coa_outbox SET status = 'timeout', result = %s, done_at = now() WHERE id = %s",
-                             (f"no answer from {host}:{port} after {attempts} attempts", cid))
+                outbox.settle(conn, cid, "timeout", f"no answer from {host}:{port} after {attempts} attempts")
                 log.warning(fields(event="coa_timeout", id=cid, kind=kind, nas=nas_name, user=user, attempts=attempts))
             else:
                 out.retrying += 1
-                conn.execute("UPDATE coa_outbox SET result = %s WHERE id = %s",
-                             (f"no answer from {host}:{port} (attempt {attempts})", cid))
+                outbox.note(conn, cid, f"no answer from {host}:{port} (attempt {attempts})")
                 log.info(fields(event="coa_retry", id=cid, kind=kind, nas=nas_name, user=user, attempt=attempts))
             continue
         status = "ack" if answer.acked else "nak"
@@ -102,56 +87,72 @@ def process_due(conn: psycopg.Connection[Any], keyring: KeyRing, *, limit: int =
             out.acked += 1
         else:
             out.naked += 1
-        conn.execute("UPDATE coa_outbox SET status = %s, result = %s, done_at = now() WHERE id = %s",
-                     (status, answer.describe(), cid))
+        outbox.settle(conn, cid, status, answer.describe())
         log.info(fields(event=f"coa_{status}", id=cid, kind=kind, reason=reason, nas=nas_name, user=user,
                         session=attributes.get("Acct-Session-Id"), result=answer.describe()))
     return out
 
 
-def reap(conn: psycopg.Connection[Any], now: datetime | None = None) -> tuple[int, int]:
-    """Close stale sessions and purge old closed ones; returns (reaped, purged)."""
-    row = conn.execute("SELECT reaped, purged FROM cloudos_reap_sessions(%s)",
-                       (now or datetime.now(timezone.utc),)).fetchone()
-    assert row is not None
-    return int(row[0]), int(row[1])
+def reap(conn: Connection, now: datetime) -> tuple[int, int]:
+    """Close stale sessions and purge old closed ones as of ``now``; returns (reaped, purged)."""
+    return sessions.reap(conn, now)
+
+
+def _driver_error(exc: DBAPIError | psycopg.Error) -> psycopg.Error | None:
+    """The psycopg error behind ``exc`` (SQLAlchemy wraps what its statements raise), or None."""
+    if isinstance(exc, psycopg.Error):
+        return exc
+    return exc.orig if isinstance(exc.orig, psycopg.Error) else None
 
 
 def run(url: str, keyring: KeyRing, *, once: bool = False, poll: float = 1.0, timeout: float = 2.0,
         max_attempts: int = MAX_ATTEMPTS) -> Outcome:
-    """Serve the outbox until interrupted (or one pass with ``once``); reconnects when PostgreSQL drops."""
+    """Serve the outbox until interrupted (or one pass with ``once``); reconnects when PostgreSQL drops.
+    With ``once``, a PostgreSQL failure is raised as the psycopg error it is."""
     total = Outcome()
     last_reap = 0.0
-    while True:
-        try:
-            with psycopg.connect(url, autocommit=True, connect_timeout=5,
-                                 application_name="cloudos-worker") as conn:
-                conn.execute("LISTEN cloudos_coa")
-                log.info(fields(event="worker_ready"))
-                while True:
-                    if time.monotonic() - last_reap >= REAP_EVERY:
-                        reaped, purged = reap(conn)
-                        total.reaped += reaped
-                        last_reap = time.monotonic()
-                        if reaped or purged:
-                            log.info(fields(event="reaped", stale_closed=reaped, purged=purged))
-                    got = process_due(conn, keyring, timeout=timeout, max_attempts=max_attempts)
-                    for k in ("sent", "acked", "naked", "timed_out", "retrying", "failed"):
-                        setattr(total, k, getattr(total, k) + getattr(got, k))
-                    if once:
-                        return total
-                    if got.sent or got.failed:
-                        continue
-                    # Sleep until a NOTIFY arrives or the next poll (retries come due by time).
-                    for _ in conn.notifies(timeout=poll, stop_after=1):
-                        pass
-        except psycopg.OperationalError as exc:
-            if once:
-                raise
-            log.error(fields(event="worker_db_error", detail=" ".join(str(exc).split())[:200]))
-            time.sleep(2)
-        except psycopg.Error as exc:  # a statement failed: log it, start over on a fresh connection
-            if once:
-                raise
-            log.error(fields(event="worker_error", error=type(exc).__name__, detail=" ".join(str(exc).split())[:200]))
-            time.sleep(2)
+    # NullPool: every (re)connection is a fresh one, as a dropped server needs; autocommit, so each
+    # claim and settle commits on its own and LISTEN hears NOTIFYs between statements.
+    engine = create_engine(sqlalchemy_url(url), poolclass=NullPool, isolation_level="AUTOCOMMIT",
+                           connect_args={"connect_timeout": 5, "application_name": "cloudos-worker"})
+    try:
+        while True:
+            try:
+                with engine.connect() as conn:
+                    outbox.listen(conn)
+                    log.info(fields(event="worker_ready"))
+                    while True:
+                        # The round's one clock reading (the loop is long-lived: a CLI's single now won't do).
+                        now = datetime.now(timezone.utc)
+                        if time.monotonic() - last_reap >= REAP_EVERY:
+                            reaped, purged = reap(conn, now)
+                            total.reaped += reaped
+                            last_reap = time.monotonic()
+                            if reaped or purged:
+                                log.info(fields(event="reaped", stale_closed=reaped, purged=purged))
+                        got = process_due(conn, keyring, timeout=timeout, max_attempts=max_attempts)
+                        for k in ("sent", "acked", "naked", "timed_out", "retrying", "failed"):
+                            setattr(total, k, getattr(total, k) + getattr(got, k))
+                        if once:
+                            return total
+                        if got.sent or got.failed:
+                            continue
+                        # Sleep until a NOTIFY arrives or the next poll (retries come due by time).
+                        driver = conn.connection.driver_connection
+                        assert isinstance(driver, psycopg.Connection)
+                        for _ in driver.notifies(timeout=poll, stop_after=1):
+                            pass
+            except (DBAPIError, psycopg.Error) as exc:
+                err = _driver_error(exc)
+                if err is None:
+                    raise
+                if once:
+                    raise err from None
+                if isinstance(err, psycopg.OperationalError):
+                    log.error(fields(event="worker_db_error", detail=" ".join(str(err).split())[:200]))
+                else:  # a statement failed: log it, start over on a fresh connection
+                    log.error(fields(event="worker_error", error=type(err).__name__,
+                                     detail=" ".join(str(err).split())[:200]))
+                time.sleep(2)
+    finally:
+        engine.dispose()

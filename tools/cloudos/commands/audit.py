@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from sqlalchemy import text
-
 from cloudos import audit
 from cloudos.commands._common import leaf, positive_arg
 from cloudos.context import Ctx, table
 from cloudos.errors import CliError
+from cloudos.store import audit as audit_store
 
 
 def verify(ctx: Ctx, args: argparse.Namespace) -> None:
@@ -25,8 +24,7 @@ def verify(ctx: Ctx, args: argparse.Namespace) -> None:
 
 def list_(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.read() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(
-            text("SELECT id, at, actor, action, target FROM admin_audit ORDER BY id DESC LIMIT :n"), {"n": args.limit})]
+        rows = [dict(r._mapping) for r in audit_store.latest(conn, args.limit)]
     ctx.emit(rows, table(rows, ["id", "at", "actor", "action", "target"]))
 
 

@@ -7,17 +7,16 @@ with store.sql.AUTHORIZE) and calls the same policy.decide_access.
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
-
 from cloudos.commands._common import leaf, mac_arg, tenant_opt, username_arg
-from cloudos.commands.subscriber import paid_until
 from cloudos.context import Ctx
 from cloudos.errors import UsageError
+from cloudos.store import auth_log
 from rlm_cloudos.policy import decide_access
 from rlm_cloudos.policy.access import online_sessions, remaining
+from rlm_cloudos.policy.paid import paid_until
 from rlm_cloudos.store import sql
 from rlm_cloudos.store.rows import access_context
 
@@ -33,18 +32,14 @@ def _at(text_: str) -> datetime:
 
 
 def explain(ctx: Ctx, args: argparse.Namespace) -> None:
-    now = args.at or datetime.now(timezone.utc)
+    now = args.at or ctx.now
     with ctx.read() as conn:
         tenant = ctx.tenant(conn, args.tenant)
         row = conn.exec_driver_sql(
             sql.EXPLAIN, {"tenant_id": tenant.id, "username": args.username, "now": now}).first()
         if row is None:
             raise UsageError(f"no tenant {tenant.name}")
-        recent = conn.execute(
-            text("SELECT at, outcome, reason, auth_method, calling_station_id FROM auth_log "
-                 "WHERE tenant_id = :t AND username = :u ORDER BY at DESC LIMIT 5"),
-            {"t": tenant.id, "u": args.username},
-        ).all()
+        recent = auth_log.recent(conn, tenant.id, args.username, 5)
     ctx_ = access_context(tuple(row), args.username)
     sub = ctx_.subscriber
     mac = args.mac if args.mac else (sub.mac if sub else None)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from cloudos.commands._common import as_dict, leaf, name_arg, network_arg, port_arg, tenant_opt
 from cloudos.context import Ctx, read_secret, table
 from cloudos.errors import CliError, UsageError
+from cloudos.store import nas as nas_store
 
 _PUBLIC = ("id", "name", "address", "coa_port", "nas_type", "description", "created_at")
 
@@ -28,21 +28,14 @@ def add(ctx: Ctx, args: argparse.Namespace) -> None:
     sealed = ctx.keyring.encrypt(secret, "nas.secret")
     with ctx.tx() as conn:
         tenant = ctx.tenant(conn, args.tenant)
-        if conn.execute(text("SELECT 1 FROM nas WHERE tenant_id = :t AND name = :n"),
-                        {"t": tenant.id, "n": args.name}).first():
+        if nas_store.exists(conn, tenant.id, args.name):
             raise CliError(f"NAS {args.name!r} already exists in tenant {tenant.name}")
-        clash = conn.execute(
-            text("SELECT n.name, t.name AS tenant, n.address FROM nas n JOIN tenant t ON t.id = n.tenant_id "
-                 "WHERE n.address && CAST(:a AS cidr)"), {"a": args.address}).first()
+        clash = nas_store.overlapping(conn, args.address)
         if clash:
             raise CliError(f"address {args.address} overlaps NAS {clash.name} ({clash.address}) of tenant {clash.tenant}")
         try:
-            row = conn.execute(
-                text("INSERT INTO nas (tenant_id, name, address, secret_enc, coa_port, description) "
-                     "VALUES (:t, :n, CAST(:a AS cidr), :s, :p, :d) RETURNING *"),
-                {"t": tenant.id, "n": args.name, "a": args.address, "s": sealed, "p": args.coa_port,
-                 "d": args.description},
-            ).one()
+            row = nas_store.add(conn, tenant_id=tenant.id, name=args.name, address=args.address, secret_enc=sealed,
+                                coa_port=args.coa_port, description=args.description)
         except IntegrityError as exc:
             raise CliError(f"cannot add NAS {args.name}: {exc.orig.diag.message_primary if exc.orig else exc}") from None
         after = _public(dict(row._mapping), tenant.name)
@@ -53,21 +46,15 @@ def add(ctx: Ctx, args: argparse.Namespace) -> None:
 
 def list_(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.read() as conn:
-        q = "SELECT n.*, t.name AS tenant FROM nas n JOIN tenant t ON t.id = n.tenant_id"
-        params: dict[str, Any] = {}
-        if args.tenant:
-            tenant = ctx.tenant(conn, args.tenant)
-            q += " WHERE n.tenant_id = :t"
-            params["t"] = tenant.id
-        rows = [_public(dict(r._mapping), r.tenant) for r in conn.execute(text(q + " ORDER BY t.name, n.name"), params)]
+        tenant_id = ctx.tenant(conn, args.tenant).id if args.tenant else None
+        rows = [_public(dict(r._mapping), r.tenant) for r in nas_store.listing(conn, tenant_id)]
     ctx.emit(rows, table(rows, ["tenant", "name", "address", "coa_port", "nas_type"]))
 
 
 def remove(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.tx() as conn:
         tenant = ctx.tenant(conn, args.tenant)
-        row = conn.execute(text("DELETE FROM nas WHERE tenant_id = :t AND name = :n RETURNING *"),
-                           {"t": tenant.id, "n": args.name}).first()
+        row = nas_store.remove(conn, tenant.id, args.name)
         if row is None:
             raise CliError(f"no NAS named {args.name!r} in tenant {tenant.name}")
         before = _public(dict(row._mapping), tenant.name)

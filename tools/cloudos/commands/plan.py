@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sqlalchemy import text
-
 from cloudos.commands._common import (as_dict, leaf, period_arg, positive_arg, price_arg, rate_arg, require,
                                       size_arg, tenant_opt)
 from cloudos.context import Ctx, table
 from cloudos.errors import CliError
+from cloudos.store import plans
 from rlm_cloudos.policy.rates import format_size
 
 _PUBLIC = ("id", "name", "rate_limit", "quota_bytes", "fup_rate_limit", "period", "price", "simultaneous_use",
@@ -43,15 +42,9 @@ def add(ctx: Ctx, args: argparse.Namespace) -> None:
     _check_fup(values)
     with ctx.tx() as conn:
         tenant = ctx.tenant(conn, args.tenant)
-        if conn.execute(text("SELECT 1 FROM plan WHERE tenant_id = :t AND name = :n"),
-                        {"t": tenant.id, "n": args.name}).first():
+        if plans.exists(conn, tenant.id, args.name):
             raise CliError(f"plan {args.name!r} already exists in tenant {tenant.name}")
-        cols = ", ".join(values)
-        row = conn.execute(
-            text(f"INSERT INTO plan (tenant_id, name, {cols}) VALUES (:tenant_id, :name, "
-                 + ", ".join(f":{c}" for c in values) + ") RETURNING *"),
-            {"tenant_id": tenant.id, "name": args.name, **values},
-        ).one()
+        row = plans.add(conn, tenant.id, args.name, values)
         after = _public(dict(row._mapping), tenant.name)
         ctx.audit(conn, action="plan.add", target=f"plan:{tenant.name}/{args.name}", tenant_id=tenant.id,
                   before=None, after=after)
@@ -61,12 +54,8 @@ def add(ctx: Ctx, args: argparse.Namespace) -> None:
 
 def list_(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.read() as conn:
-        q = "SELECT p.*, t.name AS tenant FROM plan p JOIN tenant t ON t.id = p.tenant_id"
-        params: dict[str, Any] = {}
-        if args.tenant:
-            q += " WHERE p.tenant_id = :t"
-            params["t"] = ctx.tenant(conn, args.tenant).id
-        rows = [_public(dict(r._mapping), r.tenant) for r in conn.execute(text(q + " ORDER BY t.name, p.name"), params)]
+        tenant_id = ctx.tenant(conn, args.tenant).id if args.tenant else None
+        rows = [_public(dict(r._mapping), r.tenant) for r in plans.listing(conn, tenant_id)]
     human = [dict(r, quota=format_size(r["quota_bytes"]) if r["quota_bytes"] else "") for r in rows]
     ctx.emit(rows, table(human, ["tenant", "name", "rate_limit", "quota", "fup_rate_limit", "period", "price",
                                  "simultaneous_use"]))
@@ -85,13 +74,11 @@ def update(ctx: Ctx, args: argparse.Namespace) -> None:
     require(bool(changes), "nothing to change: give at least one option (see --help)")
     with ctx.tx() as conn:
         tenant = ctx.tenant(conn, args.tenant)
-        before = as_dict(conn.execute(text("SELECT * FROM plan WHERE tenant_id = :t AND name = :n FOR UPDATE"),
-                                      {"t": tenant.id, "n": args.name}).first())
+        before = as_dict(plans.by_name(conn, tenant.id, args.name, lock=True))
         if before is None:
             raise CliError(f"no plan named {args.name!r} in tenant {tenant.name}")
         _check_fup({**before, **changes})
-        sets = ", ".join(f"{k} = :{k}" for k in changes)
-        row = conn.execute(text(f"UPDATE plan SET {sets} WHERE id = :id RETURNING *"), {**changes, "id": before["id"]}).one()
+        row = plans.change(conn, before["id"], changes)
         after = _public(dict(row._mapping), tenant.name)
         ctx.audit(conn, action="plan.update", target=f"plan:{tenant.name}/{args.name}", tenant_id=tenant.id,
                   before=_public(before, tenant.name), after=after)

@@ -10,20 +10,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
-from sqlalchemy import text
 
 from cloudos import worker
 from cloudos.commands._common import leaf, positive_arg, tenant_opt, username_arg
 from cloudos.context import Ctx, database_url, table
 from cloudos.errors import CliError
+from cloudos.store import coa, sessions as session_store, subscribers, usage as usage_store
 from rlm_cloudos.policy import billing_period
 from rlm_cloudos.policy.rates import format_size
-
-_SESSION_COLUMNS = """
-  o.acct_unique_id, o.acct_session_id, o.username, o.started_at, o.updated_at, o.stopped_at,
-  host(o.framed_ip) AS framed_ip, o.calling_station_id, o.nas_port_id, o.input_octets, o.output_octets,
-  o.session_time, o.terminate_cause, n.name AS nas"""
-
 
 def _session_row(r: Any) -> dict[str, Any]:
     return {
@@ -38,16 +32,8 @@ def _session_row(r: Any) -> dict[str, Any]:
 def list_(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.read() as conn:
         tenant = ctx.tenant(conn, args.tenant)
-        q = (f"SELECT {_SESSION_COLUMNS} FROM session_open o LEFT JOIN nas n ON n.id = o.nas_id "
-             "WHERE o.tenant_id = :t")
-        params: dict[str, Any] = {"t": tenant.id}
-        if args.online:
-            q += " AND o.stopped_at IS NULL"
-        if args.user:
-            q += " AND o.username = :u"
-            params["u"] = args.user
-        rows = [_session_row(r) for r in conn.execute(text(q + " ORDER BY o.started_at DESC LIMIT :n"),
-                                                      {**params, "n": args.limit})]
+        rows = [_session_row(r) for r in session_store.listing(conn, tenant.id, online=args.online,
+                                                               username=args.user, limit=args.limit)]
     human = [dict(r, down=format_size(r["download_bytes"]), up=format_size(r["upload_bytes"]),
                   state="online" if r["stopped_at"] is None else (r["terminate_cause"] or "stopped")) for r in rows]
     ctx.emit(rows, table(human, ["username", "acct_session_id", "nas", "framed_ip", "started_at", "down", "up",
@@ -57,15 +43,10 @@ def list_(ctx: Ctx, args: argparse.Namespace) -> None:
 def disconnect(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.tx() as conn:
         tenant = ctx.tenant(conn, args.tenant)
-        sessions = conn.execute(
-            text("SELECT o.acct_unique_id, o.username, o.acct_session_id, o.subscriber_id FROM session_open o "
-                 "WHERE o.tenant_id = :t AND o.stopped_at IS NULL AND (o.username = :x OR o.acct_session_id = :x "
-                 "OR o.acct_unique_id = :x)"),
-            {"t": tenant.id, "x": args.target},
-        ).all()
+        sessions = session_store.open_matching(conn, tenant.id, args.target)
         if not sessions:
             raise CliError(f"no online session of user or with session id {args.target!r} in tenant {tenant.name}")
-        queued = queue_disconnect(conn, [s.acct_unique_id for s in sessions], "admin")
+        queued = coa.queue_sessions_disconnect(conn, [s.acct_unique_id for s in sessions], "admin")
         ctx.audit(conn, action="session.disconnect", target=f"session:{tenant.name}/{args.target}",
                   tenant_id=tenant.id, before={"sessions": [s.acct_session_id for s in sessions]},
                   after={"queued": queued})
@@ -73,42 +54,27 @@ def disconnect(ctx: Ctx, args: argparse.Namespace) -> None:
              f"Disconnect-Request queued for {queued} session(s) of {args.target}; `cloudos worker` sends it")
 
 
-def queue_disconnect(conn: Any, acct_unique_ids: list[str], reason: str) -> int:
-    """Queue a Disconnect-Request for these open sessions and wake the worker; returns how many."""
-    return int(conn.execute(text("SELECT cloudos_queue_coa_sessions(:ids, 'disconnect', NULL, :reason)"),
-                            {"ids": acct_unique_ids, "reason": reason}).scalar_one())
-
-
 def reap(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.tx() as conn:
-        row = conn.execute(text("SELECT reaped, purged FROM cloudos_reap_sessions(:now)"),
-                           {"now": datetime.now(timezone.utc)}).one()
-        if row.reaped or row.purged:
+        reaped, purged = session_store.reap(conn, ctx.now)
+        if reaped or purged:
             ctx.audit(conn, action="session.reap", target="sessions", tenant_id=None, before=None,
-                      after={"stale_closed": row.reaped, "purged": row.purged})
-    ctx.emit({"stale_closed": row.reaped, "purged": row.purged},
-             f"{row.reaped} stale session(s) closed, {row.purged} old closed session(s) purged")
+                      after={"stale_closed": reaped, "purged": purged})
+    ctx.emit({"stale_closed": reaped, "purged": purged},
+             f"{reaped} stale session(s) closed, {purged} old closed session(s) purged")
 
 
 def usage(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.read() as conn:
         tenant = ctx.tenant(conn, args.tenant)
-        sub = conn.execute(
-            text("SELECT s.id, s.expires_at, p.period, p.quota_bytes FROM subscriber s LEFT JOIN plan p "
-                 "ON p.id = s.plan_id WHERE s.tenant_id = :t AND s.username = :u"),
-            {"t": tenant.id, "u": args.username},
-        ).first()
+        sub = subscribers.with_plan_terms(conn, tenant.id, args.username)
         if sub is None:
             raise CliError(f"no subscriber {args.username!r} in tenant {tenant.name}")
         at = (datetime.combine(args.period, time(12), tzinfo=ZoneInfo(tenant.timezone)) if args.period
-              else datetime.now(timezone.utc))
+              else ctx.now)
         start, end = billing_period(sub.period, tenant.timezone, sub.expires_at, at)
-        row = conn.execute(
-            text("SELECT input_octets, output_octets, session_time FROM usage_counter "
-                 "WHERE subscriber_id = :s AND period_start = :p"), {"s": sub.id, "p": start}).first()
-        history = conn.execute(
-            text("SELECT period_start, period_end, input_octets, output_octets, session_time FROM usage_counter "
-                 "WHERE subscriber_id = :s ORDER BY period_start DESC LIMIT 12"), {"s": sub.id}).all()
+        row = usage_store.of_period(conn, sub.id, start)
+        history = usage_store.history(conn, sub.id, 12)
     up, down, secs = (row.input_octets, row.output_octets, row.session_time) if row else (0, 0, 0)
     data = {
         "username": args.username, "period_start": start.isoformat(), "period_end": end.isoformat(),

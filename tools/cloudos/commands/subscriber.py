@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import calendar
-from datetime import date, datetime, timedelta, timezone
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 from sqlalchemy.engine import Row
 
 from cloudos.commands._common import (as_dict, date_arg, ip_arg, leaf, mac_arg, require, tenant_opt,
@@ -16,8 +13,10 @@ from cloudos.commands._common import (as_dict, date_arg, ip_arg, leaf, mac_arg, 
 from cloudos.audit import redact
 from cloudos.context import Ctx, read_secret, table
 from cloudos.errors import CliError, UsageError
+from cloudos.store import coa, plans, sessions, subscribers, usage
 from rlm_cloudos.errors import DecryptError
 from rlm_cloudos.policy import expires_at_for_date
+from rlm_cloudos.policy.paid import local_date, next_paid_until, paid_until
 from rlm_cloudos.policy.rates import format_size
 
 _AUDITED = ("id", "username", "plan_id", "status", "status_reason", "expires_at", "mac", "static_ip", "full_name",
@@ -29,40 +28,16 @@ def _audited(row: dict[str, Any] | None) -> dict[str, Any] | None:
                                      for k in _AUDITED}
 
 
-def paid_until(expires_at: datetime | None, tz: str) -> date | None:
-    """The last paid day: expires_at is the local midnight that ends it."""
-    if expires_at is None:
-        return None
-    return (expires_at.astimezone(ZoneInfo(tz)) - timedelta(microseconds=1)).date()
-
-
-def add_months(d: date, months: int) -> date:
-    y, m = divmod(d.month - 1 + months, 12)
-    year, month = d.year + y, m + 1
-    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
-
-
-def next_paid_until(current: date | None, today: date, period: str) -> date:
-    """One more period after the current paid-until day (or from today if it already lapsed)."""
-    start = max(current + timedelta(days=1), today) if current else today
-    if period == "monthly":
-        return add_months(start, 1) - timedelta(days=1)
-    return start + timedelta(days=int(period[:-1]) - 1)
-
-
 def _load(conn: Connection, ctx: Ctx, args: argparse.Namespace, *, lock: bool = False) -> tuple[Row[Any], Row[Any]]:
     tenant = ctx.tenant(conn, args.tenant)
-    row = conn.execute(
-        text("SELECT * FROM subscriber WHERE tenant_id = :t AND username = :u" + (" FOR UPDATE" if lock else "")),
-        {"t": tenant.id, "u": args.username},
-    ).first()
+    row = subscribers.by_username(conn, tenant.id, args.username, lock=lock)
     if row is None:
         raise CliError(f"no subscriber {args.username!r} in tenant {tenant.name}")
     return tenant, row
 
 
 def _plan(conn: Connection, tenant_id: int, name: str) -> Row[Any]:
-    plan = conn.execute(text("SELECT * FROM plan WHERE tenant_id = :t AND name = :n"), {"t": tenant_id, "n": name}).first()
+    plan = plans.by_name(conn, tenant_id, name)
     if plan is None:
         raise CliError(f"no plan named {name!r} in this tenant (cloudos plan list)")
     return plan
@@ -70,8 +45,7 @@ def _plan(conn: Connection, tenant_id: int, name: str) -> Row[Any]:
 
 def _update(ctx: Ctx, conn: Connection, tenant: Row[Any], before: Row[Any], action: str,
             changes: dict[str, Any]) -> dict[str, Any]:
-    sets = ", ".join(f"{k} = :{k}" for k in changes)
-    row = conn.execute(text(f"UPDATE subscriber SET {sets} WHERE id = :id RETURNING *"), {**changes, "id": before.id}).one()
+    row = subscribers.change(conn, before.id, changes)
     after = dict(row._mapping)
     ctx.audit(conn, action=f"subscriber.{action}", target=f"subscriber:{tenant.name}/{before.username}",
               tenant_id=tenant.id, before=_audited(dict(before._mapping)), after=_audited(after))
@@ -87,8 +61,7 @@ def add(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.tx() as conn:
         tenant = ctx.tenant(conn, args.tenant)
         plan = _plan(conn, tenant.id, args.plan)
-        if conn.execute(text("SELECT 1 FROM subscriber WHERE tenant_id = :t AND username = :u"),
-                        {"t": tenant.id, "u": args.username}).first():
+        if subscribers.exists(conn, tenant.id, args.username):
             raise CliError(f"subscriber {args.username!r} already exists in tenant {tenant.name}")
         values = {
             "tenant_id": tenant.id, "username": args.username, "plan_id": plan.id,
@@ -98,12 +71,7 @@ def add(ctx: Ctx, args: argparse.Namespace) -> None:
             "email": args.email, "postal_address": args.address,
             "cnic_enc": keyring.encrypt(args.cnic, "subscriber.cnic") if args.cnic else None,
         }
-        row = conn.execute(
-            text("INSERT INTO subscriber (" + ", ".join(values) + ") VALUES ("
-                 + ", ".join(f"CAST(:{k} AS macaddr)" if k == "mac" else f"CAST(:{k} AS inet)" if k == "static_ip"
-                             else f":{k}" for k in values) + ") RETURNING *"),
-            values,
-        ).one()
+        row = subscribers.add(conn, values)
         ctx.audit(conn, action="subscriber.add", target=f"subscriber:{tenant.name}/{args.username}",
                   tenant_id=tenant.id, before=None, after=_audited(dict(row._mapping)))
     until = paid_until(row.expires_at, tenant.timezone)
@@ -124,21 +92,11 @@ def _cnic_masked(ctx: Ctx, blob: bytes | None) -> str | None:
 
 
 def _view(ctx: Ctx, conn: Connection, tenant: Row[Any], row: Row[Any]) -> dict[str, Any]:
-    plan = conn.execute(text("SELECT * FROM plan WHERE id = :p"), {"p": row.plan_id}).first() if row.plan_id else None
-    now = datetime.now(timezone.utc)
-    usage = conn.execute(
-        text("SELECT period_start, period_end, input_octets, output_octets, session_time FROM usage_counter "
-             "WHERE subscriber_id = :s AND period_start <= :now AND period_end > :now"),
-        {"s": row.id, "now": now},
-    ).first()
-    sessions = conn.execute(
-        text("SELECT acct_session_id, started_at, updated_at, host(framed_ip) AS framed_ip, calling_station_id, "
-             "input_octets, output_octets FROM session_open WHERE subscriber_id = :s AND stopped_at IS NULL "
-             "ORDER BY started_at"),
-        {"s": row.id},
-    ).all()
+    plan = plans.by_id(conn, row.plan_id) if row.plan_id else None
+    counter = usage.current(conn, row.id, ctx.now)
+    online = sessions.open_of_subscriber(conn, row.id)
     until = paid_until(row.expires_at, tenant.timezone)
-    used = (usage.input_octets + usage.output_octets) if usage else 0
+    used = (counter.input_octets + counter.output_octets) if counter else 0
     return {
         "id": row.id,
         "tenant": tenant.name,
@@ -156,18 +114,18 @@ def _view(ctx: Ctx, conn: Connection, tenant: Row[Any], row: Row[Any]) -> dict[s
         "email": row.email,
         "cnic": _cnic_masked(ctx, row.cnic_enc),
         "usage": {
-            "period_start": usage.period_start.isoformat() if usage else None,
-            "period_end": usage.period_end.isoformat() if usage else None,
-            "download_bytes": usage.output_octets if usage else 0,
-            "upload_bytes": usage.input_octets if usage else 0,
+            "period_start": counter.period_start.isoformat() if counter else None,
+            "period_end": counter.period_end.isoformat() if counter else None,
+            "download_bytes": counter.output_octets if counter else 0,
+            "upload_bytes": counter.input_octets if counter else 0,
             "total_bytes": used,
             "quota_bytes": plan.quota_bytes if plan else None,
-            "session_seconds": usage.session_time if usage else 0,
+            "session_seconds": counter.session_time if counter else 0,
         },
         "online_sessions": [
             {"acct_session_id": s.acct_session_id, "started_at": s.started_at.isoformat(),
              "framed_ip": s.framed_ip, "calling_station_id": s.calling_station_id,
-             "bytes": s.input_octets + s.output_octets} for s in sessions
+             "bytes": s.input_octets + s.output_octets} for s in online
         ],
         "created_at": row.created_at.isoformat(),
     }
@@ -202,17 +160,8 @@ def show(ctx: Ctx, args: argparse.Namespace) -> None:
 def list_(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.read() as conn:
         tenant = ctx.tenant(conn, args.tenant)
-        q = ("SELECT s.*, p.name AS plan FROM subscriber s LEFT JOIN plan p ON p.id = s.plan_id "
-             "WHERE s.tenant_id = :t")
-        params: dict[str, Any] = {"t": tenant.id}
-        if args.status:
-            q += " AND s.status = :st"
-            params["st"] = args.status
-        if args.plan:
-            q += " AND p.name = :p"
-            params["p"] = args.plan
         rows = []
-        for r in conn.execute(text(q + " ORDER BY s.username"), params):
+        for r in subscribers.listing(conn, tenant.id, status=args.status, plan_name=args.plan):
             until = paid_until(r.expires_at, tenant.timezone)
             rows.append({"username": r.username, "plan": r.plan, "status": r.status,
                          "paid_until": until.isoformat() if until else None,
@@ -225,8 +174,7 @@ def suspend(ctx: Ctx, args: argparse.Namespace) -> None:
         tenant, row = _load(conn, ctx, args, lock=True)
         require(row.status != "terminated", f"{args.username} is terminated")
         after = _update(ctx, conn, tenant, row, "suspend", {"status": "suspended", "status_reason": args.reason})
-        queued = conn.execute(text("SELECT cloudos_queue_coa(:s, 'disconnect', NULL, 'suspended')"),
-                              {"s": row.id}).scalar_one()
+        queued = coa.queue_subscriber_disconnect(conn, row.id, "suspended")
     ctx.emit({**(redact(_audited(after)) or {}), "disconnects_queued": queued},
              f"{args.username} suspended" + (f": {args.reason}" if args.reason else "")
              + (f"; Disconnect-Request queued for {queued} online session(s)" if queued else ""))
@@ -264,11 +212,11 @@ def renew(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.tx() as conn:
         tenant, row = _load(conn, ctx, args, lock=True)
         tz = tenant.timezone
-        today = datetime.now(ZoneInfo(tz)).date()
+        today = local_date(ctx.now, tz)
         if args.until:
             new_until = args.until
         else:
-            plan = conn.execute(text("SELECT period FROM plan WHERE id = :p"), {"p": row.plan_id}).first()
+            plan = plans.by_id(conn, row.plan_id) if row.plan_id is not None else None
             require(plan is not None, f"{args.username} has no plan: cloudos subscriber set-plan first")
             new_until = next_paid_until(paid_until(row.expires_at, tz), today, plan.period)  # type: ignore[union-attr]
         require(new_until >= today, f"--until {new_until} is in the past")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sqlalchemy import text
-
 from cloudos.commands._common import as_dict, leaf, name_arg, positive_arg, rate_arg, require, timezone_arg
 from cloudos.context import Ctx, table
 from cloudos.errors import CliError
+from cloudos.store import tenants
 
 _COLUMNS = ("id", "name", "display_name", "timezone", "currency", "interim_interval",
             "walled_garden_address_list", "walled_garden_rate_limit", "backend_down_policy",
@@ -23,13 +22,10 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
 
 def add(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.tx() as conn:
-        if conn.execute(text("SELECT 1 FROM tenant WHERE name = :n"), {"n": args.name}).first():
+        if tenants.exists(conn, args.name):
             raise CliError(f"tenant {args.name!r} already exists")
-        row = conn.execute(
-            text("INSERT INTO tenant (name, display_name, timezone, interim_interval) "
-                 "VALUES (:name, :display, :tz, :interim) RETURNING *"),
-            {"name": args.name, "display": args.display_name, "tz": args.timezone, "interim": args.interim_interval},
-        ).one()
+        row = tenants.add(conn, name=args.name, display_name=args.display_name, timezone=args.timezone,
+                          interim_interval=args.interim_interval)
         after = _public(as_dict(row) or {})
         ctx.audit(conn, action="tenant.add", target=f"tenant:{args.name}", tenant_id=row.id, before=None, after=after)
     ctx.emit(after, f"tenant {args.name} added (id {row.id}, time zone {args.timezone})")
@@ -37,7 +33,7 @@ def add(ctx: Ctx, args: argparse.Namespace) -> None:
 
 def list_(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.read() as conn:
-        rows = [_public(dict(r._mapping)) for r in conn.execute(text("SELECT * FROM tenant ORDER BY name"))]
+        rows = [_public(dict(r._mapping)) for r in tenants.all_by_name(conn)]
     ctx.emit(rows, table(rows, ["id", "name", "timezone", "interim_interval", "walled_garden_address_list"]))
 
 
@@ -69,11 +65,10 @@ def set_(ctx: Ctx, args: argparse.Namespace) -> None:
         changes["walled_garden_rate_limit"] = args.walled_garden_rate
     require(bool(changes), "nothing to change: give at least one option (see --help)")
     with ctx.tx() as conn:
-        before = as_dict(conn.execute(text("SELECT * FROM tenant WHERE name = :n FOR UPDATE"), {"n": args.name}).first())
+        before = as_dict(tenants.by_name(conn, args.name, lock=True))
         if before is None:
             raise CliError(f"no tenant named {args.name!r}")
-        sets = ", ".join(f"{k} = :{k}" for k in changes)
-        row = conn.execute(text(f"UPDATE tenant SET {sets} WHERE id = :id RETURNING *"), {**changes, "id": before["id"]}).one()
+        row = tenants.change(conn, before["id"], changes)
         after = _public(dict(row._mapping))
         ctx.audit(conn, action="tenant.set", target=f"tenant:{args.name}", tenant_id=before["id"],
                   before=_public(before), after=after)

@@ -1,0 +1,16 @@
+"""What the store modules share: checking a partial column set against its table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Table
+
+
+def columns_of(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` as a column set of ``table``; raises ValueError naming any key that is no column of it."""
+    unknown = sorted(set(values) - set(table.c.keys()))
+    if unknown:
+        raise ValueError(f"not columns of {table.name}: {', '.join(unknown)}")
+    return dict(values)

@@ -1,0 +1,71 @@
+"""Subscribers: look-up, add, list with filters, partial update."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, cast, insert, select, update
+from sqlalchemy.dialects.postgresql import INET, MACADDR
+from sqlalchemy.engine import Row
+
+from cloudos.store._util import columns_of
+from cloudos.store.tables import plan, subscriber
+
+#: Columns whose values arrive as text and are cast to the column's own PostgreSQL type.
+_CASTS = {"mac": MACADDR, "static_ip": INET}
+
+
+def by_username(conn: Connection, tenant_id: int, username: str, *, lock: bool = False) -> Row[Any] | None:
+    """Tenant ``tenant_id``'s subscriber ``username`` (``lock``: FOR UPDATE), or None."""
+    q = select(subscriber).where(subscriber.c.tenant_id == tenant_id, subscriber.c.username == username)
+    if lock:
+        q = q.with_for_update()
+    return conn.execute(q).first()
+
+
+def exists(conn: Connection, tenant_id: int, username: str) -> bool:
+    """Whether tenant ``tenant_id`` has a subscriber ``username``."""
+    return conn.execute(
+        select(1).where(subscriber.c.tenant_id == tenant_id, subscriber.c.username == username)
+    ).first() is not None
+
+
+def add(conn: Connection, values: Mapping[str, Any]) -> Row[Any]:
+    """Insert a subscriber with these columns (``mac`` and ``static_ip`` as text); returns the new row.
+    Raises ValueError for a key that is no subscriber column, DataError for a value PostgreSQL refuses."""
+    cols = {k: (cast(v, _CASTS[k]) if k in _CASTS else v) for k, v in columns_of(subscriber, values).items()}
+    return conn.execute(insert(subscriber).values(cols).returning(subscriber)).one()
+
+
+def listing(conn: Connection, tenant_id: int, *, status: str | None = None,
+            plan_name: str | None = None) -> Sequence[Row[Any]]:
+    """Tenant ``tenant_id``'s subscribers with their plan's name as ``plan``, by username;
+    only those with this ``status`` and on the plan named ``plan_name`` when given."""
+    q = (select(subscriber, plan.c.name.label("plan"))
+         .outerjoin(plan, plan.c.id == subscriber.c.plan_id)
+         .where(subscriber.c.tenant_id == tenant_id))
+    if status:
+        q = q.where(subscriber.c.status == status)
+    if plan_name:
+        q = q.where(plan.c.name == plan_name)
+    return conn.execute(q.order_by(subscriber.c.username)).all()
+
+
+def with_plan_terms(conn: Connection, tenant_id: int, username: str) -> Row[Any] | None:
+    """Subscriber ``username``'s id and expires_at with its plan's period and quota_bytes
+    (both None without a plan), or None when there is no such subscriber."""
+    return conn.execute(
+        select(subscriber.c.id, subscriber.c.expires_at, plan.c.period, plan.c.quota_bytes)
+        .outerjoin(plan, plan.c.id == subscriber.c.plan_id)
+        .where(subscriber.c.tenant_id == tenant_id, subscriber.c.username == username)
+    ).first()
+
+
+def change(conn: Connection, subscriber_id: int, changes: Mapping[str, Any]) -> Row[Any]:
+    """Set these columns of subscriber ``subscriber_id``; returns the row as it is now.
+    Raises ValueError for a key that is no subscriber column, NoResultFound when there is no such subscriber."""
+    return conn.execute(
+        update(subscriber).where(subscriber.c.id == subscriber_id).values(columns_of(subscriber, changes))
+        .returning(subscriber)
+    ).one()

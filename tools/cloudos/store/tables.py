@@ -1,0 +1,184 @@
+"""The schema's tables as the tools see them: SQLAlchemy Core ``Table`` objects, declared, never reflected.
+
+They mirror schema/versions/ (the migrations own the schema; nothing here creates
+or alters a table). A column the tools read or write is declared with the type
+PostgreSQL gives it, so binds are cast the way the database expects (macaddr,
+inet, cidr) and ``select(table)`` returns what ``SELECT *`` did.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Integer, LargeBinary, MetaData, Numeric, String,
+                        Table, Text)
+from sqlalchemy.dialects.postgresql import CIDR, INET, JSONB, MACADDR
+
+metadata = MetaData()
+
+
+def _ts(name: str, *, nullable: bool = True) -> Column[datetime]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+tenant = Table(
+    "tenant", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("display_name", Text),
+    Column("timezone", Text, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("interim_interval", Integer, nullable=False),
+    Column("walled_garden_address_list", Text),
+    Column("walled_garden_rate_limit", Text),
+    Column("backend_down_policy", Text, nullable=False),
+    Column("backend_down_cache_seconds", Integer, nullable=False),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    _ts("terminated_at"),
+    Column("login_fail_limit", Integer, nullable=False),
+    Column("login_fail_window_seconds", Integer, nullable=False),
+    Column("login_lockout_seconds", Integer, nullable=False),
+)
+
+nas = Table(
+    "nas", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("tenant_id", BigInteger, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("address", CIDR, nullable=False),
+    Column("secret_enc", LargeBinary, nullable=False),
+    Column("coa_port", Integer, nullable=False),
+    Column("nas_type", Text, nullable=False),
+    Column("description", Text),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+)
+
+plan = Table(
+    "plan", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("tenant_id", BigInteger, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("rate_limit", Text, nullable=False),
+    Column("quota_bytes", BigInteger),
+    Column("quota_download_bytes", BigInteger),
+    Column("quota_upload_bytes", BigInteger),
+    Column("time_quota_seconds", BigInteger),
+    Column("fup_rate_limit", Text),
+    Column("period", Text, nullable=False),
+    Column("price", Numeric(12, 2)),
+    Column("simultaneous_use", Integer, nullable=False),
+    Column("address_list", Text),
+    Column("ip_pool", Text),
+    Column("active", Boolean, nullable=False),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+)
+
+subscriber = Table(
+    "subscriber", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("tenant_id", BigInteger, nullable=False),
+    Column("username", Text, nullable=False),
+    Column("password_enc", LargeBinary, nullable=False),
+    Column("plan_id", BigInteger),
+    Column("status", Text, nullable=False),
+    Column("status_reason", Text),
+    _ts("expires_at"),
+    Column("mac", MACADDR),
+    Column("static_ip", INET),
+    Column("full_name", Text),
+    Column("phone", Text),
+    Column("email", Text),
+    Column("cnic_enc", LargeBinary),
+    Column("postal_address", Text),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    _ts("terminated_at"),
+    _ts("locked_until"),
+)
+
+session_open = Table(
+    "session_open", metadata,
+    Column("acct_unique_id", Text, primary_key=True),
+    Column("tenant_id", BigInteger, nullable=False),
+    Column("subscriber_id", BigInteger),
+    Column("nas_id", BigInteger),
+    Column("username", Text, nullable=False),
+    Column("acct_session_id", Text, nullable=False),
+    _ts("started_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    _ts("stopped_at"),
+    Column("framed_ip", INET),
+    Column("calling_station_id", Text),
+    Column("nas_port_id", Text),
+    Column("input_octets", BigInteger, nullable=False),
+    Column("output_octets", BigInteger, nullable=False),
+    Column("session_time", BigInteger, nullable=False),
+    Column("terminate_cause", Text),
+    Column("nas_address", INET),
+)
+
+usage_counter = Table(
+    "usage_counter", metadata,
+    Column("tenant_id", BigInteger, nullable=False),
+    Column("subscriber_id", BigInteger, primary_key=True),
+    Column("period_start", DateTime(timezone=True), primary_key=True),
+    _ts("period_end", nullable=False),
+    Column("input_octets", BigInteger, nullable=False),
+    Column("output_octets", BigInteger, nullable=False),
+    Column("session_time", BigInteger, nullable=False),
+    _ts("updated_at", nullable=False),
+)
+
+auth_log = Table(
+    "auth_log", metadata,
+    _ts("at", nullable=False),
+    Column("tenant_id", BigInteger, nullable=False),
+    Column("nas_id", BigInteger),
+    Column("subscriber_id", BigInteger),
+    Column("username", Text, nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("auth_method", Text),
+    Column("calling_station_id", Text),
+    Column("nas_port_id", Text),
+    Column("nas_port_type", Text),
+    Column("framed_ip", INET),
+    Column("walled_garden", Boolean, nullable=False),
+)
+
+admin_audit = Table(
+    "admin_audit", metadata,
+    Column("id", BigInteger, primary_key=True),
+    _ts("at", nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("tenant_id", BigInteger),
+    Column("action", Text, nullable=False),
+    Column("target", Text, nullable=False),
+    # none_as_null: a change without a before (an add) or an after (a remove) is SQL NULL, not JSON null.
+    Column("before", JSONB(none_as_null=True)),
+    Column("after", JSONB(none_as_null=True)),
+    Column("prev_hash", Text, nullable=False),
+    Column("hash", Text, nullable=False),
+)
+
+coa_outbox = Table(
+    "coa_outbox", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("tenant_id", BigInteger, nullable=False),
+    Column("nas_id", BigInteger, nullable=False),
+    Column("acct_unique_id", Text),
+    Column("kind", Text, nullable=False),
+    Column("attributes", JSONB, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    _ts("next_attempt_at", nullable=False),
+    Column("result", Text),
+    _ts("created_at", nullable=False),
+    _ts("done_at"),
+    Column("nas_address", INET),
+    Column("reason", Text),
+    Column("subscriber_id", BigInteger),
+)
