@@ -17,9 +17,11 @@ from rlm_cloudos.policy.rates import RateLimitError, SizeError, parse_rate_limit
 from rlm_cloudos.requests import normalize_mac
 
 Func = Callable[..., None]
+#: What each command group's register() receives.
+Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
-def leaf(sub: argparse._SubParsersAction, name: str, help: str, func: Func) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+def leaf(sub: Subparsers, name: str, help: str, func: Func) -> argparse.ArgumentParser:
     """A subcommand with --json and a handler."""
     p = sub.add_parser(name, help=help, description=help)
     p.add_argument("--json", action="store_true", help="machine-readable output")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cloudos import audit
-from cloudos.commands._common import leaf, positive_arg
+from cloudos.commands._common import Subparsers, leaf, positive_arg
 from cloudos.context import Ctx, table
 from cloudos.errors import CliError
 from cloudos.store import audit as audit_store
@@ -28,7 +28,7 @@ def list_(ctx: Ctx, args: argparse.Namespace) -> None:
     ctx.emit(rows, table(rows, ["id", "at", "actor", "action", "target"]))
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: Subparsers) -> None:
     g = sub.add_parser("audit", help="the immutable admin audit trail")
     s = g.add_subparsers(dest="action", required=True, metavar="ACTION")
     leaf(s, "verify", "walk the hash chain and name the first row that does not match", verify)

@@ -10,7 +10,7 @@ import argparse
 from datetime import datetime
 from typing import Any
 
-from cloudos.commands._common import leaf, mac_arg, tenant_opt, username_arg
+from cloudos.commands._common import Subparsers, leaf, mac_arg, tenant_opt, username_arg
 from cloudos.context import Ctx
 from cloudos.errors import UsageError
 from cloudos.store import auth_log
@@ -94,7 +94,7 @@ def explain(ctx: Ctx, args: argparse.Namespace) -> None:
     ctx.emit(data, lines)
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: Subparsers) -> None:
     p = leaf(sub, "explain", "what authorize would decide for USERNAME right now, and why", explain)
     p.add_argument("username", type=username_arg, metavar="USERNAME")
     tenant_opt(p)

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from cloudos.commands._common import as_dict, leaf, name_arg, network_arg, port_arg, tenant_opt
+from cloudos.commands._common import Subparsers, as_dict, leaf, name_arg, network_arg, port_arg, tenant_opt
 from cloudos.context import Ctx, read_secret, table
 from cloudos.errors import CliError, UsageError
 from cloudos.store import nas as nas_store
@@ -37,7 +37,9 @@ def add(ctx: Ctx, args: argparse.Namespace) -> None:
             row = nas_store.add(conn, tenant_id=tenant.id, name=args.name, address=args.address, secret_enc=sealed,
                                 coa_port=args.coa_port, description=args.description)
         except IntegrityError as exc:
-            raise CliError(f"cannot add NAS {args.name}: {exc.orig.diag.message_primary if exc.orig else exc}") from None
+            diag = getattr(exc.orig, "diag", None)
+            why = getattr(diag, "message_primary", None) or str(exc.orig or exc)
+            raise CliError(f"cannot add NAS {args.name}: {why}") from None
         after = _public(dict(row._mapping), tenant.name)
         ctx.audit(conn, action="nas.add", target=f"nas:{tenant.name}/{args.name}", tenant_id=tenant.id,
                   before=None, after={**after, "secret_enc": sealed})
@@ -64,7 +66,7 @@ def remove(ctx: Ctx, args: argparse.Namespace) -> None:
                      "within CLOUDOS_CLIENT_LIFETIME seconds")
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: Subparsers) -> None:
     g = sub.add_parser("nas", help="routers (RADIUS clients) allowed to talk to radiusd")
     s = g.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = leaf(s, "add", "add a NAS; the shared secret is read from standard input", add)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cloudos.commands._common import (as_dict, leaf, period_arg, positive_arg, price_arg, rate_arg, require,
-                                      size_arg, tenant_opt)
+from cloudos.commands._common import (Subparsers, as_dict, leaf, period_arg, positive_arg, price_arg, rate_arg,
+                                      require, size_arg, tenant_opt)
 from cloudos.context import Ctx, table
 from cloudos.errors import CliError
 from cloudos.store import plans
@@ -97,7 +97,7 @@ def _plan_options(p: argparse.ArgumentParser, *, required_rate: bool) -> None:
     p.add_argument("--ip-pool", metavar="NAME", help="RouterOS IP pool (Framed-Pool)")
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: Subparsers) -> None:
     g = sub.add_parser("plan", help="service plans: speed, quota, price")
     s = g.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = leaf(s, "add", "add a plan", add)

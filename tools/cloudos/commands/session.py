@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from cloudos import worker
-from cloudos.commands._common import leaf, positive_arg, tenant_opt, username_arg
+from cloudos.commands._common import Subparsers, leaf, positive_arg, tenant_opt, username_arg
 from cloudos.context import Ctx, database_url, table
 from cloudos.errors import CliError
 from cloudos.store import coa, sessions as session_store, subscribers, usage as usage_store
@@ -109,7 +109,7 @@ def run_worker(ctx: Ctx, args: argparse.Namespace) -> None:
                           f"{total.retrying} to retry, {total.failed} failed; {total.reaped} stale sessions closed")
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: Subparsers) -> None:
     g = sub.add_parser("session", help="accounting sessions: who is online, disconnect, reap")
     s = g.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = leaf(s, "list", "list recent sessions", list_)

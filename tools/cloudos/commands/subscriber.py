@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.engine import Row
 
-from cloudos.commands._common import (as_dict, date_arg, ip_arg, leaf, mac_arg, require, tenant_opt,
+from cloudos.commands._common import (Subparsers, as_dict, date_arg, ip_arg, leaf, mac_arg, require, tenant_opt,
                                       username_arg)
 from cloudos.audit import redact
 from cloudos.context import Ctx, read_secret, table
@@ -225,7 +225,7 @@ def renew(ctx: Ctx, args: argparse.Namespace) -> None:
              f"{args.username} paid until {new_until} (service ends at midnight, {tz})")
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: Subparsers) -> None:
     g = sub.add_parser("subscriber", help="subscribers: the people who log in")
     s = g.add_subparsers(dest="action", required=True, metavar="ACTION")
 

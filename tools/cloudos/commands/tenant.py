@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cloudos.commands._common import as_dict, leaf, name_arg, positive_arg, rate_arg, require, timezone_arg
+from cloudos.commands._common import (Subparsers, as_dict, leaf, name_arg, positive_arg, rate_arg, require,
+                                      timezone_arg)
 from cloudos.context import Ctx, table
 from cloudos.errors import CliError
 from cloudos.store import tenants
@@ -75,7 +76,7 @@ def set_(ctx: Ctx, args: argparse.Namespace) -> None:
     ctx.emit(after, f"tenant {args.name} updated: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: Subparsers) -> None:
     g = sub.add_parser("tenant", help="ISPs served by this installation")
     s = g.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = leaf(s, "add", "add a tenant (an ISP)", add)
