@@ -7,7 +7,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import Row
@@ -18,7 +18,7 @@ from rlm_cloudos.requests import normalize_mac
 
 Func = Callable[..., None]
 #: What each command group's register() receives.
-Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"  # not subscriptable at run time
 
 
 def leaf(sub: Subparsers, name: str, help: str, func: Func) -> argparse.ArgumentParser:
