@@ -142,8 +142,9 @@ class Database:
             conn = None
             started = time.monotonic()
             try:
-                with self.pool.connection() as conn, self.watched(conn):
-                    with conn.cursor() as cur:
+                with self.pool.connection() as conn:
+                    started = time.monotonic()
+                    with self.watched(conn), conn.cursor() as cur:
                         cur.execute(query, params, prepare=True)
                         return fetch(cur)
             except psycopg.errors.TransactionRollback as exc:
