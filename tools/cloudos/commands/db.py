@@ -107,7 +107,7 @@ def dump_schema(ctx: Ctx) -> str:
         env["PGPASSWORD"] = str(password)
     env.setdefault("PGCONNECT_TIMEOUT", "10")
     r = subprocess.run([pg_dump_path(), "--schema-only", "--no-owner", f"--exclude-table={_MONTH_PARTITIONS}",
-                        "--dbname", make_conninfo(**params)],
+                        "--dbname", make_conninfo("", **params)],
                        env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if r.returncode != 0:
         lines = (r.stderr or r.stdout).strip().splitlines() or ["(no output)"]
