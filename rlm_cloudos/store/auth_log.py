@@ -132,7 +132,8 @@ class AuthLogWriter(Service):
 
     def _flush(self, rows: list[AuthLogEntry]) -> None:
         try:
-            with self._db.pool.connection(timeout=5) as conn:
+            # watched: a silent connection would otherwise hold this thread (and rows) for ever.
+            with self._db.pool.connection(timeout=5) as conn, self._db.watched(conn):
                 with conn.cursor() as cur, cur.copy(sql.COPY_AUTH_LOG) as copy:
                     for row in rows:
                         copy.write_row(row)

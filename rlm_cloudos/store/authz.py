@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, LiteralString, NamedTuple
 
 import psycopg
 import psycopg.sql
@@ -38,6 +38,7 @@ from rlm_cloudos.policy.sessions import LiveSession
 from rlm_cloudos.store import notices
 from rlm_cloudos.store.lifecycle import Service
 from rlm_cloudos.store.notices import CHANNEL
+from rlm_cloudos.store.pg import sever
 from rlm_cloudos.store.rows import AccessContext
 
 #: How many touched keys are remembered for racing fills; a fill older than the
@@ -298,11 +299,28 @@ class AuthzFeed(Service):
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
 
+    def _bounded(self, conn: psycopg.Connection[Any], statement: LiteralString | psycopg.sql.Composed) -> None:
+        """Run ``statement``, severing ``conn`` if it takes longer than the connect timeout.
+
+        The keepalives catch a network that drops packets, not a peer that holds the
+        connection open and stops answering (a stuck server or PgBouncer; its kernel answers
+        the keepalives): then ``SELECT 1`` waited for ever, and the cache went on serving as
+        current with nobody listening (tests/e2e/test_blackhole.py). Severed, it raises, and
+        the feed is lost as it should be.
+        """
+        timer = threading.Timer(self._connect_timeout, sever, (conn,))
+        timer.daemon = True
+        timer.start()
+        try:
+            conn.execute(statement)
+        finally:
+            timer.cancel()
+
     def _listen(self) -> None:
         with psycopg.connect(self._url, autocommit=True, connect_timeout=self._connect_timeout,
                              application_name="rlm_cloudos_feed", keepalives=1, keepalives_idle=5,
                              keepalives_interval=2, keepalives_count=3) as conn:
-            conn.execute(psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(CHANNEL)))
+            self._bounded(conn, psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(CHANNEL)))
             self._cache.connected()
             self._log("info", hook="authz_feed", event="feed_connected")
             last_ping = last_stats = time.monotonic()
@@ -316,7 +334,7 @@ class AuthzFeed(Service):
                                   detail=note.payload[:160])
                         self._cache.connected()
                 if time.monotonic() - last_ping >= self._ping:
-                    conn.execute("SELECT 1")
+                    self._bounded(conn, "SELECT 1")
                     last_ping = time.monotonic()
                 if time.monotonic() - last_stats >= self.STATS_SECONDS:
                     self._stats("stats")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import os
+import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,6 +44,20 @@ class AcctResult:
     feed: str | None = None
 
 
+def sever(conn: psycopg.Connection[Any]) -> None:
+    """Shut down ``conn``'s socket, so a thread waiting on it gets an OperationalError now."""
+    try:
+        dup = socket.socket(fileno=os.dup(conn.pgconn.socket))
+    except (OSError, psycopg.Error):
+        return  # already closed
+    try:
+        dup.shutdown(socket.SHUT_RDWR)  # acts on the socket itself, which the dup shares with libpq
+    except OSError:
+        pass
+    finally:
+        dup.close()
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else ""
@@ -51,8 +70,22 @@ class Database(Service):
     #: out the connect timeout (a dead database must not tie up radiusd's threads).
     BREAKER_SECONDS = 1.0
 
+    #: How often the watchdog looks for round trips past their bound.
+    WATCHDOG_SECONDS = 0.2
+
     def __init__(self, url: str, *, size: int = 4, connect_timeout: int = 2, statement_timeout_ms: int = 2000) -> None:
         self._down_until = 0.0
+        # statement_timeout is the server's: it cannot end a wait on a server, a PgBouncer or a
+        # network that accepted the connection and then stopped answering. The socket then stays
+        # open and silent (the peer's kernel answers TCP keepalives), and libpq waits on it for
+        # ever, holding a rlm_python3 lane (tests/e2e/test_blackhole.py showed authorize hung
+        # until PostgreSQL answered again). So every round trip also has a bound of its own,
+        # kept by a watchdog thread that shuts down the socket of one that outlives it.
+        self.round_trip_bound = statement_timeout_ms / 1000 + 1.0
+        self._busy: dict[int, tuple[float, psycopg.Connection[Any]]] = {}
+        self._tokens = itertools.count()
+        self._watchdog_stop = threading.Event()
+        self._watchdog: threading.Thread | None = None
         self.pool = ConnectionPool(
             url,
             min_size=1,
@@ -75,18 +108,43 @@ class Database(Service):
     def open(self) -> None:
         """Start the pool without waiting: radiusd starts even while PostgreSQL is down."""
         self.pool.open(wait=False)
+        self._watchdog = threading.Thread(target=self._watch, name="cloudos-pg-watchdog", daemon=True)
+        self._watchdog.start()
 
     def close(self) -> None:
         self.pool.close(timeout=2)
+        self._watchdog_stop.set()
+        if self._watchdog is not None:
+            self._watchdog.join(2)
+
+    @contextlib.contextmanager
+    def watched(self, conn: psycopg.Connection[Any]) -> Iterator[None]:
+        """Bound what runs inside on ``conn`` by ``round_trip_bound``: past it, the watchdog severs
+        ``conn`` and the wait ends in an OperationalError."""
+        token = next(self._tokens)
+        self._busy[token] = (time.monotonic() + self.round_trip_bound, conn)
+        try:
+            yield
+        finally:
+            self._busy.pop(token, None)
+
+    def _watch(self) -> None:
+        while not self._watchdog_stop.wait(self.WATCHDOG_SECONDS):
+            now = time.monotonic()
+            for token, (deadline, conn) in list(self._busy.items()):
+                if deadline <= now and self._busy.pop(token, None) is not None:
+                    sever(conn)
 
     def _run(self, query: str, params: Any, fetch: Callable[[psycopg.Cursor[Any]], Any]) -> Any:
         if time.monotonic() < self._down_until:
             raise BackendUnavailable("PostgreSQL failed moments ago; failing fast")
         for attempt in (1, 2):
             conn = None
+            started = time.monotonic()
             try:
                 with self.pool.connection() as conn:
-                    with conn.cursor() as cur:
+                    started = time.monotonic()
+                    with self.watched(conn), conn.cursor() as cur:
                         cur.execute(query, params, prepare=True)
                         return fetch(cur)
             except psycopg.errors.TransactionRollback as exc:
@@ -96,8 +154,11 @@ class Database(Service):
                 self._down_until = time.monotonic() + self.BREAKER_SECONDS
                 raise BackendUnavailable("no PostgreSQL connection within the connect timeout") from exc
             except psycopg.OperationalError as exc:
-                if attempt == 1 and conn is not None and conn.closed:
-                    continue  # a pooled connection that died (server restarted): once more on another
+                if (attempt == 1 and conn is not None and conn.closed
+                        and time.monotonic() - started < self.round_trip_bound):
+                    # A pooled connection that died (server restarted): once more on another. Not
+                    # one the watchdog severed: the next would likely make the NAS wait as long.
+                    continue
                 self._down_until = time.monotonic() + self.BREAKER_SECONDS
                 raise BackendUnavailable(f"PostgreSQL: {type(exc).__name__}: {_first_line(exc)}") from exc
             except psycopg.Error as exc:

@@ -1,10 +1,17 @@
-"""cloudos db migrate | status"""
+"""cloudos db migrate | status | schema"""
 
 from __future__ import annotations
 
 import argparse
+import glob
 import logging
+import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
+
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from alembic import command
 from alembic.config import Config
@@ -12,10 +19,21 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from cloudos.commands._common import leaf
+from cloudos.commands._common import Subparsers, leaf
 from cloudos.context import Ctx, database_url, sqlalchemy_url
+from cloudos.errors import CliError
 
 SCHEMA = Path(__file__).resolve().parents[3] / "schema"
+#: The schema as the migrations leave it, written by `cloudos db schema --write`.
+CURRENT_SQL = SCHEMA / "current.sql"
+#: Where Debian's PostgreSQL keeps pg_dump (the newest version dumps every older server).
+PG_DUMP_GLOB = "/usr/lib/postgresql/*/bin/pg_dump"
+#: Monthly partitions (cloudos_ensure_month_partitions: <parent>_yYYYYmMM) depend on the day the
+#: schema was migrated; their parents and the default partitions are the schema.
+_MONTH_PARTITIONS = "*_y[0-9][0-9][0-9][0-9]m[0-9][0-9]"
+#: What differs between runs and machines: session settings, versions, pg_dump's per-run
+#: \restrict key (PostgreSQL 15.14+).
+_NOISE = re.compile(r"^(SET |SELECT pg_catalog\.set_config\(|-- Dumped (from|by) |\\(un)?restrict )")
 
 
 def _config() -> Config:
@@ -59,8 +77,69 @@ def status(ctx: Ctx, args: argparse.Namespace) -> None:
               "up to date" if current == head else "migration needed: cloudos db migrate"])
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def pg_dump_path() -> str:
+    """The newest Debian pg_dump, else one on PATH; CliError when there is none."""
+    found = sorted(glob.glob(PG_DUMP_GLOB), key=lambda p: [int(n) for n in re.findall(r"\d+", p)])
+    path = found[-1] if found else shutil.which("pg_dump")
+    if path is None:
+        raise CliError(f"pg_dump not found (neither {PG_DUMP_GLOB} nor on PATH): install postgresql-client")
+    return path
+
+
+def _roles(ctx: Ctx, dump: str) -> list[str]:
+    """CREATE ROLE for each role the dump's grants name: roles are global, so pg_dump leaves them out."""
+    named = sorted(set(re.findall(r"^(?:GRANT|REVOKE) .* (?:TO|FROM) (\w+);$", dump, re.M)) - {"PUBLIC"})
+    with ctx.read() as conn:
+        rows = conn.execute(text("SELECT rolname, rolcanlogin, rolinherit, rolbypassrls FROM pg_roles"
+                                 " WHERE rolname = ANY(:names) AND NOT rolsuper ORDER BY rolname"),
+                            {"names": named}).all()
+    return [f"CREATE ROLE {name} {'LOGIN' if login else 'NOLOGIN'}{'' if inherit else ' NOINHERIT'}"
+            f"{' BYPASSRLS' if bypass else ''};" for name, login, inherit, bypass in rows]
+
+
+def dump_schema(ctx: Ctx) -> str:
+    """The database's schema as `pg_dump --schema-only --no-owner` prints it, without what varies
+    between runs and machines, and with the roles its grants name. CliError if pg_dump fails."""
+    params = conninfo_to_dict(database_url())
+    env = dict(os.environ)
+    password = params.pop("password", None)
+    if password is not None:  # in the environment, not in argv where ps shows it
+        env["PGPASSWORD"] = str(password)
+    env.setdefault("PGCONNECT_TIMEOUT", "10")
+    r = subprocess.run([pg_dump_path(), "--schema-only", "--no-owner", f"--exclude-table={_MONTH_PARTITIONS}",
+                        "--dbname", make_conninfo("", **params)],
+                       env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if r.returncode != 0:
+        lines = (r.stderr or r.stdout).strip().splitlines() or ["(no output)"]
+        raise CliError(f"pg_dump failed ({r.returncode}): {lines[0]}")
+    kept = [line for line in r.stdout.splitlines() if not _NOISE.match(line)]
+    body = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip("\n")
+    roles = _roles(ctx, body)
+    head = ["-- The schema as schema/versions leave it: `cloudos db schema --write` writes this file,",
+            "-- and tests/integration/test_schema_current.py holds it equal to a freshly migrated database.",
+            "-- Monthly partitions (<parent>_yYYYYmMM) are left out: which exist depends on the day.",
+            "", "--", "-- Roles named by the grants below (global objects, created by 0001)", "--", "", *roles, ""]
+    return "\n".join(head) + "\n" + body + "\n"
+
+
+def schema(ctx: Ctx, args: argparse.Namespace) -> None:
+    sql_text = dump_schema(ctx)
+    if args.write:
+        changed = not CURRENT_SQL.exists() or CURRENT_SQL.read_text() != sql_text
+        CURRENT_SQL.write_text(sql_text)
+        ctx.emit({"path": str(CURRENT_SQL), "changed": changed},
+                 f"{'wrote' if changed else 'unchanged:'} {CURRENT_SQL}")
+    elif ctx.json:
+        ctx.emit({"sql": sql_text}, sql_text)
+    else:
+        print(sql_text, end="")
+
+
+def register(sub: Subparsers) -> None:
     db = sub.add_parser("db", help="schema migrations")
     dsub = db.add_subparsers(dest="action", required=True, metavar="ACTION")
     leaf(dsub, "migrate", "bring the schema to the latest revision (idempotent)", migrate)
     leaf(dsub, "status", "show the schema revision", status)
+    p = leaf(dsub, "schema", "print the schema as pg_dump shows it, stable across runs (schema/current.sql)",
+             schema)
+    p.add_argument("--write", action="store_true", help="write it to schema/current.sql instead")
