@@ -29,14 +29,13 @@ from rlm_cloudos.errors import BackendUnavailable, CloudOSError, DecryptError, S
 from rlm_cloudos.log import RadLog
 from rlm_cloudos.policy import Reason, Tenant, decide_access
 from rlm_cloudos.policy.types import REPLY_MESSAGES
-from rlm_cloudos.policy.access import reject
-from rlm_cloudos.radattrs import BadAttribute, parse_access, parse_acct, to_dict
+from rlm_cloudos.radattrs import BadAttribute, Update, accepted, parse_access, parse_acct, rejected, to_dict
 from rlm_cloudos.store.access import AccessReader, Recent
+from rlm_cloudos.store.auth_log import AuthLogEntry, AuthLogWriter
 from rlm_cloudos.store.authz import AuthzCache, AuthzFeed
+from rlm_cloudos.store.journal import AccountingJournal, log_refused, log_result, open_journal
 from rlm_cloudos.store.live import Live
 from rlm_cloudos.store.notices import SubscriberChanged
-from rlm_cloudos.store.journal import AccountingJournal, log_refused, log_result, open_journal
-from rlm_cloudos.store.auth_log import AuthLogEntry, AuthLogWriter
 from rlm_cloudos.store.pg import Database, NasRecord
 
 log = RadLog(
@@ -45,7 +44,6 @@ log = RadLog(
      "debug": radiusd.L_DBG, "acct": radiusd.L_ACCT},
 )
 
-Update = dict[str, tuple[tuple[str, ...], ...]]
 Result = int | tuple[int, Update]
 
 
@@ -163,15 +161,6 @@ def guarded(hook: str, on_error: Callable[[], Result]) -> Callable[[Callable[[An
     return wrap
 
 
-def _reject(reason: Reason, why: str | None = None) -> tuple[int, Update]:
-    decision = reject(reason)
-    return radiusd.RLM_MODULE_REJECT, {
-        "reply": tuple((a, ":=", v) for a, v in decision.reply),
-        "config": (("CloudOS-Reason", ":=", reason.value),),
-        "request": (("Module-Failure-Message", "+=", f"cloudos: {why or reason.value}"),),
-    }
-
-
 def _request(p: Any) -> Any:
     return p.get("request") if isinstance(p, dict) else p
 
@@ -203,24 +192,24 @@ def detach(p: Any = None) -> int:
     return radiusd.RLM_MODULE_OK
 
 
-@guarded("authorize", lambda: _reject(Reason.INTERNAL_ERROR))
+@guarded("authorize", lambda: rejected(Reason.INTERNAL_ERROR))
 def authorize(p: Any) -> Result:
     """Decide on status, plan, expiry and MAC; on accept hand pap/chap/mschap the cleartext password."""
     req = parse_access(_request(p))
     if isinstance(req, BadAttribute):
         log("auth", hook="authorize", reason=Reason.BAD_REQUEST.value, attribute=req.attribute, problem=req.problem,
             user=to_dict(_request(p)).get("User-Name"))
-        return _reject(Reason.BAD_REQUEST, f"{req.attribute} {req.problem}")
+        return rejected(Reason.BAD_REQUEST, f"{req.attribute} {req.problem}")
     rt = runtime()
     now = _now()
     try:
         read = rt.reader.read(req, now)
     except BackendUnavailable as exc:
         log("error", hook="authorize", user=req.user_name, reason=Reason.BACKEND_UNAVAILABLE.value, detail=str(exc))
-        return _reject(Reason.BACKEND_UNAVAILABLE)
+        return rejected(Reason.BACKEND_UNAVAILABLE)
     if read is None:
         log("auth", hook="authorize", user=req.user_name, nas=req.nas_address, reason=Reason.UNKNOWN_NAS.value)
-        return _reject(Reason.UNKNOWN_NAS)
+        return rejected(Reason.UNKNOWN_NAS)
     if read.degraded:
         log("warn", hook="authorize", user=req.user_name, event="served_from_snapshot", source=read.source.value,
             age=f"{read.age:.0f}s", detail=read.failure)
@@ -250,16 +239,13 @@ def authorize(p: Any) -> Result:
         log("auth", hook="authorize", tenant=ctx.tenant.slug, nas=ctx.nas_name, user=req.user_name,
             reason=decision.reason.value, mac=req.calling_station_id)
         rt.auth_log.add(entry)
-        rcode, update = _reject(decision.reason)
         # For unlang and the debug log: who refused, and why.
-        update["config"] = (
-            ("CloudOS-Decision", ":=", decision.outcome.value),
-            ("CloudOS-Reason", ":=", decision.reason.value),
-            ("CloudOS-Tenant", ":=", ctx.tenant.slug),
-            ("CloudOS-Tenant-Id", ":=", str(ctx.tenant.id)),
-            ("CloudOS-NAS-Id", ":=", str(ctx.nas_id)),
-        ) + ((("CloudOS-Subscriber-Id", ":=", str(ctx.subscriber.id)),) if ctx.subscriber is not None else ())
-        return rcode, update
+        tags = [("CloudOS-Decision", decision.outcome.value), ("CloudOS-Reason", decision.reason.value),
+                ("CloudOS-Tenant", ctx.tenant.slug), ("CloudOS-Tenant-Id", str(ctx.tenant.id)),
+                ("CloudOS-NAS-Id", str(ctx.nas_id))]
+        if ctx.subscriber is not None:
+            tags.append(("CloudOS-Subscriber-Id", str(ctx.subscriber.id)))
+        return rejected(decision.reason, decision=decision, tags=tags)
 
     assert ctx.password_enc is not None  # an accepted subscriber exists
     try:
@@ -267,15 +253,11 @@ def authorize(p: Any) -> Result:
     except DecryptError as exc:
         log("error", hook="authorize", tenant=ctx.tenant.slug, user=req.user_name, reason="undecryptable_password",
             detail=str(exc))
-        return _reject(Reason.INTERNAL_ERROR)
+        return rejected(Reason.INTERNAL_ERROR)
     # Written as an accept unless post-auth says pap/chap/mschap refused the password. The held
     # row carries everything post_auth needs: the control list gets only its id (every
     # attribute handed back costs radiusd a conversion).
-    log_id = rt.auth_log.hold(entry)
-    return radiusd.RLM_MODULE_UPDATED, {
-        "reply": tuple((a, ":=", v) for a, v in decision.reply),
-        "config": (("Cleartext-Password", ":=", password), ("CloudOS-Log-Id", ":=", str(log_id))),
-    }
+    return accepted(decision, password, rt.auth_log.hold(entry))
 
 
 @guarded("post_auth", lambda: radiusd.RLM_MODULE_NOOP)

@@ -1,9 +1,12 @@
-"""FreeRADIUS attribute tuples ⇄ typed requests.
+"""FreeRADIUS attribute tuples ⇄ typed requests, and decisions → what radiusd is handed back.
 
 rlm_python3 hands each list as a tuple of ``(name, value)`` string pairs, with
 values printed the way radiusd prints them (``Ethernet``, ``10.0.0.5``,
 ``0x…`` for octets). Parsers here are total: a malformed value becomes a
 BadAttribute that the adapter logs and answers, never an exception.
+
+A hook answers ``(rcode, {"reply": …, "config": …, "request": …})`` with tuples of
+``(attribute, operator, value)``; ``rejected`` and ``accepted`` build them.
 """
 
 from __future__ import annotations
@@ -14,12 +17,18 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import radiusd
+
+from rlm_cloudos.policy.access import reject
+from rlm_cloudos.policy.types import Decision, Reason
 from rlm_cloudos.requests import ACCT_STATUSES, AccessRequest, AcctRequest, normalize_mac
 
-__all__ = ["ACCT_STATUSES", "AccessRequest", "AcctRequest", "BadAttribute", "normalize_mac", "parse_access",
-           "parse_acct", "to_dict"]
+__all__ = ["ACCT_STATUSES", "AccessRequest", "AcctRequest", "BadAttribute", "Update", "accepted", "normalize_mac",
+           "parse_access", "parse_acct", "rejected", "to_dict"]
 
 Pairs = Iterable[tuple[str, str]] | None
+#: The lists a hook hands back to radiusd, by name.
+Update = dict[str, tuple[tuple[str, ...], ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,3 +185,32 @@ def parse_acct(pairs: Pairs) -> AcctRequest | BadAttribute:
         nas_port_id=attrs.get("NAS-Port-Id"),
         terminate_cause=attrs.get("Acct-Terminate-Cause"),
     )
+
+
+# --------------------------------------------------------------------------- decisions → radiusd
+def _set(pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, str, str], ...]:
+    return tuple((a, ":=", v) for a, v in pairs)
+
+
+def rejected(reason: Reason, why: str | None = None, *,
+             decision: Decision | None = None, tags: Iterable[tuple[str, str]] = ()) -> tuple[int, Update]:
+    """REJECT with the Reply-Message of ``decision`` (or of ``reason``), control:CloudOS-Reason and
+    ``tags`` (CloudOS-Decision, -Tenant … for unlang and the debug log), and a Module-Failure-Message
+    saying ``why`` (the reason by default)."""
+    d = decision or reject(reason)
+    config = tuple(tags) or (("CloudOS-Reason", reason.value),)
+    return radiusd.RLM_MODULE_REJECT, {
+        "reply": _set(d.reply),
+        "config": _set(config),
+        "request": (("Module-Failure-Message", "+=", f"cloudos: {why or reason.value}"),),
+    }
+
+
+def accepted(decision: Decision, password: str, log_id: int) -> tuple[int, Update]:
+    """UPDATED with the decision's reply attributes and, for pap/chap/mschap, the cleartext password
+    and the id of the held auth-log row (all post_auth needs: every attribute handed back costs
+    radiusd a conversion)."""
+    return radiusd.RLM_MODULE_UPDATED, {
+        "reply": _set(decision.reply),
+        "config": (("Cleartext-Password", ":=", password), ("CloudOS-Log-Id", ":=", str(log_id))),
+    }
