@@ -26,7 +26,14 @@ def stale_after(interim_interval: int) -> int:
 
 
 def count_online(sessions: Iterable[LiveSession], mac: str | None, interim_interval: int, now: datetime) -> int:
-    """Sessions that are not stale at ``now``, leaving out one from ``mac`` (a redial that
-    replaces a dropped session must not be refused as a second login)."""
+    """Sessions that are not stale at ``now``, leaving out at most one from ``mac``: a redial that
+    replaces a dropped session must not be refused as a second login, but five live sessions
+    from one (spoofed) MAC are still four more than the one being replaced."""
     cutoff = now.timestamp() - stale_after(interim_interval)
-    return sum(1 for s in sessions if s.updated > cutoff and s.mac != mac)
+    live = 0
+    redial = False
+    for s in sessions:
+        if s.updated > cutoff:
+            live += 1
+            redial = redial or s.mac == mac
+    return live - 1 if redial else live

@@ -261,6 +261,12 @@ def test_stale_sessions_and_a_redial_from_the_same_mac_do_not_count() -> None:
     assert decide(one, usage(), sessions=online(1, mac=MAC), calling=MAC).accepted  # the redial replaces it
     assert decide(one, usage(), sessions=online(1, mac=MAC), calling="11:22:33:44:55:66").reason is (
         Reason.ALREADY_ONLINE)
+    # The redial replaces one session, not all of them: a MAC shared (or spoofed) by several live
+    # sessions does not make them vanish.
+    two = sub(plan(simultaneous_use=2))
+    assert decide(two, usage(), sessions=online(2, mac=MAC), calling=MAC).accepted
+    assert decide(two, usage(), sessions=online(3, mac=MAC), calling=MAC).reason is Reason.ALREADY_ONLINE
+    assert decide(one, usage(), sessions=online(5, mac=MAC), calling=MAC).reason is Reason.ALREADY_ONLINE
     slow = Tenant(id=7, slug="isp1", interim_interval=600)  # stale only after 2 × 660 + 60 s
     assert decide(one, usage(), t=slow, sessions=online(1, age=721)).reason is Reason.ALREADY_ONLINE
 
