@@ -44,6 +44,11 @@ class AcctResult:
     feed: str | None = None
 
 
+#: SQLSTATE classes that say the statement's data is wrong (22 data exception, 23 integrity
+#: constraint violation): the only errors retrying the same input cannot cure.
+_DATA_CLASSES = frozenset({"22", "23"})
+
+
 def sever(conn: psycopg.Connection[Any]) -> None:
     """Shut down ``conn``'s socket, so a thread waiting on it gets an OperationalError now."""
     try:
@@ -162,8 +167,15 @@ class Database(Service):
                 self._down_until = time.monotonic() + self.BREAKER_SECONDS
                 raise BackendUnavailable(f"PostgreSQL: {type(exc).__name__}: {_first_line(exc)}") from exc
             except psycopg.Error as exc:
-                # Bad data, a constraint: the same input will fail the same way every time.
-                raise StatementRefused(f"PostgreSQL refused it: {type(exc).__name__}: {_first_line(exc)}") from exc
+                if (exc.sqlstate or "")[:2] in _DATA_CLASSES:
+                    # Bad data, a constraint: the same input will fail the same way every time.
+                    raise StatementRefused(f"PostgreSQL refused it: {type(exc).__name__}: {_first_line(exc)}") from exc
+                # Anything else is the server's state, not the record's: a read-only database during a
+                # failover (25006), a missing grant (42501), a function not yet migrated (42883), an
+                # internal error (XX000). Refused, a record would be dropped after the NAS was answered;
+                # unavailable, the journal keeps it and retries until the server takes it.
+                raise BackendUnavailable(f"PostgreSQL cannot take it now: {type(exc).__name__} "
+                                         f"(SQLSTATE {exc.sqlstate}): {_first_line(exc)}") from exc
         raise AssertionError("unreachable")
 
     def access_context(self, nas_address: str, username: str, now: datetime) -> AccessContext | None:
