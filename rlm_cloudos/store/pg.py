@@ -103,6 +103,13 @@ class Database(Service):
                 "options": f"-c statement_timeout={statement_timeout_ms} -c lock_timeout={statement_timeout_ms}",
                 "autocommit": True,
                 "application_name": "rlm_cloudos",
+                # A host that lost power or a firewall that dropped the flow sends no RST: without
+                # these an idle pooled connection looks alive for the kernel's ~15 minutes.
+                "keepalives": 1,
+                "keepalives_idle": 5,
+                "keepalives_interval": 2,
+                "keepalives_count": 3,
+                "tcp_user_timeout": int((statement_timeout_ms / 1000 + 1.0) * 1000),
             },
             # No check on every checkout: it would cost a round trip per request. A
             # connection that died meanwhile fails its statement and is retried once
