@@ -11,6 +11,7 @@ import psycopg
 from bench.spec import BenchSubscriber, Fate
 from rlm_cloudos.crypto import KeyRing
 from rlm_cloudos.policy import billing_period
+from tests.fixtures.pg import fetch_one
 
 TENANT = "bench-isp"
 TZ = "Asia/Karachi"
@@ -22,16 +23,16 @@ def load(conn: psycopg.Connection, subscribers: list[BenchSubscriber], keyring: 
     (``history_rows_per_subscriber`` closed sessions each, in the current month)."""
     start, _end = billing_period("monthly", TZ, None, now)
     with conn.transaction():
-        tenant_id = conn.execute("INSERT INTO tenant (name, timezone) VALUES (%s, %s) RETURNING id",
-                                 (TENANT, TZ)).fetchone()[0]
+        tenant_id = fetch_one(conn.execute("INSERT INTO tenant (name, timezone) VALUES (%s, %s) RETURNING id",
+                                           (TENANT, TZ)))[0]
         conn.execute("INSERT INTO nas (tenant_id, name, address, secret_enc) VALUES (%s, 'bench-nas', %s, %s)",
                      (tenant_id, nas_address, keyring.encrypt(nas_secret, "nas.secret")))
         plan_ids = {}
         for plan in {s.plan for s in subscribers}:
-            plan_ids[plan.name] = conn.execute(
+            plan_ids[plan.name] = fetch_one(conn.execute(
                 "INSERT INTO plan (tenant_id, name, rate_limit, quota_bytes, fup_rate_limit) "
                 "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-                (tenant_id, plan.name, plan.rate_limit, plan.quota_bytes, plan.fup_rate_limit)).fetchone()[0]
+                (tenant_id, plan.name, plan.rate_limit, plan.quota_bytes, plan.fup_rate_limit)))[0]
         future = now + timedelta(days=30)
         past = now - timedelta(days=3)
         with conn.cursor().copy(
@@ -40,7 +41,7 @@ def load(conn: psycopg.Connection, subscribers: list[BenchSubscriber], keyring: 
                 cp.write_row((tenant_id, s.username, keyring.encrypt(s.password, "subscriber.password"),
                               plan_ids[s.plan.name], "suspended" if s.fate is Fate.SUSPENDED else "active",
                               past if s.fate is Fate.EXPIRED else future))
-        ids = dict(conn.execute("SELECT username, id FROM subscriber WHERE tenant_id = %s", (tenant_id,)).fetchall())
+        ids: dict[str, int] = dict(conn.execute("SELECT username, id FROM subscriber WHERE tenant_id = %s", (tenant_id,)).fetchall())
         with conn.cursor().copy(
                 "COPY usage_counter (tenant_id, subscriber_id, period_start, period_end, input_octets, "
                 "output_octets, session_time) FROM STDIN") as cp:

@@ -589,7 +589,8 @@ async def run(
         def tick() -> None:
             nonlocal handle
             runner.sweep()
-            if not runner.done.done():  # type: ignore[union-attr]
+            assert runner.done is not None  # set before the first tick is scheduled
+            if not runner.done.done():
                 handle = loop.call_later(interval, tick)
 
         runner.done = loop.create_future()

@@ -37,6 +37,7 @@ from bench.spec import BenchSubscriber, population
 from cloudos.localstack import REPO, Ports, Stack
 from rlm_cloudos.crypto import KeyRing
 from rlm_cloudos.store import journal_files as journal
+from tests.fixtures.pg import fetch_one
 
 NAS_SECRET = "bench-nas-shared-secret-0123456789"
 WINDOW = 32  # outstanding requests by default: the thread pool's max_servers
@@ -92,7 +93,10 @@ async def drive(packets: list[bytes], ports: tuple[int, ...]) -> loadgen.Result:
     done = sorted(x for x in latencies if x is not None)
     elapsed = max(r.elapsed for r in runs)
     answered = sum(r.answered for r in runs)
-    pick = lambda p: done[min(len(done) - 1, int(p * len(done)))] / 1e6 if done else 0.0  # noqa: E731
+
+    def pick(p: float) -> float:
+        return done[min(len(done) - 1, int(p * len(done)))] / 1e6 if done else 0.0
+
     return loadgen.Result(
         sent=sum(r.sent for r in runs), answered=answered, accepted=sum(r.accepted for r in runs),
         rejected=sum(r.rejected for r in runs), acct_responses=sum(r.acct_responses for r in runs),
@@ -197,7 +201,7 @@ def stored_sessions(url: str, query: str, tag: Callable[[], str]) -> Callable[[]
     """How many of the last run's sessions ``query`` finds (its one parameter: a LIKE pattern)."""
     def count() -> int:
         with psycopg.connect(url) as conn:
-            return int(conn.execute(query, (f"{tag()}-%",)).fetchone()[0])
+            return int(fetch_one(conn.execute(query, (f"{tag()}-%",)))[0])
     return count
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -28,6 +29,7 @@ import psycopg
 
 from bench.raddb import compose
 from bench.spec import BenchSubscriber, Fate
+from cloudos.localstack import Stack
 
 HERE = Path(__file__).resolve().parent
 STOCK_RADDB = HERE / "stock" / "raddb"
@@ -137,7 +139,7 @@ def load(conn: psycopg.Connection, subscribers: list[BenchSubscriber], history_r
         conn.commit()
 
 
-def _history(subscribers: list[BenchSubscriber], n: int, start: datetime, now: datetime):  # noqa: ANN202
+def _history(subscribers: list[BenchSubscriber], n: int, start: datetime, now: datetime) -> Iterator[str]:
     """COPY text for ``n`` closed sessions per subscriber, in chunks of about 1 MB."""
     t0 = int(start.timestamp()) + 1  # the counter counts acctstarttime > period start
     t_end = int(now.timestamp()) - 1
@@ -181,11 +183,11 @@ def _history(subscribers: list[BenchSubscriber], n: int, start: datetime, now: d
 
 
 # --------------------------------------------------------------------------- radiusd
-def stock_database_url(stack, db: str = STOCK_DB) -> str:  # noqa: ANN001 - cloudos.localstack.Stack
+def stock_database_url(stack: Stack, db: str = STOCK_DB) -> str:
     return stack.database_url.rsplit("/", 1)[0] + "/" + db
 
 
-def create_stock_database(stack, db: str = STOCK_DB) -> str:  # noqa: ANN001
+def create_stock_database(stack: Stack, db: str = STOCK_DB) -> str:
     """CREATE DATABASE ``db`` on the stack's cluster unless it exists; returns its URL."""
     with psycopg.connect(stack.database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,)).fetchone():
@@ -193,7 +195,7 @@ def create_stock_database(stack, db: str = STOCK_DB) -> str:  # noqa: ANN001
     return stock_database_url(stack, db)
 
 
-def stock_env(stack, *, nas_secret: str | None = None, db: str = STOCK_DB) -> dict[str, str]:  # noqa: ANN001
+def stock_env(stack: Stack, *, nas_secret: str | None = None, db: str = STOCK_DB) -> dict[str, str]:
     """What bench/stock/raddb reads beyond the CLOUDOS_* variables Stack.start_radiusd sets:
     its NAS secret, rlm_sql's PostgreSQL, and TZ=UTC (sqlcounter's month starts at local
     midnight; the data is laid out in UTC)."""

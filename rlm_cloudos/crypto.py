@@ -86,7 +86,7 @@ class KeyRing:
         ct = cipher.encrypt(nonce, plaintext.encode(), purpose.encode())
         return _MAGIC + bytes([len(kid)]) + kid + nonce + ct
 
-    def decrypt(self, blob: bytes, purpose: str) -> str:
+    def decrypt(self, blob: bytes | bytearray | memoryview, purpose: str) -> str:
         """Open a ciphertext from encrypt(); raises DecryptError on an unknown key or a failed tag."""
         blob = bytes(blob)
         if len(blob) < 3 or blob[:2] != _MAGIC:

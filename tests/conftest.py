@@ -20,6 +20,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, Unpack
 
 import psycopg
 import pytest
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).parent / "double"))
 
 from cloudos.localstack import Ports, Stack  # noqa: E402
 
-from tests.fixtures.nas import Nas, journal_applied  # noqa: E402
+from tests.fixtures.nas import Nas, NasOptions, journal_applied  # noqa: E402
 
 E2E_SECRET = "e2e-nas-shared-secret"
 
@@ -42,7 +43,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Mark tests by directory; the container tests run only in the container stage
     (scripts/container builds their image first), and only they run there."""
     container_stage = config.getoption("--container")
-    selected, deselected = [], []
+    selected: list[pytest.Item] = []
+    deselected: list[pytest.Item] = []
     for item in items:
         parts = Path(str(item.fspath)).parts
         if "integration" in parts:
@@ -62,6 +64,12 @@ class CliResult:
     code: int
     out: str
     err: str
+
+
+class Cli(Protocol):
+    """The ``cli`` fixture: ``run_cli``."""
+
+    def __call__(self, *args: str, stdin: str | None = None) -> CliResult: ...
 
 
 def run_cli(*args: str, stdin: str | None = None) -> CliResult:
@@ -117,7 +125,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="session")
-def cli(stack: Stack):  # noqa: ANN201 - returns run_cli
+def cli(stack: Stack) -> Cli:
     return run_cli
 
 
@@ -170,11 +178,11 @@ class Radiusd:
     pid: int
     log: RadiusLog
 
-    def nas(self, secret: str = E2E_SECRET, source: str = "127.0.0.1", **kw: object) -> Nas:
+    def nas(self, secret: str = E2E_SECRET, source: str = "127.0.0.1", **kw: Unpack[NasOptions]) -> Nas:
         """A NAS whose every acknowledged Accounting-Request is in PostgreSQL when ``acct`` returns
         (``applied=None``: only in the journal, for tests that stop PostgreSQL)."""
         kw.setdefault("applied", functools.partial(journal_applied, self.stack.acct_journal))
-        return Nas(self.stack.host, self.stack.ports.auth, self.stack.ports.acct, secret, source=source, **kw)  # type: ignore[arg-type]
+        return Nas(self.stack.host, self.stack.ports.auth, self.stack.ports.acct, secret, source=source, **kw)
 
     def alive(self) -> bool:
         return self.stack.radiusd_pid() == self.pid and self.stack.radius_ready()

@@ -16,13 +16,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Unpack
 
 import psycopg
 import pytest
 
 from cloudos.localstack import REPO, Ports, Stack
 from tests.conftest import RadiusLog, run_cli
-from tests.fixtures.nas import Nas, journal_applied
+from tests.fixtures.nas import Nas, NasOptions, journal_applied
+from tests.fixtures.pg import fetch_one
 
 PODMAN = ["podman", "--storage-driver=vfs", "--cgroup-manager=cgroupfs", "--runtime", "runc"]
 SECRET = "container-nas-secret"
@@ -82,10 +84,10 @@ class Container:
     def exec(self, *argv: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*PODMAN, "exec", self.name, *argv], capture_output=True, text=True, timeout=60)
 
-    def nas(self, **kw: object) -> Nas:
+    def nas(self, **kw: Unpack[NasOptions]) -> Nas:
         """A NAS that waits, after each Accounting-Response, until the container's journal is applied."""
         kw.setdefault("applied", functools.partial(journal_applied, self.state / "spool" / "cloudos" / "journal"))
-        return Nas(self.stack.host, self.stack.ports.auth, self.stack.ports.acct, SECRET, **kw)  # type: ignore[arg-type]
+        return Nas(self.stack.host, self.stack.ports.auth, self.stack.ports.acct, SECRET, **kw)
 
 
 @pytest.fixture(scope="session")
@@ -185,9 +187,9 @@ def test_the_image_user_can_run_freeradius(image: str) -> None:
 
 def usage(stack: Stack, username: str) -> int:
     with psycopg.connect(stack.database_url) as conn:
-        (total,) = conn.execute(
+        (total,) = fetch_one(conn.execute(
             "SELECT coalesce(sum(u.input_octets + u.output_octets), 0) FROM usage_counter u "
-            "JOIN subscriber s ON s.id = u.subscriber_id WHERE s.username = %s", (username,)).fetchone()
+            "JOIN subscriber s ON s.id = u.subscriber_id WHERE s.username = %s", (username,)))
     return int(total)
 
 

@@ -3,38 +3,41 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import psycopg
 import pytest
 
-from tests.conftest import add_plan_and_subscriber
+from cloudos.localstack import Stack
+from tests.conftest import Cli, Radiusd, add_plan_and_subscriber
 from tests.fixtures.nas import journal_applied
+from tests.fixtures.pg import fetch_one
 
 G = 2**32
 
 
 @pytest.fixture(scope="module")
-def subscriber(radiusd, cli):  # noqa: ANN001, ANN201
+def subscriber(radiusd: Radiusd, cli: Cli) -> str:
     return add_plan_and_subscriber("acct-plan", "5M/5M", "acct-user", "acct-pw")[0]
 
 
-def usage(stack, username: str) -> tuple[int, int, int]:  # noqa: ANN001
+def usage(stack: Stack, username: str) -> tuple[int, int, int]:
     with psycopg.connect(stack.database_url) as conn:
-        row = conn.execute(
+        row = fetch_one(conn.execute(
             "SELECT coalesce(sum(u.input_octets), 0), coalesce(sum(u.output_octets), 0), coalesce(sum(u.session_time), 0) "
             "FROM usage_counter u JOIN subscriber s ON s.id = u.subscriber_id WHERE s.username = %s",
-            (username,)).fetchone()
+            (username,)))
     return int(row[0]), int(row[1]), int(row[2])
 
 
-def session(stack, session_id: str) -> tuple | None:  # noqa: ANN001
+def session(stack: Stack, session_id: str) -> tuple[Any, ...] | None:
     with psycopg.connect(stack.database_url) as conn:
         return conn.execute(
             "SELECT input_octets, output_octets, session_time, stopped_at IS NOT NULL, terminate_cause, host(framed_ip) "
             "FROM session WHERE acct_session_id = %s", (session_id,)).fetchone()
 
 
-def test_start_interim_stop_with_gigawords(radiusd, subscriber, unique) -> None:  # noqa: ANN001
+def test_start_interim_stop_with_gigawords(radiusd: Radiusd, subscriber: str, unique: str) -> None:
     nas = radiusd.nas()
     before = usage(radiusd.stack, subscriber)
     sid = f"S{unique}"
@@ -47,7 +50,7 @@ def test_start_interim_stop_with_gigawords(radiusd, subscriber, unique) -> None:
     assert session(radiusd.stack, sid) == (4 * G + 5, 6 * G, 600, True, "User-Request", "10.0.0.10")
 
 
-def test_duplicates_and_out_of_order_interims_add_nothing(radiusd, subscriber, unique) -> None:  # noqa: ANN001
+def test_duplicates_and_out_of_order_interims_add_nothing(radiusd: Radiusd, subscriber: str, unique: str) -> None:
     nas = radiusd.nas()
     before = usage(radiusd.stack, subscriber)
     sid = f"D{unique}"
@@ -62,17 +65,18 @@ def test_duplicates_and_out_of_order_interims_add_nothing(radiusd, subscriber, u
     assert (after[0] - before[0], after[1] - before[1], after[2] - before[2]) == (3500, 21000, 1000)
 
 
-def test_stop_without_start_is_recorded(radiusd, subscriber, unique) -> None:  # noqa: ANN001
+def test_stop_without_start_is_recorded(radiusd: Radiusd, subscriber: str, unique: str) -> None:
     before = usage(radiusd.stack, subscriber)
     sid = f"X{unique}"
     radiusd.nas().acct("Stop", subscriber, sid, input_octets=77, output_octets=88, session_time=30,
                        cause="Lost-Carrier")
     after = usage(radiusd.stack, subscriber)
     assert (after[0] - before[0], after[1] - before[1]) == (77, 88)
-    assert session(radiusd.stack, sid)[:5] == (77, 88, 30, True, "Lost-Carrier")
+    row = session(radiusd.stack, sid)
+    assert row is not None and row[:5] == (77, 88, 30, True, "Lost-Carrier")
 
 
-def test_accounting_on_closes_the_nas_sessions(radiusd, subscriber, cli, unique) -> None:  # noqa: ANN001
+def test_accounting_on_closes_the_nas_sessions(radiusd: Radiusd, subscriber: str, cli: Cli, unique: str) -> None:
     tenant = f"acct{unique}"
     assert cli("tenant", "add", tenant).code == 0
     assert cli("nas", "add", "reboots", "--tenant", tenant, "--address", "127.0.0.5", "--secret-stdin",
@@ -92,14 +96,14 @@ def test_accounting_on_closes_the_nas_sessions(radiusd, subscriber, cli, unique)
     assert history == (3,)
 
 
-def test_malformed_accounting_is_acknowledged_and_logged(radiusd, subscriber) -> None:  # noqa: ANN001
+def test_malformed_accounting_is_acknowledged_and_logged(radiusd: Radiusd, subscriber: str) -> None:
     radiusd.log.mark()
     reply = radiusd.nas().acct("Interim-Update", subscriber, "")  # no Acct-Session-Id
     assert reply.code == 5  # Accounting-Response: nothing to retry, it can never be stored
     assert "event=malformed attribute=Acct-Session-Id problem=missing" in radiusd.log.since()
 
 
-def test_counters_no_database_can_hold_are_acknowledged_and_logged(radiusd, subscriber, unique) -> None:  # noqa: ANN001
+def test_counters_no_database_can_hold_are_acknowledged_and_logged(radiusd: Radiusd, subscriber: str, unique: str) -> None:
     # Acct-Output-Gigawords 0xFFFFFFFF: past what a bigint sum holds. Refused by name, acknowledged
     # (spooled, it would fail on every replay), and accounting carries on.
     radiusd.log.mark()
@@ -111,7 +115,7 @@ def test_counters_no_database_can_hold_are_acknowledged_and_logged(radiusd, subs
     assert usage(radiusd.stack, subscriber)[:2] == (before[0] + 10, before[1] + 20)
 
 
-def test_the_detail_spool_is_replayed_into_postgresql(radiusd, subscriber, unique) -> None:  # noqa: ANN001
+def test_the_detail_spool_is_replayed_into_postgresql(radiusd: Radiusd, subscriber: str, unique: str) -> None:
     """The second line behind the journal: when the journal cannot be written (a full disk), the
     accounting section appends the request to the detail spool, and the cloudos_spool server
     replays it through rlm_cloudos. Here an entry is put there as rlm_detail writes one."""
@@ -142,8 +146,8 @@ def test_the_detail_spool_is_replayed_into_postgresql(radiusd, subscriber, uniqu
     assert (after[0] - before[0], after[1] - before[1]) == (1234, 5678)
 
 
-def test_localstack_applied_returns_once_postgresql_has_what_radiusd_answered(radiusd, subscriber,
-                                                                              unique) -> None:  # noqa: ANN001
+def test_localstack_applied_returns_once_postgresql_has_what_radiusd_answered(radiusd: Radiusd, subscriber: str,
+                                                                              unique: str) -> None:
     """What scripts/demo runs before showing the session: ``python -m cloudos.localstack applied``."""
     from cloudos.localstack import main
 

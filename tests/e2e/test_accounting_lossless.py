@@ -14,7 +14,10 @@ from collections import defaultdict
 import psycopg
 import pytest
 
-from tests.conftest import E2E_SECRET
+from cloudos.localstack import Stack
+from tests.conftest import E2E_SECRET, Cli, Radiusd
+from tests.fixtures.nas import Nas
+from tests.fixtures.pg import fetch_one
 
 SUBSCRIBERS = 30
 SESSIONS_PER_SUBSCRIBER = 2
@@ -22,7 +25,7 @@ INTERIMS = 50
 
 
 @pytest.fixture(scope="module")
-def fleet(radiusd, cli):  # noqa: ANN001, ANN201
+def fleet(radiusd: Radiusd, cli: Cli) -> list[tuple[Nas, str, str]]:
     """Three NAS (two tenants) and their subscribers."""
     assert cli("tenant", "add", "bulk").code == 0
     assert cli("plan", "add", "bulk-plan", "--tenant", "bulk", "--rate-limit", "10M/10M").code == 0
@@ -44,7 +47,7 @@ def fleet(radiusd, cli):  # noqa: ANN001, ANN201
     return users
 
 
-def usage_by_user(stack) -> dict[str, int]:  # noqa: ANN001
+def usage_by_user(stack: Stack) -> dict[str, int]:
     with psycopg.connect(stack.database_url) as conn:
         rows = conn.execute(
             "SELECT s.username, sum(u.input_octets + u.output_octets) FROM usage_counter u "
@@ -52,7 +55,8 @@ def usage_by_user(stack) -> dict[str, int]:  # noqa: ANN001
     return {name: int(total) for name, total in rows}
 
 
-def test_postgres_outage_mid_stream_loses_and_doubles_nothing(radiusd, fleet) -> None:  # noqa: ANN001
+def test_postgres_outage_mid_stream_loses_and_doubles_nothing(radiusd: Radiusd,
+                                                               fleet: list[tuple[Nas, str, str]]) -> None:
     rng = random.Random(7)
     # Each session's cumulative counters grow by a random step per interim; some
     # steps are large enough to carry into Gigawords.
@@ -64,7 +68,7 @@ def test_postgres_outage_mid_stream_loses_and_doubles_nothing(radiusd, fleet) ->
 
     # The stream: Start, INTERIMS interims, Stop for every session, interleaved,
     # with some packets sent twice (a NAS retransmitting after a lost answer).
-    packets: list[tuple] = []
+    packets: list[tuple[int, Nas, str, str, str, int, int]] = []
     totals: dict[str, int] = defaultdict(int)
     for nas, user, sid, steps in sessions:
         packets.append((0, nas, "Start", user, sid, 0, 0))
@@ -116,7 +120,7 @@ def test_postgres_outage_mid_stream_loses_and_doubles_nothing(radiusd, fleet) ->
     assert answered == len(packets)
     assert got == dict(totals), f"lost {lost} bytes, double-counted {doubled} bytes"
     with psycopg.connect(stack.database_url) as conn:
-        open_count, stopped = conn.execute(
+        open_count, stopped = fetch_one(conn.execute(
             "SELECT count(*) FILTER (WHERE stopped_at IS NULL), count(*) FILTER (WHERE stopped_at IS NOT NULL) "
-            "FROM session_open WHERE username LIKE 'bulk%%'").fetchone()
+            "FROM session_open WHERE username LIKE 'bulk%%'"))
     assert (open_count, stopped) == (0, len(sessions))

@@ -8,15 +8,16 @@ import psycopg
 import pytest
 from pyrad.client import Timeout
 
-from tests.conftest import add_plan_and_subscriber
+from cloudos.localstack import Stack
+from tests.conftest import Cli, Radiusd, add_plan_and_subscriber
 
 
 @pytest.fixture(scope="module")
-def user(radiusd, cli):  # noqa: ANN001, ANN201
+def user(radiusd: Radiusd, cli: Cli) -> tuple[str, str]:
     return add_plan_and_subscriber("outage-plan", "1M/1M", "outage-user", "outage-pw")
 
 
-def test_postgres_down_then_back(radiusd, user) -> None:  # noqa: ANN001
+def test_postgres_down_then_back(radiusd: Radiusd, user: tuple[str, str]) -> None:
     stack = radiusd.stack
     nas = radiusd.nas(timeout=4, retries=1)
     assert nas.pap(*user).accepted  # the NAS is known to this radiusd
@@ -59,7 +60,7 @@ def test_postgres_down_then_back(radiusd, user) -> None:  # noqa: ANN001
     assert radiusd.pid == stack.radiusd_pid()
 
 
-def journaled_session_stored(stack) -> bool:  # noqa: ANN001
+def journaled_session_stored(stack: Stack) -> bool:
     with psycopg.connect(stack.database_url) as conn:
         row = conn.execute("SELECT host(framed_ip) FROM session_open WHERE acct_session_id = 'outage-session'").fetchone()
     return row == ("10.1.1.1",)

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from cloudos.localstack import REPO, Stack
+from tests.fixtures.pg import fetch_one
 
 #: Enough rows that `cloudos … list --json` writes more than a pipe holds (64 KiB), and
 #: sorted after the demo's own names, so a reader that stops at the first match (grep -q)
@@ -42,7 +43,7 @@ def demo_state(tmp_path: Path) -> Iterator[Path]:
 def crowd(stack: Stack) -> None:
     """Many tenants and plans, named to sort after demo-isp and home-10m."""
     with psycopg.connect(stack.database_url, autocommit=True) as conn:
-        (demo_isp,) = conn.execute("SELECT id FROM tenant WHERE name = 'demo-isp'").fetchone()  # type: ignore[misc]
+        (demo_isp,) = fetch_one(conn.execute("SELECT id FROM tenant WHERE name = 'demo-isp'"))
         conn.execute("INSERT INTO tenant (name, timezone) SELECT 'zz-isp-' || g, 'Asia/Karachi' "
                      "FROM generate_series(1, %s) g ON CONFLICT DO NOTHING", (EXTRA_TENANTS,))
         conn.execute("INSERT INTO plan (tenant_id, name, rate_limit, address_list, ip_pool) "

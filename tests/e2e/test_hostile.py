@@ -11,21 +11,21 @@ import pytest
 from pyrad import packet
 from pyrad.client import Timeout
 
-from tests.conftest import E2E_SECRET, add_plan_and_subscriber
+from tests.conftest import E2E_SECRET, Cli, Radiusd, add_plan_and_subscriber
 
 
 @pytest.fixture(scope="module")
-def known(radiusd, cli):  # noqa: ANN001, ANN201
+def known(radiusd: Radiusd, cli: Cli) -> tuple[str, str]:
     """A valid subscriber to prove radiusd still answers after each attack."""
     return add_plan_and_subscriber("hostile-plan", "1M/1M", "steady", "steady-pw")
 
 
-def still_serving(radiusd, known) -> None:  # noqa: ANN001
+def still_serving(radiusd: Radiusd, known: tuple[str, str]) -> None:
     assert radiusd.alive(), "radiusd died"
     assert radiusd.nas().pap(*known).accepted
 
 
-def test_empty_user_name(radiusd, known) -> None:  # noqa: ANN001
+def test_empty_user_name(radiusd: Radiusd, known: tuple[str, str]) -> None:
     radiusd.log.mark()
     reply = radiusd.nas().pap("", "x")
     assert reply.rejected
@@ -35,7 +35,7 @@ def test_empty_user_name(radiusd, known) -> None:  # noqa: ANN001
     still_serving(radiusd, known)
 
 
-def test_longest_user_name(radiusd, known) -> None:  # noqa: ANN001
+def test_longest_user_name(radiusd: Radiusd, known: tuple[str, str]) -> None:
     radiusd.log.mark()
     name = "u" * 253
     reply = radiusd.nas().pap(name, "x")
@@ -44,7 +44,7 @@ def test_longest_user_name(radiusd, known) -> None:  # noqa: ANN001
     still_serving(radiusd, known)
 
 
-def test_non_utf8_user_name(radiusd, known) -> None:  # noqa: ANN001
+def test_non_utf8_user_name(radiusd: Radiusd, known: tuple[str, str]) -> None:
     radiusd.log.mark()
     nas = radiusd.nas()
     pkt = nas.client().CreateAuthPacket(code=packet.AccessRequest)
@@ -70,13 +70,13 @@ def test_non_utf8_user_name(radiusd, known) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("name", ["x' OR '1'='1", "a; DROP TABLE subscriber; --", "%s%s%n", "\\\"'`$(id)"])
-def test_sql_metacharacters(radiusd, known, name) -> None:  # noqa: ANN001
+def test_sql_metacharacters(radiusd: Radiusd, known: tuple[str, str], name: str) -> None:
     reply = radiusd.nas().pap(name, "' OR 1=1 --")
     assert reply.rejected and reply.one("Reply-Message") == "unknown user"
     still_serving(radiusd, known)
 
 
-def test_missing_password_attributes(radiusd, known) -> None:  # noqa: ANN001
+def test_missing_password_attributes(radiusd: Radiusd, known: tuple[str, str]) -> None:
     radiusd.log.mark()
     nas = radiusd.nas()
     pkt = nas.client().CreateAuthPacket(code=packet.AccessRequest)
@@ -90,7 +90,7 @@ def test_missing_password_attributes(radiusd, known) -> None:  # noqa: ANN001
     still_serving(radiusd, known)
 
 
-def test_missing_user_name(radiusd, known) -> None:  # noqa: ANN001
+def test_missing_user_name(radiusd: Radiusd, known: tuple[str, str]) -> None:
     nas = radiusd.nas()
     pkt = nas.client().CreateAuthPacket(code=packet.AccessRequest)
     pkt["User-Password"] = pkt.PwCrypt("x")
@@ -99,7 +99,7 @@ def test_missing_user_name(radiusd, known) -> None:  # noqa: ANN001
     still_serving(radiusd, known)
 
 
-def test_wrong_secret_gets_no_answer(radiusd, known) -> None:  # noqa: ANN001
+def test_wrong_secret_gets_no_answer(radiusd: Radiusd, known: tuple[str, str]) -> None:
     radiusd.log.mark()
     with pytest.raises(Timeout):
         radiusd.nas(secret="not-the-secret", timeout=1, retries=1).pap(*known)
@@ -108,11 +108,11 @@ def test_wrong_secret_gets_no_answer(radiusd, known) -> None:  # noqa: ANN001
     still_serving(radiusd, known)
 
 
-def malformed(radiusd) -> int:  # noqa: ANN001
+def malformed(radiusd: Radiusd) -> int:
     return int(radiusd.stack.radius_stats()["FreeRADIUS-Total-Auth-Malformed-Requests"])
 
 
-def test_no_message_authenticator_is_dropped(radiusd, known) -> None:  # noqa: ANN001
+def test_no_message_authenticator_is_dropped(radiusd: Radiusd, known: tuple[str, str]) -> None:
     # FreeRADIUS 3.2.7 drops these in rad_packet_ok() and says why only in debug
     # mode (FR_DEBUG_STRERROR_PRINTF, "Insecure packet ... does not contain
     # required Message-Authenticator"); at the normal level the drop shows in its
@@ -130,7 +130,7 @@ def test_no_message_authenticator_is_dropped(radiusd, known) -> None:  # noqa: A
     still_serving(radiusd, known)
 
 
-def test_unknown_nas_gets_no_answer(radiusd, known) -> None:  # noqa: ANN001
+def test_unknown_nas_gets_no_answer(radiusd: Radiusd, known: tuple[str, str]) -> None:
     radiusd.log.mark()
     with pytest.raises(Timeout):
         radiusd.nas(source="127.0.0.99", timeout=1, retries=1).pap(*known)
@@ -140,7 +140,7 @@ def test_unknown_nas_gets_no_answer(radiusd, known) -> None:  # noqa: ANN001
     still_serving(radiusd, known)
 
 
-def test_random_bytes_burst_on_both_ports(radiusd, known) -> None:  # noqa: ANN001
+def test_random_bytes_burst_on_both_ports(radiusd: Radiusd, known: tuple[str, str]) -> None:
     before = malformed(radiusd)
     rng = random.Random(2024)
     nas = radiusd.nas()
@@ -158,7 +158,7 @@ def test_random_bytes_burst_on_both_ports(radiusd, known) -> None:  # noqa: ANN0
     still_serving(radiusd, known)
 
 
-def test_nas_added_and_removed_without_restart(radiusd, cli, known, unique) -> None:  # noqa: ANN001
+def test_nas_added_and_removed_without_restart(radiusd: Radiusd, cli: Cli, known: tuple[str, str], unique: str) -> None:
     tenant = f"live{unique}"
     assert cli("tenant", "add", tenant).code == 0
     assert cli("plan", "add", "p", "--tenant", tenant, "--rate-limit", "3M/3M").code == 0

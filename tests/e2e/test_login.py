@@ -5,18 +5,21 @@ from __future__ import annotations
 import json
 import time
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 
+from cloudos.localstack import Stack
 from rlm_cloudos.policy import interim_interval
+from tests.conftest import Cli, Radiusd
 
 PKT = ZoneInfo("Asia/Karachi")
 
 
 @pytest.fixture(scope="module")
-def plans(radiusd, cli):  # noqa: ANN001, ANN201
+def plans(radiusd: Radiusd, cli: Cli) -> dict[str, str]:
     r = cli("plan", "add", "home-8m", "--tenant", "e2e", "--rate-limit", "2M/8M", "--quota", "100GB",
             "--fup-rate-limit", "512k/1M", "--address-list", "pppoe-active", "--ip-pool", "pool-home", "--price", "2500")
     assert r.code == 0, r.err
@@ -25,7 +28,7 @@ def plans(radiusd, cli):  # noqa: ANN001, ANN201
     return {"pppoe": "home-8m", "hotspot": "hotspot-day"}
 
 
-def add_sub(cli, name: str, password: str, *extra: str, plan: str = "home-8m") -> int:  # noqa: ANN001
+def add_sub(cli: Cli, name: str, password: str, *extra: str, plan: str = "home-8m") -> int:
     r = cli("subscriber", "add", name, "--tenant", "e2e", "--plan", plan, "--password-stdin", *extra,
             stdin=password + "\n")
     assert r.code == 0, r.err
@@ -33,10 +36,11 @@ def add_sub(cli, name: str, password: str, *extra: str, plan: str = "home-8m") -
     return int(json.loads(shown.out)["id"])
 
 
-def auth_log_rows(stack, username: str, expect: int, timeout: float = 5.0) -> list[tuple]:  # noqa: ANN001
+def auth_log_rows(stack: Stack, username: str, expect: int,
+                  timeout: float = 5.0) -> list[tuple[Any, ...]]:
     """The auth-log rows of ``username`` once ``expect`` of them are written (the writer is asynchronous)."""
     deadline = time.monotonic() + timeout
-    rows: list[tuple] = []
+    rows: list[tuple[Any, ...]] = []
     while time.monotonic() < deadline:
         with psycopg.connect(stack.database_url) as conn:
             rows = conn.execute(
@@ -61,7 +65,7 @@ def seconds_until_midnight_after(day: date) -> float:
 
 
 @pytest.mark.parametrize("method", ["pap", "chap", "mschapv2"])
-def test_pppoe_login_accepts_with_every_reply_attribute(radiusd, cli, plans, unique, method) -> None:  # noqa: ANN001
+def test_pppoe_login_accepts_with_every_reply_attribute(radiusd: Radiusd, cli: Cli, plans: dict[str, str], unique: str, method: str) -> None:
     paid = date.today() + timedelta(days=20)
     sub_id = add_sub(cli, unique, "s3cret-Pw!", "--expires", paid.isoformat(), "--mac", "AA:BB:CC:00:00:01")
     reply = getattr(radiusd.nas(), method)(unique, "s3cret-Pw!", mac="AA:BB:CC:00:00:01")
@@ -84,7 +88,7 @@ def test_pppoe_login_accepts_with_every_reply_attribute(radiusd, cli, plans, uni
 
 
 @pytest.mark.parametrize("method", ["pap", "chap", "mschapv2"])
-def test_wrong_password_is_rejected_with_reason(radiusd, cli, plans, unique, method) -> None:  # noqa: ANN001
+def test_wrong_password_is_rejected_with_reason(radiusd: Radiusd, cli: Cli, plans: dict[str, str], unique: str, method: str) -> None:
     add_sub(cli, unique, "right-password")
     radiusd.log.mark()
     reply = getattr(radiusd.nas(), method)(unique, "wrong-password")
@@ -97,7 +101,7 @@ def test_wrong_password_is_rejected_with_reason(radiusd, cli, plans, unique, met
     assert "right-password" not in log and "wrong-password" not in log
 
 
-def test_hotspot_chap_login(radiusd, cli, plans, unique) -> None:  # noqa: ANN001
+def test_hotspot_chap_login(radiusd: Radiusd, cli: Cli, plans: dict[str, str], unique: str) -> None:
     sub_id = add_sub(cli, unique, "hs-pass-1", "--static-ip", "10.5.50.20", plan="hotspot-day")
     reply = radiusd.nas().chap(unique, "hs-pass-1", hotspot=True, mac="AA:BB:CC:00:00:77", port_id="wlan1",
                                service="hotspot1",
@@ -112,7 +116,7 @@ def test_hotspot_chap_login(radiusd, cli, plans, unique) -> None:  # noqa: ANN00
         ("accept", "ok", "chap", "AA:BB:CC:00:00:77", "Wireless-802.11", False)]
 
 
-def test_unknown_user(radiusd, plans, unique) -> None:  # noqa: ANN001
+def test_unknown_user(radiusd: Radiusd, plans: dict[str, str], unique: str) -> None:
     radiusd.log.mark()
     reply = radiusd.nas().pap(unique, "whatever")
     assert reply.rejected and reply.one("Reply-Message") == "unknown user"
@@ -120,7 +124,7 @@ def test_unknown_user(radiusd, plans, unique) -> None:  # noqa: ANN001
     assert f"user={unique} reason=unknown_user" in radiusd.log.since()
 
 
-def test_suspended_then_resumed(radiusd, cli, plans, unique) -> None:  # noqa: ANN001
+def test_suspended_then_resumed(radiusd: Radiusd, cli: Cli, plans: dict[str, str], unique: str) -> None:
     add_sub(cli, unique, "pw-suspend-1")
     assert cli("subscriber", "suspend", unique, "--tenant", "e2e", "--reason", "unpaid").code == 0
     reply = radiusd.nas().pap(unique, "pw-suspend-1")
@@ -131,7 +135,7 @@ def test_suspended_then_resumed(radiusd, cli, plans, unique) -> None:  # noqa: A
     assert [r[:2] for r in rows] == [("reject", "suspended"), ("accept", "ok")]
 
 
-def test_expired_plan_is_rejected_and_renewal_restores(radiusd, cli, plans, unique) -> None:  # noqa: ANN001
+def test_expired_plan_is_rejected_and_renewal_restores(radiusd: Radiusd, cli: Cli, plans: dict[str, str], unique: str) -> None:
     yesterday = datetime.now(PKT).date() - timedelta(days=1)
     add_sub(cli, unique, "pw-exp-1", "--expires", yesterday.isoformat())
     reply = radiusd.nas().chap(unique, "pw-exp-1")
@@ -144,7 +148,7 @@ def test_expired_plan_is_rejected_and_renewal_restores(radiusd, cli, plans, uniq
     assert left - 10 <= reply.one("Session-Timeout") <= left + 1
 
 
-def test_session_timeout_capped_at_end_of_paid_day(radiusd, cli, plans, unique) -> None:  # noqa: ANN001
+def test_session_timeout_capped_at_end_of_paid_day(radiusd: Radiusd, cli: Cli, plans: dict[str, str], unique: str) -> None:
     today = datetime.now(PKT).date()
     add_sub(cli, unique, "pw-today-1", "--expires", today.isoformat())
     reply = radiusd.nas().pap(unique, "pw-today-1")
@@ -153,7 +157,7 @@ def test_session_timeout_capped_at_end_of_paid_day(radiusd, cli, plans, unique) 
     assert left - 10 <= reply.one("Session-Timeout") <= left + 1  # rounded up
 
 
-def test_mac_binding(radiusd, cli, plans, unique) -> None:  # noqa: ANN001
+def test_mac_binding(radiusd: Radiusd, cli: Cli, plans: dict[str, str], unique: str) -> None:
     add_sub(cli, unique, "pw-mac-1", "--mac", "aa-bb-cc-11-22-33")
     nas = radiusd.nas()
     assert nas.pap(unique, "pw-mac-1", mac="AA:BB:CC:11:22:33").accepted
@@ -165,7 +169,7 @@ def test_mac_binding(radiusd, cli, plans, unique) -> None:  # noqa: ANN001
         ("accept", "ok"), ("reject", "mac_mismatch"), ("reject", "mac_mismatch")]
 
 
-def test_walled_garden_accepts_expired_and_suspended(radiusd, cli, plans, unique) -> None:  # noqa: ANN001
+def test_walled_garden_accepts_expired_and_suspended(radiusd: Radiusd, cli: Cli, plans: dict[str, str], unique: str) -> None:
     # A tenant of its own on another loopback address, so the e2e tenant keeps rejecting.
     tenant = f"wg{unique}"
     assert cli("tenant", "add", tenant).code == 0
@@ -202,7 +206,7 @@ def test_walled_garden_accepts_expired_and_suspended(radiusd, cli, plans, unique
                     ("suspended1", "accept", "suspended", True), ("suspended1", "reject", "wrong_password", False)]
 
 
-def test_same_username_in_two_tenants_is_two_subscribers(radiusd, cli, plans, unique) -> None:  # noqa: ANN001
+def test_same_username_in_two_tenants_is_two_subscribers(radiusd: Radiusd, cli: Cli, plans: dict[str, str], unique: str) -> None:
     tenant = f"other{unique}"
     assert cli("tenant", "add", tenant).code == 0
     assert cli("nas", "add", "n1", "--tenant", tenant, "--address", "127.0.0.3", "--secret-stdin",

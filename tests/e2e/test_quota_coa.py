@@ -11,14 +11,17 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 
-from cloudos.localstack import free_port
+from cloudos.localstack import Stack, free_port
+from tests.conftest import Cli, Radiusd
 from tests.fixtures.routeros import RouterOS
 
 NAS_ADDRESS = "127.0.0.30"
@@ -28,7 +31,7 @@ MB = 10**6
 
 
 @pytest.fixture(scope="module")
-def router(radiusd, cli):  # noqa: ANN001, ANN201
+def router(radiusd: Radiusd, cli: Cli) -> Iterator[RouterOS]:
     port = free_port()
     stand_in = RouterOS(NAS_ADDRESS, port, SECRET)
     assert cli("tenant", "add", TENANT).code == 0
@@ -45,7 +48,7 @@ def router(radiusd, cli):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture(scope="module")
-def worker(router, stack):  # noqa: ANN001, ANN201
+def worker(router: RouterOS, stack: Stack) -> Iterator[subprocess.Popen[bytes]]:
     """`cloudos worker` as a process of its own, as in production."""
     cloudos = str(Path(sys.executable).with_name("cloudos"))
     log = open(stack.state / "worker.log", "ab")
@@ -57,20 +60,20 @@ def worker(router, stack):  # noqa: ANN001, ANN201
     log.close()
 
 
-def add(cli, user: str, plan: str, password: str = "coa-pw", *extra: str) -> None:  # noqa: ANN001
+def add(cli: Cli, user: str, plan: str, password: str = "coa-pw", *extra: str) -> None:
     r = cli("subscriber", "add", user, "--tenant", TENANT, "--plan", plan, "--password-stdin", *extra,
             stdin=password + "\n")
     assert r.code == 0, r.err
 
 
-def outbox(stack, user: str) -> list[tuple]:  # noqa: ANN001
+def outbox(stack: Stack, user: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(stack.database_url) as conn:
         return conn.execute(
             "SELECT kind, reason, status, result FROM coa_outbox WHERE attributes->>'User-Name' = %s ORDER BY id",
             (user,)).fetchall()
 
 
-def wait_outbox(stack, user: str, n: int, timeout: float = 10) -> list[tuple]:  # noqa: ANN001
+def wait_outbox(stack: Stack, user: str, n: int, timeout: float = 10) -> list[tuple[Any, ...]]:
     deadline = time.monotonic() + timeout
     while True:
         rows = outbox(stack, user)
@@ -79,7 +82,7 @@ def wait_outbox(stack, user: str, n: int, timeout: float = 10) -> list[tuple]:  
         time.sleep(0.1)
 
 
-def test_login_is_told_the_quota_left(radiusd, router, cli, unique) -> None:  # noqa: ANN001
+def test_login_is_told_the_quota_left(radiusd: Radiusd, router: RouterOS, cli: Cli, unique: str) -> None:
     add(cli, unique, "big-quota")
     nas = radiusd.nas(secret=SECRET, source=NAS_ADDRESS)
     reply = nas.pap(unique, "coa-pw")
@@ -93,7 +96,7 @@ def test_login_is_told_the_quota_left(radiusd, router, cli, unique) -> None:  # 
     assert reply.one("Mikrotik-Total-Limit") == 10 * 10**9 - (2**32 + 5) - 3 * 10**9
 
 
-def test_quota_crossed_sends_coa_with_the_fup_rate(radiusd, router, worker, cli, unique) -> None:  # noqa: ANN001
+def test_quota_crossed_sends_coa_with_the_fup_rate(radiusd: Radiusd, router: RouterOS, worker: subprocess.Popen[bytes], cli: Cli, unique: str) -> None:
     add(cli, unique, "fup-plan")
     nas = radiusd.nas(secret=SECRET, source=NAS_ADDRESS)
     reply = nas.pap(unique, "coa-pw")
@@ -121,7 +124,7 @@ def test_quota_crossed_sends_coa_with_the_fup_rate(radiusd, router, worker, cli,
     assert "Mikrotik-Total-Limit" not in reply.attrs
 
 
-def test_quota_crossed_without_fup_disconnects(radiusd, router, worker, cli, unique) -> None:  # noqa: ANN001
+def test_quota_crossed_without_fup_disconnects(radiusd: Radiusd, router: RouterOS, worker: subprocess.Popen[bytes], cli: Cli, unique: str) -> None:
     add(cli, unique, "hard-cap")
     nas = radiusd.nas(secret=SECRET, source=NAS_ADDRESS)
     sid = f"{unique}-s"
@@ -137,7 +140,7 @@ def test_quota_crossed_without_fup_disconnects(radiusd, router, worker, cli, uni
     assert reply.rejected and reply.one("Reply-Message") == "quota exhausted"
 
 
-def test_suspend_disconnects_online_sessions(radiusd, router, worker, cli, unique) -> None:  # noqa: ANN001
+def test_suspend_disconnects_online_sessions(radiusd: Radiusd, router: RouterOS, worker: subprocess.Popen[bytes], cli: Cli, unique: str) -> None:
     add(cli, unique, "single")
     nas = radiusd.nas(secret=SECRET, source=NAS_ADDRESS)
     nas.acct("Start", unique, f"{unique}-s", framed_ip="10.50.0.12")
@@ -148,7 +151,7 @@ def test_suspend_disconnects_online_sessions(radiusd, router, worker, cli, uniqu
     assert wait_outbox(radiusd.stack, unique, 1) == [("disconnect", "suspended", "ack", "DISCONNECT_ACK")]
 
 
-def test_admin_disconnect_and_nak_is_recorded(radiusd, router, worker, cli, unique) -> None:  # noqa: ANN001
+def test_admin_disconnect_and_nak_is_recorded(radiusd: Radiusd, router: RouterOS, worker: subprocess.Popen[bytes], cli: Cli, unique: str) -> None:
     add(cli, unique, "single")
     nas = radiusd.nas(secret=SECRET, source=NAS_ADDRESS)
     nas.acct("Start", unique, f"{unique}-s", framed_ip="10.50.0.13")
@@ -164,7 +167,7 @@ def test_admin_disconnect_and_nak_is_recorded(radiusd, router, worker, cli, uniq
     assert cli("session", "disconnect", "nobody-online", "--tenant", TENANT).code == 1
 
 
-def test_unanswered_request_times_out_after_retries(radiusd, router, worker, cli, unique) -> None:  # noqa: ANN001
+def test_unanswered_request_times_out_after_retries(radiusd: Radiusd, router: RouterOS, worker: subprocess.Popen[bytes], cli: Cli, unique: str) -> None:
     add(cli, unique, "single")
     radiusd.nas(secret=SECRET, source=NAS_ADDRESS).acct("Start", unique, f"{unique}-s", framed_ip="10.50.0.14")
     router.mode = "silent"
@@ -179,7 +182,7 @@ def test_unanswered_request_times_out_after_retries(radiusd, router, worker, cli
         router.mode = "ack"
 
 
-def test_simultaneous_use(radiusd, router, cli, unique) -> None:  # noqa: ANN001
+def test_simultaneous_use(radiusd: Radiusd, router: RouterOS, cli: Cli, unique: str) -> None:
     add(cli, unique, "single")
     nas = radiusd.nas(secret=SECRET, source=NAS_ADDRESS)
     assert nas.pap(unique, "coa-pw", mac="AA:00:00:00:00:01").accepted
@@ -192,7 +195,7 @@ def test_simultaneous_use(radiusd, router, cli, unique) -> None:  # noqa: ANN001
     assert nas.pap(unique, "coa-pw", mac="AA:00:00:00:00:02").accepted
 
 
-def test_stale_session_is_reaped(radiusd, router, cli, unique) -> None:  # noqa: ANN001
+def test_stale_session_is_reaped(radiusd: Radiusd, router: RouterOS, cli: Cli, unique: str) -> None:
     add(cli, unique, "single")
     nas = radiusd.nas(secret=SECRET, source=NAS_ADDRESS)
     # A Start from an hour ago (Acct-Delay-Time), and no interim since: the NAS rebooted silently.
@@ -206,7 +209,7 @@ def test_stale_session_is_reaped(radiusd, router, cli, unique) -> None:  # noqa:
     assert row["terminate_cause"] == "Stale" and row["stopped_at"] is not None
 
 
-def test_session_list_and_usage(radiusd, router, cli, unique) -> None:  # noqa: ANN001
+def test_session_list_and_usage(radiusd: Radiusd, router: RouterOS, cli: Cli, unique: str) -> None:
     add(cli, unique, "big-quota")
     nas = radiusd.nas(secret=SECRET, source=NAS_ADDRESS)
     nas.acct("Start", unique, f"{unique}-l", framed_ip="10.50.0.20")
@@ -220,7 +223,7 @@ def test_session_list_and_usage(radiusd, router, cli, unique) -> None:  # noqa: 
     assert shown["usage"]["total_bytes"] == 6000 and len(shown["online_sessions"]) == 1
 
 
-def test_month_boundary_in_karachi_starts_a_new_quota_period(radiusd, router, cli, unique) -> None:  # noqa: ANN001
+def test_month_boundary_in_karachi_starts_a_new_quota_period(radiusd: Radiusd, router: RouterOS, cli: Cli, unique: str) -> None:
     add(cli, unique, "big-quota")
     nas = radiusd.nas(secret=SECRET, source=NAS_ADDRESS)
     now = datetime.now(timezone.utc)

@@ -7,13 +7,16 @@ import time
 
 import pytest
 
+from tests.conftest import Cli, Radiusd
+from tests.fixtures.nas import Nas
+
 NAS_ADDRESS = "127.0.0.40"
 SECRET = "redis-nas-shared-secret"
 TENANT = "redis-isp"
 
 
 @pytest.fixture(scope="module")
-def nas(radiusd, cli):  # noqa: ANN001, ANN201
+def nas(radiusd: Radiusd, cli: Cli) -> Nas:
     assert cli("tenant", "add", TENANT).code == 0
     assert cli("tenant", "set", TENANT, "--login-fail-limit", "3", "--login-fail-window", "60",
                "--login-lockout", "4").code == 0
@@ -23,12 +26,12 @@ def nas(radiusd, cli):  # noqa: ANN001, ANN201
     return radiusd.nas(secret=SECRET, source=NAS_ADDRESS)
 
 
-def add(cli, user: str, password: str = "right-pw") -> None:  # noqa: ANN001
+def add(cli: Cli, user: str, password: str = "right-pw") -> None:
     r = cli("subscriber", "add", user, "--tenant", TENANT, "--plan", "p", "--password-stdin", stdin=password + "\n")
     assert r.code == 0, r.err
 
 
-def test_wrong_passwords_lock_the_username_out_for_a_while(radiusd, nas, cli, unique) -> None:  # noqa: ANN001
+def test_wrong_passwords_lock_the_username_out_for_a_while(radiusd: Radiusd, nas: Nas, cli: Cli, unique: str) -> None:
     add(cli, unique)
     radiusd.log.mark()
     for _ in range(3):
@@ -42,7 +45,7 @@ def test_wrong_passwords_lock_the_username_out_for_a_while(radiusd, nas, cli, un
     assert nas.pap(unique, "right-pw").accepted
 
 
-def test_the_count_is_shared_and_an_admin_unlocks(radiusd, nas, cli, unique) -> None:  # noqa: ANN001
+def test_the_count_is_shared_and_an_admin_unlocks(radiusd: Radiusd, nas: Nas, cli: Cli, unique: str) -> None:
     add(cli, unique)
     for _ in range(2):
         assert nas.pap(unique, "guess").rejected
@@ -58,7 +61,7 @@ def test_the_count_is_shared_and_an_admin_unlocks(radiusd, nas, cli, unique) -> 
     assert nas.pap(unique, "new-pw").accepted
 
 
-def test_redis_down_authorize_carries_on_from_postgres(radiusd, nas, cli, unique) -> None:  # noqa: ANN001
+def test_redis_down_authorize_carries_on_from_postgres(radiusd: Radiusd, nas: Nas, cli: Cli, unique: str) -> None:
     add(cli, unique)
     stack = radiusd.stack
     radiusd.log.mark()
@@ -78,7 +81,7 @@ def test_redis_down_authorize_carries_on_from_postgres(radiusd, nas, cli, unique
         time.sleep(3.5)  # radiusd tries Redis again once its breaker closes (3 s)
 
 
-def test_cached_policy_serves_a_recent_snapshot_while_postgres_is_down(radiusd, nas, cli, unique) -> None:  # noqa: ANN001
+def test_cached_policy_serves_a_recent_snapshot_while_postgres_is_down(radiusd: Radiusd, nas: Nas, cli: Cli, unique: str) -> None:
     tenant = f"cache{unique}"
     address = "127.0.0.41"
     assert cli("tenant", "add", tenant).code == 0

@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 from cloudos.localstack import Stack
 from rlm_cloudos import coa
 from rlm_cloudos.policy import billing_period, expires_at_for_date
+from tests.conftest import Cli
+from tests.fixtures.pg import fetch_one
 from tests.integration.world import ACCOUNT, MAC, NAS1, NAS2, World, build_world
 
 UTC = timezone.utc
@@ -45,7 +47,7 @@ class AcctWorld(World):
         return row[:6]
 
     def usage(self, user: str) -> list[tuple[datetime, datetime, int, int, int]]:
-        return [tuple(r) for r in self.conn.execute(  # type: ignore[misc]
+        return [tuple(r) for r in self.conn.execute(
             "SELECT period_start, period_end, input_octets, output_octets, session_time FROM usage_counter "
             "WHERE subscriber_id = %s ORDER BY period_start", (self.subscribers[user],))]
 
@@ -72,7 +74,7 @@ class AcctWorld(World):
 
 
 @pytest.fixture
-def world(fresh_db: str, cli) -> Iterator[AcctWorld]:  # noqa: ANN001 - tests/conftest's run_cli
+def world(fresh_db: str, cli: Cli) -> Iterator[AcctWorld]:
     yield from build_world(fresh_db, cli, AcctWorld)
 
 
@@ -310,9 +312,9 @@ def test_usage_within_the_quota_queues_nothing(world: AcctWorld) -> None:
 # ----------------------------------------------------------------------- (h) reaping stale sessions
 def test_reap_closes_stale_sessions_and_leaves_fresh_ones(world: AcctWorld) -> None:
     now = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
-    (cutoff,) = world.conn.execute("SELECT cloudos_stale_cutoff(%s, 300)", (now,)).fetchone()  # type: ignore[misc]
+    (cutoff,) = fetch_one(world.conn.execute("SELECT cloudos_stale_cutoff(%s, 300)", (now,)))
     assert cutoff == now - timedelta(seconds=2 * 330 + 60)
-    (wide,) = world.conn.execute("SELECT cloudos_stale_cutoff(%s, 600)", (now,)).fetchone()  # type: ignore[misc]
+    (wide,) = fetch_one(world.conn.execute("SELECT cloudos_stale_cutoff(%s, 600)", (now,)))
     assert wide == now - timedelta(seconds=2 * 660 + 60)
     stale, edge, fresh, old = new_uid(), new_uid(), new_uid(), new_uid()
     world.account(stale, "Interim-Update", "ali", cutoff - timedelta(seconds=1), 10, 20, 30)
@@ -320,8 +322,8 @@ def test_reap_closes_stale_sessions_and_leaves_fresh_ones(world: AcctWorld) -> N
     world.account(fresh, "Interim-Update", "fupper", now - timedelta(seconds=5), 1, 2, 3)
     world.account(old, "Stop", "ali", now - timedelta(days=3), 1, 1, 1, cause="User-Request")
 
-    (reaped, purged) = world.conn.execute("SELECT reaped, purged FROM cloudos_reap_sessions(%s)",
-                                          (now,)).fetchone()  # type: ignore[misc]
+    (reaped, purged) = fetch_one(world.conn.execute("SELECT reaped, purged FROM cloudos_reap_sessions(%s)",
+                                                    (now,)))
     assert (reaped, purged) == (1, 1)
     row = world.open_row(stale)
     assert (row["stopped_at"], row["terminate_cause"]) == (cutoff - timedelta(seconds=1), "Stale")
@@ -392,10 +394,10 @@ def test_a_batch_does_exactly_what_the_same_packets_do_one_by_one(world: AcctWor
     db.open()
     try:
         with world.conn.transaction(force_rollback=True):
-            one_by_one = [world.conn.execute(ACCOUNT, (
+            one_by_one = [fetch_one(world.conn.execute(ACCOUNT, (
                 p.nas_address, p.acct_unique_id, p.status, p.user_name, p.acct_session_id, T0, p.input_octets,
                 p.output_octets, p.session_time, p.framed_ip, p.calling_station_id, p.nas_port_id,
-                p.terminate_cause)).fetchone() for p in packets]
+                p.terminate_cause))) for p in packets]
             expected = state()
         before = state()
         # Dated T0 like the packets above: Acct-Delay-Time reaches back from now to T0.
@@ -494,8 +496,8 @@ def test_cloudos_account_journal_reads_the_keys_the_writer_writes(world: AcctWor
 
     from rlm_cloudos.store.journal_record import REQUEST_KEYS
 
-    (source,) = world.conn.execute(
-        "SELECT pg_get_functiondef('cloudos_account_journal(jsonb, double precision)'::regprocedure)").fetchone()  # type: ignore[misc]
+    (source,) = fetch_one(world.conn.execute(
+        "SELECT pg_get_functiondef('cloudos_account_journal(jsonb, double precision)'::regprocedure)"))
     read = set(re.findall(r"r->>'(\w+)'", source))
     assert read == {"v", "received", *REQUEST_KEYS}
 

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -21,6 +22,8 @@ from rlm_cloudos.policy.sessions import LiveSession, stale_after
 from rlm_cloudos.store.authz import AuthzCache, AuthzFeed
 from rlm_cloudos.store.pg import Database
 from rlm_cloudos.store.rows import AccessContext
+from tests.conftest import Cli
+from tests.fixtures.pg import fetch_one
 from tests.integration.world import MAC, NAS1, NAS2, World, build_world
 
 UTC = timezone.utc
@@ -48,7 +51,7 @@ class FeedWorld(World):
 
 
 @pytest.fixture
-def world(fresh_db: str, cli) -> Iterator[FeedWorld]:  # noqa: ANN001 - tests/conftest's run_cli
+def world(fresh_db: str, cli: Cli) -> Iterator[FeedWorld]:
     yield from build_world(fresh_db, cli, FeedWorld)
 
 
@@ -75,11 +78,12 @@ def test_stale_after_is_cloudos_stale_cutoff(stack: Stack) -> None:
     assert len(rows) == len(interims)
     wrong = [(i, sql, stale_after(i)) for i, sql in rows if sql != stale_after(i)]
     assert wrong == []
-    assert dict(rows)[300] == 720 and dict(rows)[60] == 192
+    cutoffs: dict[int, Decimal] = dict(rows)
+    assert cutoffs[300] == 720 and cutoffs[60] == 192
 
 
 # ----------------------------------------------------------------------- triggers
-def test_admin_changes_are_announced(world: FeedWorld, listener: psycopg.Connection[Any], cli) -> None:  # noqa: ANN001
+def test_admin_changes_are_announced(world: FeedWorld, listener: psycopg.Connection[Any], cli: Cli) -> None:
     ali, home = world.subscribers["ali"], world.plans["home"]
 
     def announced(*argv: str, stdin: str | None = None) -> list[str]:
@@ -96,12 +100,11 @@ def test_admin_changes_are_announced(world: FeedWorld, listener: psycopg.Connect
     assert announced("plan", "update", "home", "--rate-limit", "3M/9M") == [f"P {home}"]
     assert announced("tenant", "set", "t1", "--interim-interval", "600") == [f"T {world.tenant}"]
     added = announced("nas", "add", "n3", "--address", NAS3, "--secret-stdin", stdin="secret-secret-3\n")
-    (n3,) = world.conn.execute("SELECT id FROM nas WHERE name = 'n3'").fetchone()  # type: ignore[misc]
+    (n3,) = fetch_one(world.conn.execute("SELECT id FROM nas WHERE name = 'n3'"))
     assert added == [f"N {n3}"]
     assert announced("nas", "remove", "n3") == [f"N {n3}"]
     new = announced("subscriber", "add", "newbie", "--plan", "home", "--password-stdin", stdin="pw-newbie\n")
-    (newbie,) = world.conn.execute(  # type: ignore[misc]
-        "SELECT id FROM subscriber WHERE username = 'newbie'").fetchone()
+    (newbie,) = fetch_one(world.conn.execute("SELECT id FROM subscriber WHERE username = 'newbie'"))
     assert new == [f"S {newbie}"]
     # Changes nothing authorize reads: listing is silent.
     assert announced("subscriber", "list") == []
@@ -241,7 +244,7 @@ def fed(world: FeedWorld) -> Iterator[tuple[Pair, list[tuple[str, dict[str, Any]
 
 
 def test_the_cache_answers_what_postgresql_reads(world: FeedWorld, fed: tuple[Pair, list[Any]],
-                                                 cli) -> None:  # noqa: ANN001
+                                                 cli: Cli) -> None:
     p, logs = fed
     a1, a2, c1, c2 = new_uid(), new_uid(), new_uid(), new_uid()
 

@@ -5,19 +5,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import psycopg
 import pytest
 
 from rlm_cloudos.store import notices
+from tests.conftest import Cli
+from tests.fixtures.pg import fetch_one
 from tests.integration.world import World, build_world
 
 T0 = datetime(2026, 11, 15, 12, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def world(fresh_db: str, cli: Callable[..., Any]) -> Iterator[World]:
+def world(fresh_db: str, cli: Cli) -> Iterator[World]:
     yield from build_world(fresh_db, cli, World)
 
 
@@ -58,7 +59,7 @@ def test_the_triggers_announce_tenants_plans_subscribers_and_nas(world: World,
     assert parsed(heard()) == [notices.SubscriberChanged(ali)]
     c.execute("UPDATE nas SET coa_port = 1700 WHERE id = %s", (n1,))
     assert parsed(heard()) == [notices.NasChanged(n1)]
-    (gone,) = c.execute("DELETE FROM subscriber WHERE username = 'fupper' RETURNING id").fetchone()  # type: ignore[misc]
+    (gone,) = fetch_one(c.execute("DELETE FROM subscriber WHERE username = 'fupper' RETURNING id"))
     assert parsed(heard()) == [notices.SubscriberChanged(gone)]
 
 

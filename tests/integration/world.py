@@ -3,12 +3,15 @@ SQL-level tests (test_accounting_sql, test_authz_feed) share."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 import psycopg
+
+from tests.conftest import Cli
+from tests.fixtures.pg import fetch_one
 
 NAS1, NAS2 = "10.1.1.1", "10.1.1.2"
 MAC = "AA:BB:CC:DD:EE:FF"
@@ -53,16 +56,16 @@ class World:
 W = TypeVar("W", bound=World)
 
 
-def build_world(fresh_db: str, cli: Callable[..., Any], cls: type[W]) -> Iterator[W]:
+def build_world(fresh_db: str, cli: Cli, cls: type[W]) -> Iterator[W]:
     """STEPS through the CLI into ``fresh_db``, then a ``cls`` over an autocommit connection to it."""
     for argv, stdin in STEPS:
         r = cli(*argv, stdin=stdin)
         assert r.code == 0, (argv, r.err)
     with psycopg.connect(fresh_db, autocommit=True) as conn:
-        (tenant,) = conn.execute("SELECT id FROM tenant WHERE name = 't1'").fetchone()  # type: ignore[misc]
+        (tenant,) = fetch_one(conn.execute("SELECT id FROM tenant WHERE name = 't1'"))
         yield cls(
             fresh_db, conn, tenant,
-            nas=dict(conn.execute("SELECT name, id FROM nas").fetchall()),  # type: ignore[arg-type]
-            plans=dict(conn.execute("SELECT name, id FROM plan").fetchall()),  # type: ignore[arg-type]
-            subscribers=dict(conn.execute("SELECT username, id FROM subscriber").fetchall()),  # type: ignore[arg-type]
+            nas=dict(conn.execute("SELECT name, id FROM nas").fetchall()),
+            plans=dict(conn.execute("SELECT name, id FROM plan").fetchall()),
+            subscribers=dict(conn.execute("SELECT username, id FROM subscriber").fetchall()),
         )

@@ -12,6 +12,8 @@ from rlm_cloudos.policy import Plan, Subscriber, SubscriberStatus, Tenant
 from rlm_cloudos.requests import AccessRequest
 from rlm_cloudos.store.access import AccessReader, Recent, Source
 from rlm_cloudos.store.authz import AuthzCache
+from rlm_cloudos.store.live import Live
+from rlm_cloudos.store.pg import Database
 from rlm_cloudos.store.rows import AccessContext
 
 NOW = datetime(2026, 11, 15, 12, 0, tzinfo=timezone.utc)
@@ -30,7 +32,9 @@ def req(username: str = "ali", nas: str = NAS) -> AccessRequest:
 
 
 @dataclass
-class FakeDb:
+class FakeDb(Database):
+    """access_context only (a Database, so mypy holds it to the real signature)."""
+
     answer: AccessContext | None | BaseException = None
     calls: int = 0
 
@@ -42,7 +46,9 @@ class FakeDb:
 
 
 @dataclass
-class FakeLive:
+class FakeLive(Live):
+    """The two snapshot calls, in memory (a Live, so mypy holds them to the real signatures)."""
+
     snapshots: dict[tuple[int, str], tuple[AccessContext, float]] = field(default_factory=dict)
     saved: list[tuple[int, str]] = field(default_factory=list)
 
@@ -55,7 +61,7 @@ class FakeLive:
 
 def reader(db: FakeDb, live: FakeLive | None = None, cache: AuthzCache | None = None,
            memory: int = 100) -> AccessReader:
-    return AccessReader(db, live or FakeLive(), cache, memory=memory)  # type: ignore[arg-type]
+    return AccessReader(db, live or FakeLive(), cache, memory=memory)
 
 
 def ready_cache() -> AuthzCache:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import pytest
 from hypothesis import given, settings
@@ -20,7 +21,7 @@ from rlm_cloudos.requests import AcctRequest
 from rlm_cloudos.store.journal import AccountingJournal, open_journal
 from rlm_cloudos.store.journal_files import JournalBusy, backlog
 from rlm_cloudos.store.journal_record import REQUEST_KEYS, decode, encode, lane, lane_of
-from rlm_cloudos.store.pg import AcctResult
+from rlm_cloudos.store.pg import AcctResult, Database
 
 
 def request(uid: str, user: str = "ali", delay: int = 0) -> AcctRequest:
@@ -40,8 +41,9 @@ def ok(req: AcctRequest) -> AcctResult:
 
 
 @dataclass
-class FakeDb:
-    """Database.account / account_journal over a list of what was applied, in order; ``gate`` holds statements back."""
+class FakeDb(Database):
+    """Database.account / account_journal over a list of what was applied, in order; ``gate`` holds statements back.
+    A Database, so mypy holds the two to the real signatures; its own fields replace the pool."""
 
     applied: list[str] = field(default_factory=list)
     statements: list[list[str]] = field(default_factory=list)
@@ -96,15 +98,24 @@ def logs() -> Logs:
     return []
 
 
-def make(directory: Path, db: FakeDb, logs: Logs, **kw: object) -> AccountingJournal:
-    journal = AccountingJournal(directory, db, lambda level, **f: logs.append((level, f)),  # type: ignore[arg-type]
+class JournalOptions(TypedDict, total=False):
+    """The keyword arguments of AccountingJournal the tests set."""
+
+    max_batch: int
+    parallel: int
+    segment_bytes: int
+    on_feed: Callable[[str], None] | None
+
+
+def make(directory: Path, db: FakeDb, logs: Logs, **kw: Unpack[JournalOptions]) -> AccountingJournal:
+    journal = AccountingJournal(directory, db, lambda level, **f: logs.append((level, f)),
                                 retry_seconds=0.05, **kw)
     journal.open()
     return journal
 
 
 def applied_together(tmp_path: Path, db: FakeDb, logs: Logs, reqs: list[AcctRequest],
-                     **kw: object) -> AccountingJournal:
+                     **kw: Unpack[JournalOptions]) -> AccountingJournal:
     """A journal over ``db`` with ``reqs`` appended while PostgreSQL holds statements back (so they
     queue up as under load); returns it once they are all applied."""
     db.gate.clear()
@@ -251,7 +262,7 @@ def test_a_second_radiusd_on_the_same_directory_writes_straight_to_postgresql(tm
     j = make(tmp_path, FakeDb(), logs)
     with pytest.raises(JournalBusy):
         make(tmp_path, FakeDb(), logs)
-    assert open_journal(str(tmp_path), FakeDb(), lambda level, **f: logs.append((level, f))) is None  # type: ignore[arg-type]
+    assert open_journal(str(tmp_path), FakeDb(), lambda level, **f: logs.append((level, f))) is None
     assert events(logs)[-1] == "journal_busy"
     j.close()
 

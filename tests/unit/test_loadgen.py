@@ -12,9 +12,10 @@ import re
 import socket
 import struct
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from types import SimpleNamespace
+from typing import Any, TypedDict, Unpack
 
 import pytest
 from hypothesis import given, settings
@@ -29,6 +30,8 @@ from tests.fixtures.nas import DICTIONARY
 SECRET = b"bench-shared-secret"
 PYRAD_DICT = Dictionary(str(DICTIONARY))
 MAC = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")
+#: Where a datagram came from (AF_INET): host and port.
+Address = tuple[str, int]
 
 
 # --------------------------------------------------------------------------- RFC helpers, written independently
@@ -99,7 +102,7 @@ class UdpServer:
 
     def __init__(
         self,
-        on_request: Callable[[UdpServer, bytes, tuple], None],
+        on_request: Callable[[UdpServer, bytes, Address], None],
         on_idle: Callable[[UdpServer], None] | None = None,
     ) -> None:
         self.on_request = on_request
@@ -109,16 +112,17 @@ class UdpServer:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.01)
         self.port = self.sock.getsockname()[1]
-        self.requests: list[tuple[bytes, tuple]] = []
+        self.requests: list[tuple[bytes, Address]] = []
         self.replies = 0
         self.max_outstanding = 0
-        self.held: list[tuple[bytes, tuple]] = []
-        self.state: dict = {}
+        self.held: list[tuple[bytes, Address]] = []
+        #: Scratch space of the test's handlers (counters, sets of ports, copies by index).
+        self.state: dict[str, Any] = {}
         self.errors: list[BaseException] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def send(self, data: bytes, addr: tuple) -> None:
+    def send(self, data: bytes, addr: Address) -> None:
         self.sock.sendto(data, addr)
         self.replies += 1
 
@@ -149,12 +153,24 @@ class UdpServer:
 
 
 @contextmanager
-def serving(on_request, on_idle=None) -> Iterator[UdpServer]:
+def serving(on_request: Callable[[UdpServer, bytes, Address], None],
+            on_idle: Callable[[UdpServer], None] | None = None) -> Iterator[UdpServer]:
     with UdpServer(on_request, on_idle) as server:
         yield server
 
 
-def go(packets, server: UdpServer, **kw) -> loadgen.Result:
+class RunOptions(TypedDict, total=False):
+    """The keyword arguments of loadgen.run the tests use."""
+
+    window: int
+    timeout: float
+    retries: int
+    sockets: int | None
+    drain: bool
+    keep_answers: Iterable[int]
+
+
+def go(packets: Sequence[bytes], server: UdpServer, **kw: Unpack[RunOptions]) -> loadgen.Result:
     return asyncio.run(loadgen.run(packets, "127.0.0.1", server.port, **kw))
 
 
@@ -174,7 +190,7 @@ def logins(n: int, wrong_every: int = 7) -> tuple[list[tuple[str, str]], list[in
     return items, [3 if k % wrong_every == 0 else 2 for k in range(n)]
 
 
-def echo(server: UdpServer, data: bytes, addr: tuple) -> None:
+def echo(server: UdpServer, data: bytes, addr: Address) -> None:
     server.send(answer(data, authenticate(data)), addr)
 
 
@@ -290,7 +306,7 @@ def test_accounting_request_authenticator_and_attributes() -> None:
 
 
 def test_accounting_run_counts_accounting_responses() -> None:
-    def on_request(server: UdpServer, data: bytes, addr: tuple) -> None:
+    def on_request(server: UdpServer, data: bytes, addr: Address) -> None:
         assert data[0] == 4 and acct_authenticator_ok(data, SECRET)
         server.send(answer(data, 5), addr)
 
@@ -314,7 +330,7 @@ def test_answers_out_of_order_are_matched_and_codes_keep_input_order(drain: bool
         for data, addr in reversed(held):
             server.send(answer(data, authenticate(data)), addr)
 
-    def on_request(server: UdpServer, data: bytes, addr: tuple) -> None:
+    def on_request(server: UdpServer, data: bytes, addr: Address) -> None:
         server.held.append((data, addr))
         if len(server.held) == 16:
             flush(server)
@@ -339,7 +355,7 @@ def test_window_is_kept_full_but_never_exceeded(window: int) -> None:
     for 10 ms: the generator must reach exactly `window` outstanding, or nothing is
     ever answered, and must not send more."""
 
-    def on_request(server: UdpServer, data: bytes, addr: tuple) -> None:
+    def on_request(server: UdpServer, data: bytes, addr: Address) -> None:
         server.held.append((data, addr))
 
     def on_idle(server: UdpServer) -> None:
@@ -361,7 +377,7 @@ def test_window_over_256_uses_several_source_ports(window: int, n: int) -> None:
     """The server answers (in reverse) only once it holds `window` requests (and 10 ms
     passed without another); every held (source port, identifier) pair must be distinct."""
 
-    def on_request(server: UdpServer, data: bytes, addr: tuple) -> None:
+    def on_request(server: UdpServer, data: bytes, addr: Address) -> None:
         server.held.append((data, addr))
 
     def on_idle(server: UdpServer) -> None:
@@ -386,7 +402,7 @@ def test_identifier_collisions_wait_for_a_free_slot() -> None:
     """One socket, window 256, answers reversed in batches: request k+256 has request k's
     identifier and must wait for it, never sharing the slot."""
 
-    def on_request(server: UdpServer, data: bytes, addr: tuple) -> None:
+    def on_request(server: UdpServer, data: bytes, addr: Address) -> None:
         server.held.append((data, addr))
         if len(server.held) == 256 or len(server.requests) == 700:
             held, server.held = server.held, []
@@ -406,7 +422,7 @@ def test_identifier_collisions_wait_for_a_free_slot() -> None:
 def test_dropped_requests_are_retransmitted_then_time_out(retries: int) -> None:
     """user k with k % 5 == 0: first copy dropped; k % 7 == 0 (not % 5): always dropped."""
 
-    def on_request(server: UdpServer, data: bytes, addr: tuple) -> None:
+    def on_request(server: UdpServer, data: bytes, addr: Address) -> None:
         k = index_of(data)
         seen = server.state.setdefault("copies", {})
         seen.setdefault(k, []).append(data)
@@ -435,14 +451,15 @@ def test_dropped_requests_are_retransmitted_then_time_out(retries: int) -> None:
         if k in dead:
             assert result.latencies_ns[k] is None
         elif k in lost_once:
-            assert result.latencies_ns[k] >= 0.2e9  # measured from the first transmission
+            latency = result.latencies_ns[k]
+            assert latency is not None and latency >= 0.2e9  # measured from the first transmission
     assert result.accepted == sum(1 for k in range(n) if k not in dead and expected[k] == 2)
 
 
 def test_bad_response_authenticators_are_counted_and_not_answers() -> None:
     """k % 4 == 0: only corrupted answers; k % 4 == 1: a corrupted answer, then a good one."""
 
-    def on_request(server: UdpServer, data: bytes, addr: tuple) -> None:
+    def on_request(server: UdpServer, data: bytes, addr: Address) -> None:
         k = index_of(data)
         code = authenticate(data)
         if k % 4 in (0, 1):
@@ -470,9 +487,9 @@ def test_late_duplicate_answers_are_unexpected_not_bad() -> None:
     """Every answer but the last is sent twice; for k < 256 the duplicate arrives only after request
     k+256 (same socket, same identifier) is outstanding, so it must be recognised as
     belonging to the slot's previous request."""
-    held: dict[int, tuple[bytes, tuple]] = {}
+    held: dict[int, tuple[bytes, Address]] = {}
 
-    def on_request(server: UdpServer, data: bytes, addr: tuple) -> None:
+    def on_request(server: UdpServer, data: bytes, addr: Address) -> None:
         k = index_of(data)
         reply = answer(data, authenticate(data))
         if k >= 256:
@@ -492,7 +509,7 @@ def test_late_duplicate_answers_are_unexpected_not_bad() -> None:
 
 
 def test_malformed_answers_are_ignored() -> None:
-    def on_request(server: UdpServer, data: bytes, addr: tuple) -> None:
+    def on_request(server: UdpServer, data: bytes, addr: Address) -> None:
         good = answer(data, authenticate(data))
         server.send(b"\x02\x00", addr)  # shorter than a header
         server.send(good[:2] + struct.pack("!H", 400) + good[4:], addr)  # Length beyond the datagram
@@ -509,7 +526,7 @@ def test_reply_attributes_from_a_pyrad_server_and_kept_answers() -> None:
     """A pyrad server decodes the requests and answers with Mikrotik-Rate-Limit and a
     Message-Authenticator; run() verifies pyrad's Response Authenticators."""
 
-    def on_request(server: UdpServer, data: bytes, addr: tuple) -> None:
+    def on_request(server: UdpServer, data: bytes, addr: Address) -> None:
         req = AuthPacket(packet=data, secret=SECRET, dict=PYRAD_DICT)
         assert req.verify_message_authenticator()
         ok = PASSWORDS[req["User-Name"][0]] == req.PwDecrypt(req["User-Password"][0])
@@ -582,7 +599,7 @@ def test_no_answer_at_all_is_all_timeouts_and_errors_are_rejected() -> None:
 
 
 def test_cli_prints_the_result(capsys: pytest.CaptureFixture[str]) -> None:
-    def on_request(server: UdpServer, data: bytes, addr: tuple) -> None:
+    def on_request(server: UdpServer, data: bytes, addr: Address) -> None:
         assert message_authenticator_ok(data, SECRET)
         ok = decrypt_password(first(data, 2), SECRET, data[4:20]) == b"pw"
         assert re.fullmatch(rb"user\d{6}", first(data, 1))

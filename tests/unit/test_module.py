@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import radiusd
@@ -28,12 +28,14 @@ from rlm_cloudos.crypto import KeyRing
 from rlm_cloudos.errors import BackendUnavailable, StatementRefused
 from rlm_cloudos.policy import Plan, Subscriber, SubscriberStatus, Tenant, WalledGarden, expires_at_for_date
 from rlm_cloudos.policy.types import REPLY_MESSAGES, Reason
+from rlm_cloudos.radattrs import Update
 from rlm_cloudos.requests import AcctRequest
+from rlm_cloudos.store.authz import AuthzFeed
 from rlm_cloudos.store.journal import AccountingJournal
 from rlm_cloudos.store.journal_files import backlog
 from rlm_cloudos.store.journal_record import decode
-from rlm_cloudos.store.auth_log import AuthLogEntry
-from rlm_cloudos.store.pg import AcctResult, NasRecord
+from rlm_cloudos.store.auth_log import AuthLogEntry, AuthLogWriter
+from rlm_cloudos.store.pg import AcctResult, Database, NasRecord
 from rlm_cloudos.store.live import Live
 from rlm_cloudos.store.rows import AccessContext
 from tests.unit.attributes import CONTROL_ATTRIBUTES, REQUEST_ATTRIBUTES
@@ -42,6 +44,8 @@ UTC = timezone.utc
 PASSWORD = "Pa55-w0rd!subscriber"
 NAS_SECRET = "nas-Shared-Secret-8472"
 DB_PASSWORD = "db-Pa55word-3391"
+
+T = TypeVar("T")
 
 TENANT = Tenant(id=7, slug="isp1", interim_interval=300)
 GARDEN = WalledGarden(address_list="cloudos-expired", rate_limit="256k/256k")
@@ -74,8 +78,9 @@ ACCT_REQUEST = (
 
 
 @dataclass
-class FakeDb:
-    """Answers the three hot-path calls with canned values, or raises what it is given."""
+class FakeDb(Database):
+    """Answers the three hot-path calls with canned values, or raises what it is given (a Database,
+    so mypy holds its methods to the real signatures; its own fields replace the pool)."""
 
     context: AccessContext | None | BaseException = None
     nas: NasRecord | None | BaseException = None
@@ -87,13 +92,12 @@ class FakeDb:
         self.closed = True
 
     @staticmethod
-    def _answer(value: Any) -> Any:
+    def _answer(value: T | BaseException) -> T:
         if isinstance(value, BaseException):
             raise value
         return value
 
-    def access_context(self, nas_address: str, username: str, mac: str | None = None,
-                       now: object = None) -> AccessContext | None:
+    def access_context(self, nas_address: str, username: str, now: datetime) -> AccessContext | None:
         self.calls.append(("access_context", (nas_address, username)))
         return self._answer(self.context)
 
@@ -115,7 +119,9 @@ class FakeDb:
 
 
 @dataclass
-class FakeAuthLog:
+class FakeAuthLog(AuthLogWriter):
+    """Records what the hooks log (an AuthLogWriter, so its methods keep the real signatures)."""
+
     entries: list[AuthLogEntry] = field(default_factory=list)
     #: Accepts authorize held back (AuthLogWriter.hold), by CloudOS-Log-Id.
     held: dict[int, AuthLogEntry] = field(default_factory=dict)
@@ -124,7 +130,7 @@ class FakeAuthLog:
     fail: BaseException | None = None
     closed: bool = False
 
-    def close(self) -> None:
+    def close(self, timeout: float = 3.0) -> None:
         self.closed = True
 
     def add(self, entry: AuthLogEntry) -> None:
@@ -154,8 +160,8 @@ class FakeAuthLog:
 class FakeRuntime(module.Runtime):
     """The module's own Runtime (so it keeps up with its fields) over a fake database and auth log."""
 
-    db: FakeDb  # type: ignore[assignment]
-    auth_log: FakeAuthLog  # type: ignore[assignment]
+    db: FakeDb
+    auth_log: FakeAuthLog
 
     def context(
         self, sub: Subscriber | None = SUB, tenant: Tenant = TENANT, password: str | None = PASSWORD
@@ -222,7 +228,7 @@ def assert_rlm_python3_shape(result: Any) -> None:
         assert 0 <= result < radiusd.RLM_MODULE_NUMCODES
         return
     assert type(result) is tuple and len(result) == 2, result
-    rcode, update = result
+    rcode, update = updated(result)
     assert type(rcode) is int and 0 <= rcode < radiusd.RLM_MODULE_NUMCODES
     assert type(update) is dict
     assert set(update) <= {"request", "reply", "config", "session-state"}
@@ -233,6 +239,12 @@ def assert_rlm_python3_shape(result: Any) -> None:
             assert all(type(x) is str for x in pair), pair
             if len(pair) == 3:
                 assert pair[1] in (":=", "=", "+=", "-=", "==", "!=", "^=")
+
+
+def updated(result: module.Result) -> tuple[int, Update]:
+    """A hook's ``(rcode, update)`` answer; fails the test when it answered a bare rcode."""
+    assert isinstance(result, tuple), result
+    return result
 
 
 def triples(update: dict[str, Any], section: str) -> dict[str, str]:
@@ -271,7 +283,7 @@ def assert_no_secret_logged(rt: FakeRuntime) -> None:
 def test_authorize_accept_hands_the_password_to_pap(rt: FakeRuntime) -> None:
     result = module.authorize(call())
     assert_rlm_python3_shape(result)
-    rcode, update = result
+    rcode, update = updated(result)
     assert rcode == radiusd.RLM_MODULE_UPDATED
     assert rt.db.calls == [("access_context", ("127.0.0.1", "ali"))]
     assert triples(update, "config") == {
@@ -290,7 +302,7 @@ def test_authorize_accept_hands_the_password_to_pap(rt: FakeRuntime) -> None:
 
 def test_authorize_also_takes_the_bare_request_tuple(rt: FakeRuntime) -> None:
     # Without pass_all_vps_dict rlm_python3 passes the request list alone.
-    rcode, update = module.authorize(PAP_REQUEST)
+    rcode, update = updated(module.authorize(PAP_REQUEST))
     assert rcode == radiusd.RLM_MODULE_UPDATED
     assert triples(update, "config")["Cleartext-Password"] == PASSWORD
 
@@ -301,7 +313,7 @@ def test_authorize_also_takes_the_bare_request_tuple(rt: FakeRuntime) -> None:
 )
 def test_authorize_accept_for_chap_and_mschapv2(rt: FakeRuntime, credential: tuple[str, str]) -> None:
     request = with_attr(PAP_REQUEST, "User-Password", None) + (credential,)
-    rcode, update = module.authorize(call(request))
+    rcode, update = updated(module.authorize(call(request)))
     assert rcode == radiusd.RLM_MODULE_UPDATED
     assert triples(update, "config")["Cleartext-Password"] == PASSWORD
 
@@ -310,7 +322,7 @@ def test_authorize_walled_garden_accept(rt: FakeRuntime) -> None:
     rt.db.context = rt.context(
         replace(SUB, status=SubscriberStatus.SUSPENDED), tenant=replace(TENANT, walled_garden=GARDEN)
     )
-    rcode, update = module.authorize(call())
+    rcode, update = updated(module.authorize(call()))
     assert rcode == radiusd.RLM_MODULE_UPDATED
     assert triples(update, "config")["Cleartext-Password"] == PASSWORD
     (held,) = rt.auth_log.held.values()
@@ -324,11 +336,11 @@ def test_authorize_session_timeout_follows_the_clock(rt: FakeRuntime) -> None:
     expires = expires_at_for_date(date(2026, 11, 30), "Asia/Karachi")
     rt.db.context = rt.context(replace(SUB, expires_at=expires))
     with freeze_time("2026-11-30 18:59:59"):
-        rcode, update = module.authorize(call())
+        rcode, update = updated(module.authorize(call()))
     assert rcode == radiusd.RLM_MODULE_UPDATED
     assert triples(update, "reply")["Session-Timeout"] == "1"
     with freeze_time("2026-11-30 19:00:00"):
-        rcode, update = module.authorize(call())
+        rcode, update = updated(module.authorize(call()))
     assert rcode == radiusd.RLM_MODULE_REJECT
     assert triples(update, "config")["CloudOS-Reason"] == "expired"
 
@@ -356,7 +368,7 @@ def test_authorize_policy_rejects(rt: FakeRuntime, sub: Subscriber | None, tenan
     rt.db.context = rt.context(sub, tenant)
     result = module.authorize(call())
     assert_rlm_python3_shape(result)
-    rcode, update = result
+    rcode, update = updated(result)
     assert rcode == radiusd.RLM_MODULE_REJECT
     assert update["reply"] == (("Reply-Message", ":=", REPLY_MESSAGES[reason]),)
     config = triples(update, "config")
@@ -383,7 +395,7 @@ def test_authorize_policy_rejects(rt: FakeRuntime, sub: Subscriber | None, tenan
     ],
 )
 def test_authorize_bad_request(rt: FakeRuntime, request_pairs: Any, why: str) -> None:
-    rcode, update = module.authorize(call(request_pairs))
+    rcode, update = updated(module.authorize(call(request_pairs)))
     assert rcode == radiusd.RLM_MODULE_REJECT
     assert update["reply"] == (("Reply-Message", ":=", "malformed request"),)
     assert update["config"] == (("CloudOS-Reason", ":=", "bad_request"),)
@@ -395,7 +407,7 @@ def test_authorize_bad_request(rt: FakeRuntime, request_pairs: Any, why: str) ->
 
 def test_authorize_unknown_nas(rt: FakeRuntime) -> None:
     rt.db.context = None
-    rcode, update = module.authorize(call())
+    rcode, update = updated(module.authorize(call()))
     assert rcode == radiusd.RLM_MODULE_REJECT
     assert update["reply"] == (("Reply-Message", ":=", "unknown NAS"),)
     assert update["config"] == (("CloudOS-Reason", ":=", "unknown_nas"),)
@@ -406,7 +418,7 @@ def test_authorize_backend_unavailable(rt: FakeRuntime) -> None:
     rt.db.context = BackendUnavailable("no PostgreSQL connection within the connect timeout")
     result = module.authorize(call())
     assert_rlm_python3_shape(result)
-    rcode, update = result
+    rcode, update = updated(result)
     assert rcode == radiusd.RLM_MODULE_REJECT
     assert update["reply"] == (("Reply-Message", ":=", "service temporarily unavailable"),)
     assert update["config"] == (("CloudOS-Reason", ":=", "backend_unavailable"),)
@@ -430,7 +442,7 @@ def test_authorize_guard_turns_any_exception_into_internal_error(rt: FakeRuntime
     rt.db.context = error
     result = module.authorize(call())  # never raises
     assert_rlm_python3_shape(result)
-    rcode, update = result
+    rcode, update = updated(result)
     assert rcode == radiusd.RLM_MODULE_REJECT
     assert update["reply"] == (("Reply-Message", ":=", "service temporarily unavailable"),)
     assert update["config"] == (("CloudOS-Reason", ":=", "internal_error"),)
@@ -456,7 +468,7 @@ def test_guard_debug_traceback_shows_where_it_failed(rt: FakeRuntime) -> None:
 def test_authorize_undecryptable_password_is_an_internal_error(rt: FakeRuntime) -> None:
     other = KeyRing(active="k0", keys={"k0": b"\x07" * 32})
     rt.db.context = replace(rt.context(), password_enc=other.encrypt(PASSWORD, "subscriber.password"))
-    rcode, update = module.authorize(call())
+    rcode, update = updated(module.authorize(call()))
     assert rcode == radiusd.RLM_MODULE_REJECT
     assert triples(update, "config") == {"CloudOS-Reason": "internal_error"}
     errors = messages(radiusd.L_ERR)
@@ -466,7 +478,7 @@ def test_authorize_undecryptable_password_is_an_internal_error(rt: FakeRuntime) 
 
 def test_authorize_accepted_subscriber_without_a_password_is_an_internal_error(rt: FakeRuntime) -> None:
     rt.db.context = rt.context(password=None)
-    rcode, update = module.authorize(call())  # never raises
+    rcode, update = updated(module.authorize(call()))  # never raises
     assert rcode == radiusd.RLM_MODULE_REJECT
     assert triples(update, "config")["CloudOS-Reason"] == "internal_error"
     assert "Cleartext-Password" not in triples(update, "config")
@@ -474,7 +486,7 @@ def test_authorize_accepted_subscriber_without_a_password_is_an_internal_error(r
 
 def test_authorize_password_sealed_for_another_purpose_is_refused(rt: FakeRuntime) -> None:
     rt.db.context = replace(rt.context(), password_enc=rt.keyring.encrypt(PASSWORD, "nas.secret"))
-    rcode, update = module.authorize(call())
+    rcode, update = updated(module.authorize(call()))
     assert rcode == radiusd.RLM_MODULE_REJECT
     assert "Cleartext-Password" not in triples(update, "config")
 
@@ -495,11 +507,11 @@ def tags(reason: str, decision: str = "accept", subscriber: str | None = "42") -
 
 def test_post_auth_reject_after_accept_is_a_wrong_password(rt: FakeRuntime) -> None:
     with freeze_time("2026-11-30 12:00:00"):
-        _, update = module.authorize(call())
+        _, update = updated(module.authorize(call()))
         config = (*as_request_config(update), ("Post-Auth-Type", "Reject"))
         result = module.post_auth(call(config=config))
     assert_rlm_python3_shape(result)
-    rcode, update = result
+    rcode, update = updated(result)
     assert rcode == radiusd.RLM_MODULE_UPDATED
     assert update["reply"] == (("Reply-Message", ":=", "wrong password"),)
     assert update["request"] == (("Module-Failure-Message", "+=", "cloudos: wrong_password"),)
@@ -526,7 +538,7 @@ def test_post_auth_reject_after_accept_is_a_wrong_password(rt: FakeRuntime) -> N
 
 
 def test_authorize_accept_holds_an_accept_entry_and_post_auth_is_not_needed(rt: FakeRuntime) -> None:
-    _, update = module.authorize(call())
+    _, update = updated(module.authorize(call()))
     log_id = int(triples(update, "config")["CloudOS-Log-Id"])
     entry = rt.auth_log.held[log_id]
     assert (entry.outcome, entry.reason, entry.walled_garden) == ("accept", "ok", False)
@@ -541,15 +553,15 @@ def test_authorize_accept_holds_an_accept_entry_and_post_auth_is_not_needed(rt: 
 
 def test_authorize_walled_garden_accept_is_held_as_such(rt: FakeRuntime) -> None:
     rt.db.context = rt.context(replace(SUB, expires_at=PAST), replace(TENANT, walled_garden=GARDEN))
-    _, update = module.authorize(call())
+    _, update = updated(module.authorize(call()))
     (entry,) = rt.auth_log.held.values()
     assert (entry.outcome, entry.reason, entry.walled_garden) == ("accept", "expired", True)
 
 
 def test_post_auth_turns_the_held_accept_into_a_wrong_password(rt: FakeRuntime) -> None:
-    _, update = module.authorize(call())
+    _, update = updated(module.authorize(call()))
     config = (*as_request_config(update), ("Post-Auth-Type", "Reject"))
-    rcode, reply = module.post_auth(call(config=config))
+    rcode, reply = updated(module.post_auth(call(config=config)))
     assert rcode == radiusd.RLM_MODULE_UPDATED and reply["reply"] == (("Reply-Message", ":=", "wrong password"),)
     (entry,) = rt.auth_log.entries
     assert (entry.outcome, entry.reason, entry.username) == ("reject", "wrong_password", "ali")
@@ -557,7 +569,7 @@ def test_post_auth_turns_the_held_accept_into_a_wrong_password(rt: FakeRuntime) 
 
 
 def test_post_auth_after_the_hold_ran_out_still_logs_the_reject(rt: FakeRuntime) -> None:
-    _, update = module.authorize(call())
+    _, update = updated(module.authorize(call()))
     rt.auth_log.written.update(rt.auth_log.held)  # the writer's hold ran out: written as an accept
     rt.auth_log.held.clear()
     module.post_auth(call(config=(*as_request_config(update), ("Post-Auth-Type", "Reject"))))
@@ -568,7 +580,7 @@ def test_post_auth_after_the_hold_ran_out_still_logs_the_reject(rt: FakeRuntime)
 
 def test_authorize_logs_its_own_reject_and_post_auth_leaves_it(rt: FakeRuntime) -> None:
     rt.db.context = rt.context(replace(SUB, mac="11:22:33:44:55:66"))
-    _, update = module.authorize(call())
+    _, update = updated(module.authorize(call()))
     (entry,) = rt.auth_log.entries
     assert (entry.outcome, entry.reason, entry.walled_garden) == ("reject", "mac_mismatch", False)
     config = (*as_request_config(update), ("Post-Auth-Type", "Reject"))
@@ -593,7 +605,7 @@ def test_authorize_then_post_auth_reject_chain(
     """What radiusd does: authorize's control update, then (password refused or
     authorize rejected) Post-Auth-Type := Reject and post_auth in that section."""
     rt.db.context = rt.context(sub, tenant)
-    _, update = module.authorize(call())
+    _, update = updated(module.authorize(call()))
     password_checked = "Cleartext-Password" in triples(update, "config")
     assert password_checked == let_in
     config = (*as_request_config(update), ("Post-Auth-Type", "Reject"))
@@ -603,7 +615,7 @@ def test_authorize_then_post_auth_reject_chain(
     if password_checked:
         # pap refused the password of someone authorize let in (or into the garden).
         assert entry.reason == "wrong_password"
-        assert result[1]["reply"] == (("Reply-Message", ":=", "wrong password"),)
+        assert updated(result)[1]["reply"] == (("Reply-Message", ":=", "wrong password"),)
     else:
         # authorize's own reject: its reason and its Reply-Message stand.
         assert entry.reason == reason
@@ -699,7 +711,7 @@ def test_accounting_result_other_than_ok_is_acknowledged_with_a_warning(rt: Fake
 
 
 def test_accounting_with_a_journal_answers_once_written_and_applies_after(rt: FakeRuntime, tmp_path: Path) -> None:
-    rt.journal = AccountingJournal(tmp_path, rt.db, module.log)  # type: ignore[arg-type]
+    rt.journal = AccountingJournal(tmp_path, rt.db, module.log)
     rt.journal.open()
     try:
         rt.db.acct = AcctResult("unknown_subscriber", 7, None, 0, 0, 0)
@@ -720,7 +732,7 @@ def test_accounting_with_a_journal_answers_once_written_and_applies_after(rt: Fa
 def test_accounting_fails_when_the_journal_cannot_be_written(rt: FakeRuntime, tmp_path: Path) -> None:
     # FAIL: the accounting section then tries the detail spool, and failing that the NAS
     # gets no answer and retransmits.
-    rt.journal = AccountingJournal(tmp_path, rt.db, module.log)  # type: ignore[arg-type]
+    rt.journal = AccountingJournal(tmp_path, rt.db, module.log)
     rt.journal.open()
     rt.journal.close()
     assert module.accounting(call(ACCT_REQUEST)) == radiusd.RLM_MODULE_FAIL
@@ -735,7 +747,7 @@ def test_accounting_fails_when_the_journal_cannot_be_written(rt: FakeRuntime, tm
 def test_lookup_client_returns_the_freeradius_client(rt: FakeRuntime) -> None:
     result = module.lookup_client(call((("CloudOS-NAS-Address", "127.0.0.1"),)))
     assert_rlm_python3_shape(result)
-    rcode, update = result
+    rcode, update = updated(result)
     assert rcode == radiusd.RLM_MODULE_OK
     assert set(update) == {"config"}
     assert triples(update, "config") == {
@@ -750,7 +762,7 @@ def test_lookup_client_returns_the_freeradius_client(rt: FakeRuntime) -> None:
 
 
 def test_lookup_client_ipv6(rt: FakeRuntime) -> None:
-    _, update = module.lookup_client(call((("CloudOS-NAS-Address", "2001:db8::1"),)))
+    _, update = updated(module.lookup_client(call((("CloudOS-NAS-Address", "2001:db8::1"),))))
     config = triples(update, "config")
     assert config["FreeRADIUS-Client-IPv6-Address"] == "2001:db8::1"
     assert "FreeRADIUS-Client-IP-Address" not in config
@@ -783,7 +795,7 @@ def test_lookup_client_serves_the_last_known_nas_while_postgresql_is_down(rt: Fa
 
 def test_lookup_client_forgets_a_nas_that_was_removed(rt: FakeRuntime) -> None:
     request = call((("CloudOS-NAS-Address", "127.0.0.1"),))
-    assert module.lookup_client(request)[0] == radiusd.RLM_MODULE_OK
+    assert updated(module.lookup_client(request))[0] == radiusd.RLM_MODULE_OK
     rt.db.nas = None  # removed from the database
     assert module.lookup_client(request) == radiusd.RLM_MODULE_NOTFOUND
     rt.db.nas = BackendUnavailable("down")
@@ -840,13 +852,13 @@ def test_a_start_that_fails_half_way_closes_what_it_opened(tmp_path: Path, monke
         monkeypatch.delenv("CLOUDOS_" + name.upper(), raising=False)
     KeyRing.create(tmp_path / "keyring.json")
     opened: list[Any] = []
-    for cls in (module.Database, module.AuthLogWriter, module.AuthzFeed, module.Live):
+    for cls in (Database, AuthLogWriter, AuthzFeed, Live):
         def track(self: Any, *a: Any, _open: Any = cls.open, **k: Any) -> None:
             opened.append(self)
             _open(self, *a, **k)
         monkeypatch.setattr(cls, "open", track)
     closed: list[Any] = []
-    for cls in (module.Database, module.AuthLogWriter, module.AuthzFeed, module.Live):
+    for cls in (Database, AuthLogWriter, AuthzFeed, Live):
         def track_close(self: Any, *a: Any, _close: Any = cls.close, **k: Any) -> None:
             closed.append(self)
             _close(self, *a, **k)
@@ -946,6 +958,7 @@ def test_hooks_never_raise_and_always_answer_in_shape(
 
 def test_no_secret_in_any_log_line_across_every_path(rt: FakeRuntime) -> None:
     accept_ctx = rt.db.context
+    assert isinstance(accept_ctx, AccessContext)
     garden = replace(TENANT, walled_garden=GARDEN)
     for ctx in (
         accept_ctx,
@@ -976,7 +989,7 @@ def test_no_secret_in_any_log_line_across_every_path(rt: FakeRuntime) -> None:
 
 def test_post_auth_for_an_unknown_log_id_still_refuses_and_says_so(rt: FakeRuntime) -> None:
     config = (("CloudOS-Log-Id", "4242"), ("Post-Auth-Type", "Reject"))
-    rcode, update = module.post_auth(call(config=config))
+    rcode, update = updated(module.post_auth(call(config=config)))
     assert rcode == radiusd.RLM_MODULE_UPDATED and update["reply"] == (("Reply-Message", ":=", "wrong password"),)
     assert rt.auth_log.entries == []
     (line,) = [m for _, m in non_debug()]

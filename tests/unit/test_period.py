@@ -19,12 +19,14 @@ KARACHI = "Asia/Karachi"
 NEW_YORK = "America/New_York"
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0,
+        microsecond: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, microsecond, tzinfo=UTC)
 
 
-def pkt(*args: int) -> datetime:
-    return datetime(*args, tzinfo=PKT)  # type: ignore[misc]
+def pkt(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0,
+        microsecond: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, microsecond, tzinfo=PKT)
 
 
 def local(instant: datetime, tz: ZoneInfo) -> datetime:
