@@ -47,7 +47,7 @@ def test_longest_user_name(radiusd: Radiusd, known: tuple[str, str]) -> None:
 def test_non_utf8_user_name(radiusd: Radiusd, known: tuple[str, str]) -> None:
     radiusd.log.mark()
     nas = radiusd.nas()
-    pkt = nas.client().CreateAuthPacket(code=packet.AccessRequest)
+    pkt = nas.maker().CreateAuthPacket(code=packet.AccessRequest)
     pkt.AddAttribute("User-Name", "x")
     pkt["User-Password"] = pkt.PwCrypt("x")
     pkt.add_message_authenticator()
@@ -79,7 +79,7 @@ def test_sql_metacharacters(radiusd: Radiusd, known: tuple[str, str], name: str)
 def test_missing_password_attributes(radiusd: Radiusd, known: tuple[str, str]) -> None:
     radiusd.log.mark()
     nas = radiusd.nas()
-    pkt = nas.client().CreateAuthPacket(code=packet.AccessRequest)
+    pkt = nas.maker().CreateAuthPacket(code=packet.AccessRequest)
     pkt["User-Name"] = "steady"
     pkt["NAS-Port-Type"] = "Ethernet"
     pkt.add_message_authenticator()
@@ -92,7 +92,7 @@ def test_missing_password_attributes(radiusd: Radiusd, known: tuple[str, str]) -
 
 def test_missing_user_name(radiusd: Radiusd, known: tuple[str, str]) -> None:
     nas = radiusd.nas()
-    pkt = nas.client().CreateAuthPacket(code=packet.AccessRequest)
+    pkt = nas.maker().CreateAuthPacket(code=packet.AccessRequest)
     pkt["User-Password"] = pkt.PwCrypt("x")
     pkt.add_message_authenticator()
     assert nas.send(pkt).rejected
@@ -124,8 +124,11 @@ def test_no_message_authenticator_is_dropped(radiusd: Radiusd, known: tuple[str,
     pkt["User-Name"] = known[0]
     pkt["User-Password"] = pkt.PwCrypt(known[1])
     assert b"\x50\x12" not in pkt.RequestPacket()[20:]
-    with pytest.raises(Timeout):
-        c.SendPacket(pkt)
+    try:
+        with pytest.raises(Timeout):
+            c.SendPacket(pkt)
+    finally:
+        c._CloseSocket()
     assert malformed(radiusd) == before + 1  # pyrad sent it once (retries=1)
     still_serving(radiusd, known)
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -17,6 +18,7 @@ import pytest
 from cloudos.cli import build_parser
 from rlm_cloudos.crypto import KeyRing
 from tests.conftest import run_cli as cli
+from tests.fixtures.pg import fetch_one
 
 CLOUDOS = str(Path(sys.executable).with_name("cloudos"))
 
@@ -49,7 +51,7 @@ def plan(tenant: str) -> str:
     return "home"
 
 
-def audit_rows(url: str) -> list[tuple]:
+def audit_rows(url: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as conn:
         return conn.execute("SELECT id, actor, action, target, before, after FROM admin_audit ORDER BY id").fetchall()
 
@@ -153,7 +155,7 @@ def test_nas_secret_is_read_from_stdin_and_stored_encrypted(tenant: str, fresh_d
     assert r.code == 0, r.err
     assert secret not in r.out + r.err
     with psycopg.connect(fresh_db) as conn:
-        (blob,) = conn.execute("SELECT secret_enc FROM nas WHERE name = 'core'").fetchone()
+        (blob,) = fetch_one(conn.execute("SELECT secret_enc FROM nas WHERE name = 'core'"))
         audit_text = json.dumps(conn.execute("SELECT before, after FROM admin_audit").fetchall())
     assert secret.encode() not in bytes(blob)
     assert KeyRing.load(os.environ["CLOUDOS_KEYRING"]).decrypt(blob, "nas.secret") == secret
@@ -201,7 +203,7 @@ def test_subscriber_lifecycle(plan: str, fresh_db: str) -> None:
     assert shown["cnic"].endswith("9") and "9876543" not in shown["cnic"]
     assert shown["usage"]["quota_bytes"] == 50 * 10**9 and shown["online_sessions"] == []
     with psycopg.connect(fresh_db) as conn:
-        pw_blob, cnic_blob = conn.execute("SELECT password_enc, cnic_enc FROM subscriber").fetchone()
+        pw_blob, cnic_blob = fetch_one(conn.execute("SELECT password_enc, cnic_enc FROM subscriber"))
     ring = KeyRing.load(os.environ["CLOUDOS_KEYRING"])
     assert ring.decrypt(pw_blob, "subscriber.password") == password
     assert ring.decrypt(cnic_blob, "subscriber.cnic") == "35202-9876543-9"
@@ -217,7 +219,7 @@ def test_subscriber_lifecycle(plan: str, fresh_db: str) -> None:
     assert cli("subscriber", "set-plan", "ali", "nosuch").code == 1
     assert cli("subscriber", "set-password", "ali", "--password-stdin", stdin="new-password-1\n").code == 0
     with psycopg.connect(fresh_db) as conn:
-        (pw_blob,) = conn.execute("SELECT password_enc FROM subscriber").fetchone()
+        (pw_blob,) = fetch_one(conn.execute("SELECT password_enc FROM subscriber"))
     assert ring.decrypt(pw_blob, "subscriber.password") == "new-password-1"
     r = cli("subscriber", "renew", "ali", "--until", "2027-01-15", "--json")
     assert r.code == 0 and json.loads(r.out)["paid_until"] == "2027-01-15"

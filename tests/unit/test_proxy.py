@@ -158,5 +158,6 @@ def test_close_frees_the_port(echo: Echo) -> None:
     conn.settimeout(2)
     with pytest.raises(ConnectionResetError):
         conn.recv(1)
+    conn.close()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=1)

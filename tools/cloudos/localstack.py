@@ -70,7 +70,21 @@ def _alive(pid: int) -> bool:
         return False
 
 
+#: Children this process started and has not reaped: kept so that their Popen objects are not
+#: dropped while they run (Python warns of that), and reaped when they are stopped.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def _stop_pid(pid: int, timeout: float = 10.0) -> None:
+    child = _children.pop(pid, None)
+    try:
+        _signal_and_wait(pid, timeout)
+    finally:
+        if child is not None:
+            child.wait(timeout)
+
+
+def _signal_and_wait(pid: int, timeout: float) -> None:
     if not _alive(pid):
         return
     os.kill(pid, signal.SIGTERM)
@@ -360,6 +374,7 @@ class Stack:
             start_new_session=True,
         )
         out.close()
+        _children[proc.pid] = proc
         self.radiusd_pidfile.write_text(f"{proc.pid}\n")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
