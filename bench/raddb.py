@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from cloudos.localstack import RADDB
+from cloudos_stack import RADDB
 
 SHARED = (
     "radiusd.conf",

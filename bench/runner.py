@@ -34,7 +34,7 @@ from bench.raddb import compose
 from bench.floor_hook import PASSWORD as FLOOR_PASSWORD
 from bench.procstat import Meter, rss_mib
 from bench.spec import BenchSubscriber, population
-from cloudos.localstack import REPO, Ports, Stack
+from cloudos_stack import REPO, Ports, Stack
 from rlm_cloudos.crypto import KeyRing
 from rlm_cloudos.store import journal_files as journal
 from tests.fixtures.pg import fetch_one

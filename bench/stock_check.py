@@ -1,6 +1,6 @@
 """Self-check of the stock pipeline: python -m bench.stock_check [--count N] [--history N] [--keep]
 
-Starts a throwaway PostgreSQL (cloudos.localstack.Stack), creates the stock schema
+Starts a throwaway PostgreSQL (cloudos_stack.Stack), creates the stock schema
 in its own database, loads bench.spec.population(N) with its session history,
 starts ``freeradius -f`` on bench/stock/raddb and sends every subscriber one PAP
 Access-Request with Message-Authenticator. Passes when exactly the spec's accepted
@@ -27,7 +27,7 @@ from pyrad import packet
 
 from bench.spec import Fate, population
 from bench.stock_data import create_schema, create_stock_database, load, stock_env, stock_raddb
-from cloudos.localstack import Ports, Stack
+from cloudos_stack import Ports, Stack
 from tests.fixtures.nas import Nas, Timeout
 
 NAS_SECRET = "stock-check-nas-secret"

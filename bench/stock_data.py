@@ -29,7 +29,7 @@ import psycopg
 
 from bench.raddb import compose
 from bench.spec import BenchSubscriber, Fate
-from cloudos.localstack import Stack
+from cloudos_stack import Stack
 
 HERE = Path(__file__).resolve().parent
 STOCK_RADDB = HERE / "stock" / "raddb"

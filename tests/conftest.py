@@ -27,7 +27,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "double"))
 
-from cloudos.localstack import Ports, Stack  # noqa: E402
+from cloudos_stack import Ports, Stack  # noqa: E402
 
 from tests.fixtures.nas import Nas, NasOptions, journal_applied  # noqa: E402
 

@@ -21,7 +21,7 @@ from typing import Unpack
 import psycopg
 import pytest
 
-from cloudos.localstack import REPO, Ports, Stack
+from cloudos_stack import REPO, Ports, Stack
 from tests.conftest import RadiusLog, run_cli
 from tests.fixtures.nas import Nas, NasOptions, journal_applied
 from tests.fixtures.pg import fetch_one

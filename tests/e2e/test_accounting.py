@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from cloudos.localstack import Stack
+from cloudos_stack import Stack
 from tests.conftest import Cli, Radiusd, add_plan_and_subscriber
 from tests.fixtures.nas import journal_applied
 from tests.fixtures.pg import fetch_one
@@ -146,10 +146,10 @@ def test_the_detail_spool_is_replayed_into_postgresql(radiusd: Radiusd, subscrib
     assert (after[0] - before[0], after[1] - before[1]) == (1234, 5678)
 
 
-def test_localstack_applied_returns_once_postgresql_has_what_radiusd_answered(radiusd: Radiusd, subscriber: str,
+def test_stack_applied_returns_once_postgresql_has_what_radiusd_answered(radiusd: Radiusd, subscriber: str,
                                                                               unique: str) -> None:
-    """What scripts/demo runs before showing the session: ``python -m cloudos.localstack applied``."""
-    from cloudos.localstack import main
+    """What scripts/demo runs before showing the session: ``python -m cloudos_stack applied``."""
+    from cloudos_stack.stack import main
 
     nas = radiusd.nas(applied=None)
     for k in range(20):

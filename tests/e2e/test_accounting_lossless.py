@@ -14,7 +14,7 @@ from collections import defaultdict
 import psycopg
 import pytest
 
-from cloudos.localstack import Stack
+from cloudos_stack import Stack
 from tests.conftest import E2E_SECRET, Cli, Radiusd
 from tests.fixtures.nas import Nas
 from tests.fixtures.pg import fetch_one

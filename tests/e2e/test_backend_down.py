@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from pyrad.client import Timeout
 
-from cloudos.localstack import Stack
+from cloudos_stack import Stack
 from tests.conftest import Cli, Radiusd, add_plan_and_subscriber
 
 

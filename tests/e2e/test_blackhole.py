@@ -25,7 +25,7 @@ import psycopg
 import pytest
 from pyrad.client import Timeout
 
-from cloudos.localstack import RADDB, Ports, Stack, free_port
+from cloudos_stack import RADDB, Ports, Stack, free_port
 from rlm_cloudos.store.authz import AuthzFeed
 from rlm_cloudos.store.live import Live
 from tests.conftest import CliResult, RadiusLog

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from cloudos.localstack import REPO, Stack
+from cloudos_stack import REPO, Stack
 from tests.fixtures.pg import fetch_one
 
 #: Enough rows that `cloudos … list --json` writes more than a pipe holds (64 KiB), and

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from cloudos.localstack import Stack
+from cloudos_stack import Stack
 from rlm_cloudos.policy import interim_interval
 from tests.conftest import Cli, Radiusd
 

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from cloudos.localstack import Stack, free_port
+from cloudos_stack import Stack, free_port
 from tests.conftest import Cli, Radiusd
 from tests.fixtures.routeros import RouterOS
 

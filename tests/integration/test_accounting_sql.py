@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cloudos.localstack import Stack
+from cloudos_stack import Stack
 from rlm_cloudos import coa
 from rlm_cloudos.policy import billing_period, expires_at_for_date
 from tests.conftest import Cli

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from cloudos.localstack import Stack
+from cloudos_stack import Stack
 from rlm_cloudos.policy.access import online_sessions
 from rlm_cloudos.policy import SubscriberStatus
 from rlm_cloudos.policy.sessions import LiveSession, stale_after

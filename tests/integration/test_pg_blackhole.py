@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from cloudos.localstack import Stack
+from cloudos_stack import Stack
 from rlm_cloudos.errors import BackendUnavailable
 from rlm_cloudos.store.authz import AuthzCache, AuthzFeed
 from rlm_cloudos.store.pg import Database

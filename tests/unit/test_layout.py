@@ -38,6 +38,8 @@ def offenders(package: str, forbidden: tuple[str, ...]) -> dict[str, list[str]]:
     # The policy is pure: no store, no adapter, no radiusd, no database or Redis driver.
     ("rlm_cloudos/policy", ("rlm_cloudos.store", "rlm_cloudos.radattrs", "rlm_cloudos.module", "radiusd",
                             "psycopg", "psycopg_pool", "redis", "sqlalchemy", "cloudos")),
+    # The CLI and its jobs never reach for the local dev/test stack.
+    ("tools/cloudos", ("cloudos_stack",)),
     # The neutral request types import nothing of the module's layers.
     ("rlm_cloudos/requests.py", ("rlm_cloudos.store", "rlm_cloudos.radattrs", "rlm_cloudos.module")),
 ])

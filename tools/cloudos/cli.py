@@ -18,7 +18,6 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from cloudos.commands import audit, db, explain, nas, plan, session, subscriber, tenant
 from cloudos.context import Ctx
 from cloudos.errors import CliError
-from cloudos.localstack import StackError
 
 
 class Parser(argparse.ArgumentParser):
@@ -65,9 +64,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except SQLAlchemyError as exc:
         print(f"cloudos: error: {_db_message(exc)}", file=sys.stderr)
-        return 1
-    except StackError as exc:
-        print(f"cloudos: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("cloudos: interrupted", file=sys.stderr)

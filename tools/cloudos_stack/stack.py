@@ -25,7 +25,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[2]  # tools/cloudos_stack/stack.py
 RADDB = REPO / "raddb"
 
 
@@ -457,7 +457,7 @@ def _run(argv: list[str], what: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m cloudos.localstack", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m cloudos_stack", description=__doc__.splitlines()[0])
     ap.add_argument("action", choices=["start", "start-radius", "stop", "env", "status", "applied"])
     ap.add_argument("state", type=Path)
     args = ap.parse_args(argv)
@@ -485,10 +485,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"radiusd  {'running' if stack.radiusd_pid() else 'stopped'} auth {stack.ports.auth} "
                   f"acct {stack.ports.acct} status {stack.ports.status}")
     except StackError as exc:
-        print(f"localstack: {exc}", file=sys.stderr)
+        print(f"cloudos_stack: {exc}", file=sys.stderr)
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,0 +1,3 @@
+from cloudos_stack.stack import main
+
+raise SystemExit(main())
