@@ -2,18 +2,17 @@
 
 A record is one line, a JSON object with named keys (version 2):
 
-  {"v": 2, "lane": 1234, "received": 1794312000.123, "status": "Interim-Update",
-   "user_name": …, "nas_address": …, "acct_unique_id": …, "acct_session_id": …,
-   "input_octets": …, "output_octets": …, "session_time": …, "delay": …,
-   "framed_ip": …, "calling_station_id": …, "nas_port_id": …, "terminate_cause": …}
+  {"v":2,"lane":1234,"rcv":1794312000.123,"st":"Interim-Update","u":"ali","n":"10.0.0.1",
+   "id":"5d41…","sid":"81e00005","in":1000,"out":5000,"t":300,"d":0,"ip":"100.64.0.7",
+   "mac":"AA:BB:CC:DD:EE:FF","port":"ether2","cause":null}
 
 ``v`` and ``lane`` come first, at fixed places, so the drainer reads a record's lane
-without decoding the line. The keys after ``received`` are REQUEST_KEYS, the
-AcctRequest fields by name: cloudos_account_journal() (schema 0006) reads the same
-names, and tests/integration/test_accounting_sql.py holds the two lists equal.
-``received`` is the radiusd host's clock when the request came in: the time a record
-spends in the journal is added to its Acct-Delay-Time, so the event is dated when it
-happened.
+without decoding the line. KEYS names each AcctRequest field's key (short: every
+packet is written, read back and parsed by PostgreSQL); cloudos_account_journal()
+(schema 0006) reads the same keys, and tests/integration/test_accounting_sql.py holds
+the two lists equal. ``rcv`` is the radiusd host's clock when the request came in:
+the time a record spends in the journal is added to its Acct-Delay-Time, so the
+event is dated when it happened.
 
 Version 1 (before schema 0006) was a JSON array, ``[received, lane, status,
 user_name, nas_address, acct_unique_id, acct_session_id, input_octets,
@@ -26,6 +25,7 @@ read them.
 from __future__ import annotations
 
 import json
+import operator
 import zlib
 from typing import Any
 
@@ -33,13 +33,17 @@ from rlm_cloudos.requests import AcctRequest
 
 VERSION = 2
 
-#: The request's fields, by the keys a record names them with (AcctRequest's attribute names).
-REQUEST_KEYS = ("status", "user_name", "nas_address", "acct_unique_id", "acct_session_id", "input_octets",
-                "output_octets", "session_time", "delay", "framed_ip", "calling_station_id", "nas_port_id",
-                "terminate_cause")
+#: The request's fields (AcctRequest's attribute names) and the short key a record names each with:
+#: every packet is written, read back and parsed by PostgreSQL, so the keys are short.
+KEYS = {"status": "st", "user_name": "u", "nas_address": "n", "acct_unique_id": "id", "acct_session_id": "sid",
+        "input_octets": "in", "output_octets": "out", "session_time": "t", "delay": "d", "framed_ip": "ip",
+        "calling_station_id": "mac", "nas_port_id": "port", "terminate_cause": "cause"}
+REQUEST_KEYS = tuple(KEYS)
 
 #: Version 1's positions after [received, lane]: the order AcctRequest had when it was written. Frozen.
-V1_KEYS = REQUEST_KEYS
+V1_KEYS = ("status", "user_name", "nas_address", "acct_unique_id", "acct_session_id", "input_octets",
+           "output_octets", "session_time", "delay", "framed_ip", "calling_station_id", "nas_port_id",
+           "terminate_cause")
 
 #: Records about a whole NAS (every session on it closed): applied after everything before them.
 NAS_WIDE = frozenset({"Accounting-On", "Accounting-Off"})
@@ -55,12 +59,18 @@ def lane(req: AcctRequest) -> int:
     return zlib.crc32(req.user_name.encode("utf-8", "replace")) & 0xFFFF
 
 
+_fields = operator.attrgetter(*REQUEST_KEYS)
+_SHORT = tuple(KEYS.values())
+# Called under the GIL for every accounting packet: one encoder, no circular-reference check
+# (the record holds only strings, numbers and None).
+_encoder = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+
+
 def encode(req: AcctRequest, received: float) -> bytes:
     """One journal line (version 2): one line whatever the attributes hold."""
-    record: dict[str, Any] = {"v": VERSION, "lane": lane(req), "received": round(received, 3)}
-    for key in REQUEST_KEYS:
-        record[key] = getattr(req, key)
-    return (json.dumps(record, separators=(",", ":")) + "\n").encode()
+    record: dict[str, Any] = {"v": VERSION, "lane": lane(req), "rcv": round(received, 3)}
+    record.update(zip(_SHORT, _fields(req)))
+    return (_encoder.encode(record) + "\n").encode()
 
 
 def decode(line: bytes, now: float) -> AcctRequest:
@@ -76,8 +86,8 @@ def decode(line: bytes, now: float) -> AcctRequest:
         if value.get("v") != VERSION:
             raise ValueError(f"journal record version {value.get('v')!r} is not {VERSION}")
         try:
-            received = value["received"]
-            values = {key: value[key] for key in REQUEST_KEYS}
+            received = value["rcv"]
+            values = {field: value[key] for field, key in KEYS.items()}
         except KeyError as exc:
             raise ValueError(f"journal record without {exc}") from None
     else:

@@ -3,8 +3,8 @@
 A journal record was a JSON array in the order of AcctRequest's fields, read here by
 position (``r->>2 … r->>14``): reordering a dataclass field would have silently
 broken this function and every journal still on disk. Version 2 is a JSON object
-whose keys are the request's field names (rlm_cloudos.store.journal_record, which
-defines the format; a test holds the keys read here equal to the keys written
+with a short key for each of the request's fields (rlm_cloudos.store.journal_record,
+which defines the format; a test holds the keys read here equal to the keys written
 there). Arrays are version 1: a journal written before this upgrade is applied as
 it was. An object of any other version is refused, so the drainer replays the
 batch record by record and logs the one it cannot read.
@@ -35,22 +35,20 @@ BEGIN
       -- Version 1: [received, lane, status, user_name, nas_address, acct_unique_id,
       -- acct_session_id, input_octets, output_octets, session_time, delay, framed_ip,
       -- calling_station_id, nas_port_id, terminate_cause]
-      r := jsonb_build_object('v', 2, 'received', r->0, 'status', r->2, 'user_name', r->3,
-                              'nas_address', r->4, 'acct_unique_id', r->5, 'acct_session_id', r->6,
-                              'input_octets', r->7, 'output_octets', r->8, 'session_time', r->9,
-                              'delay', r->10, 'framed_ip', r->11, 'calling_station_id', r->12,
-                              'nas_port_id', r->13, 'terminate_cause', r->14);
+      r := jsonb_build_object('v', 2, 'rcv', r->0, 'st', r->2, 'u', r->3, 'n', r->4, 'id', r->5, 'sid', r->6,
+                              'in', r->7, 'out', r->8, 't', r->9, 'd', r->10, 'ip', r->11, 'mac', r->12,
+                              'port', r->13, 'cause', r->14);
     ELSIF (r->>'v') IS DISTINCT FROM '2' THEN
       RAISE EXCEPTION 'accounting journal record % has version %, not 2', i, coalesce(r->>'v', 'none')
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- Version 2: rlm_cloudos.store.journal_record.KEYS names each key.
     SELECT * INTO a FROM cloudos_account(
-      (r->>'nas_address')::inet, r->>'acct_unique_id', r->>'status', r->>'user_name', r->>'acct_session_id',
-      now() - make_interval(secs => (r->>'delay')::double precision
-                                    + greatest(0, p_now - (r->>'received')::double precision)),
-      (r->>'input_octets')::bigint, (r->>'output_octets')::bigint, (r->>'session_time')::bigint,
-      (r->>'framed_ip')::inet, r->>'calling_station_id', r->>'nas_port_id', r->>'terminate_cause') AS x;
-    IF a.result <> 'ok' OR (a.feed IS NOT NULL AND r->>'status' IN ('Interim-Update', 'Alive')) THEN
+      (r->>'n')::inet, r->>'id', r->>'st', r->>'u', r->>'sid',
+      now() - make_interval(secs => (r->>'d')::double precision + greatest(0, p_now - (r->>'rcv')::double precision)),
+      (r->>'in')::bigint, (r->>'out')::bigint, (r->>'t')::bigint,
+      (r->>'ip')::inet, r->>'mac', r->>'port', r->>'cause') AS x;
+    IF a.result <> 'ok' OR (a.feed IS NOT NULL AND r->>'st' IN ('Interim-Update', 'Alive')) THEN
       n := i;
       result := a.result;
       feed := a.feed;

@@ -494,12 +494,12 @@ def test_cloudos_account_journal_reads_the_keys_the_writer_writes(world: AcctWor
     """The record format is defined in rlm_cloudos.store.journal_record; the SQL reads it by name."""
     import re
 
-    from rlm_cloudos.store.journal_record import REQUEST_KEYS
+    from rlm_cloudos.store.journal_record import KEYS
 
     (source,) = fetch_one(world.conn.execute(
         "SELECT pg_get_functiondef('cloudos_account_journal(jsonb, double precision)'::regprocedure)"))
     read = set(re.findall(r"r->>'(\w+)'", source))
-    assert read == {"v", "received", *REQUEST_KEYS}
+    assert read == {"v", "rcv", *KEYS.values()}
 
 
 def test_a_record_of_an_unknown_version_is_refused(world: AcctWorld) -> None:

@@ -20,7 +20,7 @@ from rlm_cloudos.errors import BackendUnavailable, Conflict, StatementRefused
 from rlm_cloudos.requests import AcctRequest
 from rlm_cloudos.store.journal import AccountingJournal, open_journal
 from rlm_cloudos.store.journal_files import JournalBusy, backlog
-from rlm_cloudos.store.journal_record import REQUEST_KEYS, decode, encode, lane, lane_of
+from rlm_cloudos.store.journal_record import KEYS, REQUEST_KEYS, decode, encode, lane, lane_of
 from rlm_cloudos.store.pg import AcctResult, Database
 
 
@@ -338,7 +338,7 @@ def test_any_request_survives_the_journal_unchanged(user: str, session: str, cau
     assert line.endswith(b"\n") and line.count(b"\n") == 1  # one record, one line
     assert decode(line, now=1234.5) == req
     record = json.loads(line)
-    assert (record["v"], record["lane"], record["received"]) == (2, lane(req), 1234.5)
+    assert (record["v"], record["lane"], record["rcv"]) == (2, lane(req), 1234.5)
     assert lane_of(line) == lane(req)
 
 
@@ -360,12 +360,12 @@ def test_a_version_1_record_still_reads() -> None:
 def test_the_record_names_every_request_field_and_nothing_else() -> None:
     """Adding a field to AcctRequest fails here until the format (and cloudos_account_journal) carry it."""
     assert sorted(REQUEST_KEYS) == sorted(f.name for f in dataclasses.fields(AcctRequest))
-    assert list(json.loads(encode(request("u0"), 1.0))) == ["v", "lane", "received", *REQUEST_KEYS]
+    assert list(json.loads(encode(request("u0"), 1.0))) == ["v", "lane", "rcv", *KEYS.values()]
 
 
 @pytest.mark.parametrize("line", [
-    b'{"v":3,"lane":1,"received":1.0}\n',  # a version this radiusd does not know
-    b'{"v":2,"lane":1,"received":1.0,"status":"Stop"}\n',  # keys missing
+    b'{"v":3,"lane":1,"rcv":1.0}\n',  # a version this radiusd does not know
+    b'{"v":2,"lane":1,"rcv":1.0,"st":"Stop"}\n',  # keys missing
     b'[1.0,2,"Stop"]\n',  # a version 1 record cut short
     b'"Stop"\n', b'not json\n',
 ])
