@@ -852,17 +852,14 @@ def test_a_start_that_fails_half_way_closes_what_it_opened(tmp_path: Path, monke
         monkeypatch.delenv("CLOUDOS_" + name.upper(), raising=False)
     KeyRing.create(tmp_path / "keyring.json")
     opened: list[Any] = []
-    for cls in (Database, AuthLogWriter, AuthzFeed, Live):
-        def track(self: Any, *a: Any, _open: Any = cls.open, **k: Any) -> None:
-            opened.append(self)
-            _open(self, *a, **k)
-        monkeypatch.setattr(cls, "open", track)
     closed: list[Any] = []
     for cls in (Database, AuthLogWriter, AuthzFeed, Live):
-        def track_close(self: Any, *a: Any, _close: Any = cls.close, **k: Any) -> None:
-            closed.append(self)
-            _close(self, *a, **k)
-        monkeypatch.setattr(cls, "close", track_close)
+        for method, seen in (("open", opened), ("close", closed)):
+            def track(self: Any, *a: Any, _real: Any = getattr(cls, method), _seen: list[Any] = seen,
+                      **k: Any) -> None:
+                _seen.append(self)
+                _real(self, *a, **k)
+            monkeypatch.setattr(cls, method, track)
 
     def no_journal(*a: Any, **k: Any) -> None:
         raise PermissionError("[Errno 13] Permission denied: '/var/lib/cloudos-radius/spool'")
