@@ -25,15 +25,16 @@ import radiusd
 
 from rlm_cloudos.config import ModuleSettings
 from rlm_cloudos.crypto import KeyRing
-from rlm_cloudos.errors import BackendUnavailable, CloudOSError, DecryptError, StatementRefused
+from rlm_cloudos.errors import BackendUnavailable, CloudOSError, DecryptError
 from rlm_cloudos.log import RadLog
 from rlm_cloudos.policy import Reason, Tenant, decide_access
 from rlm_cloudos.policy.types import REPLY_MESSAGES
 from rlm_cloudos.radattrs import BadAttribute, Update, accepted, parse_access, parse_acct, rejected, to_dict
 from rlm_cloudos.store.access import AccessReader, Recent
+from rlm_cloudos.store.accounting import AccountingWriter
 from rlm_cloudos.store.auth_log import AuthLogEntry, AuthLogWriter
 from rlm_cloudos.store.authz import AuthzCache, AuthzFeed
-from rlm_cloudos.store.journal import AccountingJournal, log_refused, log_result, open_journal
+from rlm_cloudos.store.journal import AccountingJournal, open_journal
 from rlm_cloudos.store.live import Live
 from rlm_cloudos.store.notices import SubscriberChanged
 from rlm_cloudos.store.pg import Database, NasRecord
@@ -66,9 +67,12 @@ class Runtime:
     nas_seen: Recent[str, NasRecord] = field(default_factory=lambda: Recent(100_000))
     #: authorize's one read path, over db, live and authz.
     reader: AccessReader = field(init=False)
+    #: accounting's one write path: the journal, or PostgreSQL without one.
+    accounting: AccountingWriter = field(init=False)
 
     def __post_init__(self) -> None:
         self.reader = AccessReader(self.db, self.live, self.authz, memory=max(self.settings.authz_cache_size, 10_000))
+        self.accounting = AccountingWriter(self.db, self.journal, self.authz, log)
 
     @classmethod
     def start(cls, section: dict[str, str] | None) -> Runtime:
@@ -325,31 +329,16 @@ def accounting(p: Any) -> Result:
         log("warn", hook="accounting", event="malformed", attribute=req.attribute, problem=req.problem,
             user=attrs.get("User-Name"), session=attrs.get("Acct-Session-Id"), status=attrs.get("Acct-Status-Type"))
         return radiusd.RLM_MODULE_OK
-    rt = runtime()
-    if rt.journal is not None:
-        try:
-            rt.journal.append(req)
-        except OSError as exc:
-            log("error", hook="accounting", event="journal_write_failed", user=req.user_name,
-                session=req.acct_session_id, status=req.status, detail=str(exc))
-            return radiusd.RLM_MODULE_FAIL
-        return radiusd.RLM_MODULE_OK
     try:
-        res = rt.db.account(req)
+        runtime().accounting.store(req)  # journaled, applied, or refused for its data (logged whole)
+    except OSError as exc:
+        log("error", hook="accounting", event="journal_write_failed", user=req.user_name,
+            session=req.acct_session_id, status=req.status, detail=str(exc))
+        return radiusd.RLM_MODULE_FAIL
     except BackendUnavailable as exc:
         log("error", hook="accounting", user=req.user_name, session=req.acct_session_id, status=req.status,
             reason=Reason.BACKEND_UNAVAILABLE.value, detail=str(exc))
         return radiusd.RLM_MODULE_FAIL
-    except StatementRefused as exc:
-        # Acknowledged: spooled and replayed, it would fail forever and hold up every
-        # record behind it.
-        log_refused(log, req, exc)
-        return radiusd.RLM_MODULE_OK
-    if res.feed and rt.authz is not None:
-        # This radiusd's next login sees the new counters at once, not when the notification comes round.
-        rt.authz.apply(res.feed)
-    if res.result != "ok":
-        log_result(log, req, res.result)
     return radiusd.RLM_MODULE_OK
 
 

@@ -80,6 +80,10 @@ class Database(Service):
 
     def __init__(self, url: str, *, size: int = 4, connect_timeout: int = 2, statement_timeout_ms: int = 2000) -> None:
         self._down_until = 0.0
+        #: Set by a failure, cleared by the next statement that succeeds: while set, one statement
+        #: at a time (holding _probe) may try, and the others fail fast.
+        self._suspect = False
+        self._probe = threading.Lock()
         # statement_timeout is the server's: it cannot end a wait on a server, a PgBouncer or a
         # network that accepted the connection and then stopped answering. The socket then stays
         # open and silent (the peer's kernel answers TCP keepalives), and libpq waits on it for
@@ -150,6 +154,26 @@ class Database(Service):
     def _run(self, query: str, params: Any, fetch: Callable[[psycopg.Cursor[Any]], Any]) -> Any:
         if time.monotonic() < self._down_until:
             raise BackendUnavailable("PostgreSQL failed moments ago; failing fast")
+        # Half-open: after a failure, one request at a time finds out whether PostgreSQL is back.
+        # Were every lane to try at once, each would wait out the round-trip bound on a silent
+        # server, and the requests queued behind them would hold radiusd's threads (Status-Server
+        # and the tenants served from memory would wait too).
+        probing = self._suspect
+        if probing and not self._probe.acquire(blocking=False):
+            raise BackendUnavailable("PostgreSQL failed moments ago; another request is finding out if it is back")
+        try:
+            result = self._attempt(query, params, fetch)
+        except BackendUnavailable as exc:
+            if not isinstance(exc, Conflict):
+                self._suspect = True
+            raise
+        finally:
+            if probing:
+                self._probe.release()
+        self._suspect = False
+        return result
+
+    def _attempt(self, query: str, params: Any, fetch: Callable[[psycopg.Cursor[Any]], Any]) -> Any:
         for attempt in (1, 2):
             conn = None
             started = time.monotonic()

@@ -711,7 +711,7 @@ def test_accounting_result_other_than_ok_is_acknowledged_with_a_warning(rt: Fake
 
 
 def test_accounting_with_a_journal_answers_once_written_and_applies_after(rt: FakeRuntime, tmp_path: Path) -> None:
-    rt.journal = AccountingJournal(tmp_path, rt.db, module.log)
+    rt.journal = rt.accounting.journal = AccountingJournal(tmp_path, rt.db, module.log)
     rt.journal.open()
     try:
         rt.db.acct = AcctResult("unknown_subscriber", 7, None, 0, 0, 0)
@@ -732,7 +732,7 @@ def test_accounting_with_a_journal_answers_once_written_and_applies_after(rt: Fa
 def test_accounting_fails_when_the_journal_cannot_be_written(rt: FakeRuntime, tmp_path: Path) -> None:
     # FAIL: the accounting section then tries the detail spool, and failing that the NAS
     # gets no answer and retransmits.
-    rt.journal = AccountingJournal(tmp_path, rt.db, module.log)
+    rt.journal = rt.accounting.journal = AccountingJournal(tmp_path, rt.db, module.log)
     rt.journal.open()
     rt.journal.close()
     assert module.accounting(call(ACCT_REQUEST)) == radiusd.RLM_MODULE_FAIL
