@@ -48,12 +48,16 @@ BEGIN
       UPDATE session_open so
          SET stopped_at = p_event_time, terminate_cause = 'NAS-Reboot'
        WHERE so.nas_id = n.id AND so.stopped_at IS NULL
+         -- Only what the reboot ended: a session heard from at or after the event began after
+         -- it (a replayed batch or a late retransmit of the On must not close it).
+         AND so.updated_at < p_event_time
       RETURNING so.*)
     SELECT count(cloudos_archive_session(c)) INTO archived FROM closed c;
     RAISE LOG 'cloudos_account: Accounting-On/Off from NAS % closed % sessions', n.id, archived;
-    PERFORM pg_notify('cloudos_authz', 'X ' || n.id);
+    -- The event time goes with the message: a cache drops only the sessions the reboot ended.
+    PERFORM pg_notify('cloudos_authz', 'X ' || n.id || ' ' || extract(epoch FROM p_event_time));
     RETURN QUERY SELECT 'nas_reset'::text, n.tenant_id, NULL::bigint, 0::bigint, 0::bigint, 0::bigint,
-                        'X ' || n.id;
+                        'X ' || n.id || ' ' || extract(epoch FROM p_event_time);
     RETURN;
   END IF;
 

@@ -217,12 +217,15 @@ class AuthzCache:
                 case notices.NasChanged():
                     self._touch("N", 0)
                     self._nas.clear()
-                case notices.NasReset(nas_id=nas_id):
+                case notices.NasReset(nas_id=nas_id, at=at):
                     self._touch("X", 0)
+
+                    def ended(s: LiveSession) -> bool:
+                        return s.nas_id == nas_id and (at is None or s.updated < at)
+
                     for key, ctx in list(self._entries.items()):
-                        if any(s.nas_id == nas_id for s in ctx.sessions):
-                            kept = tuple(s for s in ctx.sessions if s.nas_id != nas_id)
-                            self._entries[key] = replace(ctx, sessions=kept)
+                        if any(ended(s) for s in ctx.sessions):
+                            self._entries[key] = replace(ctx, sessions=tuple(s for s in ctx.sessions if not ended(s)))
 
     def _apply_accounting(self, m: notices.SessionChanged) -> None:
         sid = m.subscriber_id

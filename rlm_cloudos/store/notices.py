@@ -10,7 +10,9 @@ every producer emit every kind and parses what it sent.
   P <plan id>        a plan changed (drop its subscribers)
   S <subscriber id>  a subscriber changed: password, status, expiry, plan, lockout, ...
   N <nas id>         a NAS was added, changed or removed (forget source addresses)
-  X <nas id>         Accounting-On/Off: every session of the NAS closed
+  X <nas id> [<event epoch>]
+                     Accounting-On/Off: the NAS's sessions last heard of before the event
+                     closed (schema 0007; without the time, as 0003 sent it: all of them)
   A <subscriber id> <acct unique id> <nas id> <updated epoch> <stopped 0|1>
     <period start epoch> <input> <output> <time> <MAC>
                      accounting changed a session and (unless the four counters are
@@ -67,12 +69,13 @@ class NasChanged:
 
 @dataclass(frozen=True, slots=True)
 class NasReset:
-    """Accounting-On/Off: every session of the NAS is closed."""
+    """Accounting-On/Off: the NAS's sessions last heard of before ``at`` are closed (all when None)."""
 
     nas_id: int
+    at: float | None = None  # epoch seconds of the event
 
     def format(self) -> str:
-        return f"X {self.nas_id}"
+        return f"X {self.nas_id}" if self.at is None else f"X {self.nas_id} {self.at:.6f}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +109,7 @@ class SessionChanged:
 
 Message = TenantChanged | PlanChanged | SubscriberChanged | NasChanged | NasReset | SessionChanged
 
-_BY_ID: dict[str, Callable[[int], Message]] = {"T": TenantChanged, "P": PlanChanged, "S": SubscriberChanged, "N": NasChanged, "X": NasReset}
+_BY_ID: dict[str, Callable[[int], Message]] = {"T": TenantChanged, "P": PlanChanged, "S": SubscriberChanged, "N": NasChanged}
 
 
 def _session(rest: str) -> SessionChanged:
@@ -131,6 +134,9 @@ def parse(text: str) -> Message:
     kind, _, rest = text.partition(" ")
     if kind == "A":
         return _session(rest)
+    if kind == "X":
+        nas, _, at = rest.partition(" ")
+        return NasReset(_id(nas), float(at) if at else None)
     cls = _BY_ID.get(kind)
     if cls is None:
         raise ValueError(f"unknown cloudos_authz message kind {kind!r}")

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from cloudos_stack import Stack
 from rlm_cloudos import coa
+from rlm_cloudos.store import notices
 from rlm_cloudos.policy import billing_period, expires_at_for_date
 from tests.conftest import Cli
 from tests.fixtures.pg import fetch_one
@@ -168,6 +169,27 @@ def test_accounting_on_closes_the_nas_open_sessions(world: AcctWorld) -> None:
     assert world.open_row(other)["stopped_at"] is None and world.history(other) == []
     assert world.open_row(done)["terminate_cause"] == "User-Request"
     assert world.open_row(done)["stopped_at"] == T0
+
+
+def test_a_replayed_accounting_on_closes_only_what_the_reboot_ended(world: AcctWorld) -> None:
+    """The journal replays a batch (one lane failed after another committed), or the NAS retransmits:
+    the same Accounting-On arrives again after a new session has started. It must not close it."""
+    before, after = new_uid(), new_uid()
+    world.account(before, "Start", "ali", T0)
+    world.account(before, "Interim-Update", "ali", T0 + timedelta(minutes=5), 100, 200, 300)
+    reboot = T0 + timedelta(minutes=7)
+    on = new_uid()
+    assert world.account(on, "Accounting-On", None, reboot, ip=None)[0] == "nas_reset"
+    assert world.open_row(before)["stopped_at"] == reboot
+    world.account(after, "Start", "capped", reboot + timedelta(minutes=1))
+    world.account(after, "Interim-Update", "capped", reboot + timedelta(minutes=6), 10, 20, 300)
+    r = world.account_row(on, "Accounting-On", None, reboot, ip=None)  # the same On, replayed
+    assert r[0] == "nas_reset"
+    # The cache of every radiusd learns the event time with the message, and drops the same sessions.
+    assert notices.parse(r[6]) == notices.NasReset(world.nas["n1"], reboot.timestamp())
+    assert world.open_row(after)["stopped_at"] is None
+    assert world.history(after) == []
+    assert world.totals("capped") == (10, 20, 300)
 
 
 # ----------------------------------------------------------------------- (e) the month boundary

@@ -165,9 +165,10 @@ def test_cloudos_account_returns_what_it_announces(world: FeedWorld, listener: p
     assert world.account(new_uid(), "Start", "ali", T0, nas="10.9.9.9") == ("unknown_nas", None)
     assert heard(listener) == []
 
-    assert world.account(new_uid(), "Accounting-On", None, T0 + timedelta(seconds=500), mac=None) == (
-        "nas_reset", f"X {n1}")
-    assert heard(listener) == [f"X {n1}"]
+    reboot = T0 + timedelta(seconds=500)
+    assert world.account(new_uid(), "Accounting-On", None, reboot, mac=None) == (
+        "nas_reset", f"X {n1} {reboot.timestamp():.6f}")
+    assert heard(listener) == [f"X {n1} {reboot.timestamp():.6f}"]
 
 
 # ----------------------------------------------------------------------- the cache fed by the feed

@@ -83,7 +83,7 @@ def test_cloudos_account_announces_sessions_and_nas_resets_and_returns_the_same_
                                        i.counters.session_time) == (1000, 5000, 300)
     assert e.stopped and e.counters is not None and e.counters.output_octets == 6000
     assert q.mac == "" and not q.stopped
-    assert x == notices.NasReset(n1)
+    assert x == notices.NasReset(n1, (T0 + timedelta(seconds=500)).timestamp())
     assert reset[0] == "nas_reset"
 
 

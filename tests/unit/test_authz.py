@@ -221,6 +221,16 @@ def test_nas_reset_message_closes_only_that_nas_sessions(three: AuthzCache) -> N
     assert again is not None and [s.acct_unique_id for s in again.sessions] == ["a-n2"]
 
 
+def test_nas_reset_with_its_event_time_keeps_the_sessions_that_began_after(three: AuthzCache) -> None:
+    """schema 0007: the On closes only sessions last heard of before it, and says when it was."""
+    three.apply(acct(1, "a-new", nas_id=100, updated=T_NOW + 60))  # ali redialled after the reboot
+    three.apply(f"X 100 {T_NOW + 30:.6f}")
+    ali, sara = get(three, "ali"), get(three, "sara")
+    assert ali is not None and sara is not None
+    assert sorted(s.acct_unique_id for s in ali.sessions) == ["a-n2", "a-new"]
+    assert sara.sessions == ()
+
+
 # ----------------------------------------------------------------------- accounting messages
 def test_accounting_adds_a_session() -> None:
     cache = ready_cache()
