@@ -9,7 +9,6 @@ same volume) writes each request straight to PostgreSQL instead, slower and as s
 from __future__ import annotations
 
 from collections.abc import Callable
-from enum import StrEnum
 from typing import Any
 
 from rlm_cloudos.errors import StatementRefused
@@ -17,17 +16,6 @@ from rlm_cloudos.requests import AcctRequest
 from rlm_cloudos.store.authz import AuthzCache
 from rlm_cloudos.store.journal import AccountingJournal, log_refused, log_result
 from rlm_cloudos.store.pg import Database
-
-
-class Stored(StrEnum):
-    """What became of an Accounting-Request that may be acknowledged."""
-
-    #: On disk in the journal; the drainer applies it.
-    JOURNALED = "journaled"
-    #: Committed to PostgreSQL.
-    APPLIED = "applied"
-    #: PostgreSQL refused its data (logged whole): retried, it would fail the same way for ever.
-    REFUSED = "refused"
 
 
 class AccountingWriter:
@@ -40,20 +28,21 @@ class AccountingWriter:
         self._cache = cache
         self._log = log
 
-    def store(self, req: AcctRequest) -> Stored:
-        """Make ``req`` durable. Raises OSError (the journal cannot be written) or BackendUnavailable
-        (no journal, and PostgreSQL cannot take it now): then the NAS must not be answered."""
+    def store(self, req: AcctRequest) -> None:
+        """Make ``req`` durable: journaled, committed, or refused by PostgreSQL for its data (logged
+        whole: retried, it would fail the same way for ever). Raises OSError (the journal cannot be
+        written) or BackendUnavailable (no journal, and PostgreSQL cannot take it now): then the NAS
+        must not be answered."""
         if self.journal is not None:
             self.journal.append(req)
-            return Stored.JOURNALED
+            return
         try:
             res = self.db.account(req)
         except StatementRefused as exc:
             log_refused(self._log, req, exc)
-            return Stored.REFUSED
+            return
         if res.feed and self._cache is not None:
             # This radiusd's next login sees the new counters at once, not when the notification comes round.
             self._cache.apply(res.feed)
         if res.result != "ok":
             log_result(self._log, req, res.result)
-        return Stored.APPLIED

@@ -6,7 +6,7 @@ PostgreSQL has committed it. A drainer thread applies the journal to PostgreSQL 
 file order, as many records at a time as have arrived meanwhile (up to
 ``max_batch``), split by subscriber over ``parallel`` statements, and records how
 far it got. Each statement hands PostgreSQL the lines as they are on disk
-(cloudos_account_journal(), schema 0005). This is FreeRADIUS's own
+(cloudos_account_journal(), schema 0006). This is FreeRADIUS's own
 decoupled-accounting pattern (the live server writes the ``detail`` file and
 answers; a reader applies it), with three differences: the records are applied in
 batches instead of one round trip each, the reader is a thread of the same
