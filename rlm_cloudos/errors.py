@@ -32,6 +32,16 @@ class BackendUnavailable(CloudOSError):
     """PostgreSQL could not answer in the bounded time."""
 
 
+class StatementTimedOut(BackendUnavailable):
+    """PostgreSQL is alive but did not finish within the statement's bound: less work may fit."""
+
+    level: ClassVar[str] = "warn"
+
+
+class DrainerStalled(BackendUnavailable):
+    """The accounting journal's drainer stopped running: records written now would wait unapplied."""
+
+
 class StatementRefused(CloudOSError):
     """PostgreSQL answered and refused the statement: retrying the same input cannot succeed."""
 

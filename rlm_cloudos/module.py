@@ -103,9 +103,23 @@ class Runtime:
                 undo.callback(feed.close)
             journal = None
             if settings.acct_journal:
-                journal = open_journal(settings.acct_journal, db, log, max_batch=settings.acct_batch,
+                # The drainer's own pool, and so its own breaker: a batch that runs into
+                # statement_timeout (a slow database, not a dead one) must not make logins fail
+                # fast, nor hold the connections authorize needs.
+                journal_db = Database(
+                    settings.database_url,
+                    size=settings.acct_parallel,
+                    connect_timeout=settings.connect_timeout,
+                    statement_timeout_ms=settings.statement_timeout_ms,
+                    name="rlm_cloudos_journal",
+                )
+                journal_db.open()
+                undo.callback(journal_db.close)
+                journal = open_journal(settings.acct_journal, journal_db, log, max_batch=settings.acct_batch,
                                        parallel=settings.acct_parallel,
                                        on_feed=authz.apply if authz is not None else None)
+                if journal is None:
+                    journal_db.close()
             rt = cls(settings, keyring, db, auth_log, live, authz=authz, feed=feed, journal=journal)
             undo.pop_all()  # from here on, close() closes them
         return rt
@@ -115,6 +129,7 @@ class Runtime:
             self.feed.close()
         if self.journal is not None:
             self.journal.close()
+            self.journal.db.close()
         self.auth_log.close()
         self.db.close()
         self.live.close()

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from rlm_cloudos.errors import BackendUnavailable, Conflict, StatementRefused
+from rlm_cloudos.errors import BackendUnavailable, Conflict, DrainerStalled, StatementRefused, StatementTimedOut
 from rlm_cloudos.requests import AcctRequest
 from rlm_cloudos.store.journal_files import JournalBusy, Segments
 from rlm_cloudos.store.lifecycle import Service
@@ -49,16 +49,32 @@ class AccountingJournal(Service):
     """
 
     STATS_SECONDS = 300.0
+    #: Longest wait between tries while PostgreSQL cannot take the records.
+    RETRY_CAP_SECONDS = 8.0
+    #: Statements in a row that fit before a halved batch is doubled again.
+    GROW_AFTER = 16
 
     def __init__(self, directory: Path | str, db: Database, log: Callable[..., None], *,
                  on_feed: Callable[[str], None] | None = None,
                  max_batch: int = 500, parallel: int = 1, segment_bytes: int = 64 << 20,
-                 retry_seconds: float = 1.0) -> None:
+                 retry_seconds: float = 1.0, stall_seconds: float = 60.0) -> None:
         self.directory = Path(directory)
-        self._db = db
+        #: Where the drainer applies the records (its own pool: see Runtime.start).
+        self.db = db
         self._log = log
         self._on_feed = on_feed
         self._max = max_batch
+        #: Records read per try: max_batch, halved on each statement timeout, doubled again after
+        #: GROW_AFTER statements in a row that fit.
+        self.batch = max_batch
+        self._fitted = 0
+        self._failures = 0
+        self._outage_since: float | None = None
+        #: When the drainer last showed it was running (monotonic); see append().
+        self.beat = time.monotonic()
+        #: Silence of the drainer after which append() refuses: far beyond any bounded wait it makes.
+        self.stall_seconds = stall_seconds
+        self._stalled = False
         self._retry = retry_seconds
         self._parallel = parallel
         # Enough for a batch of the longest records RADIUS attributes can make.
@@ -95,9 +111,29 @@ class AccountingJournal(Service):
         self._thread.start()
 
     def append(self, req: AcctRequest) -> None:
-        """Write ``req`` to the journal; once this returns, the NAS may be answered. Raises OSError."""
+        """Write ``req`` to the journal; once this returns, the NAS may be answered. Raises OSError,
+        or DrainerStalled when the drainer has stopped running: a journal no one applies must not
+        go on answering NASes (unanswered, they retransmit or fail over to another radiusd)."""
+        self._check_drainer()
         self._files.append(encode(req, time.time()))
         self._wake.set()
+
+    def _check_drainer(self) -> None:
+        if self._stop.is_set():
+            return  # closing: the files say so themselves
+        thread = self._thread
+        silent = time.monotonic() - self.beat
+        if thread is not None and thread.is_alive() and silent < self.stall_seconds:
+            if self._stalled:
+                self._stalled = False
+                self._log("info", hook="accounting", event="journal_drainer_running")
+            return
+        if not self._stalled:
+            self._stalled = True
+            self._log("error", hook="accounting", event="journal_drainer_stalled",
+                      alive=thread is not None and thread.is_alive(), silent=f"{silent:.0f}s",
+                      bytes=self._files.backlog(), consequence="accounting is not answered")
+        raise DrainerStalled(f"the journal drainer has not run for {silent:.0f}s")
 
     def close(self, timeout: float = 3.0) -> None:
         """Apply what PostgreSQL takes within ``timeout``; the rest stays on disk for the next start."""
@@ -124,35 +160,67 @@ class AccountingJournal(Service):
             self._last_stats, self._reported = time.monotonic(), self.applied
 
     def _run(self) -> None:
-        outage_since: float | None = None
+        """The drainer's loop; nothing it meets ends it but close(). An error no branch expects (a bug,
+        a disk that fails to read) is logged and retried like an outage, never left to end the thread
+        while the hook keeps answering NASes (and append() refuses once the loop stops beating)."""
         self._last_stats, self._reported = time.monotonic(), self.applied
-        while True:
+        while not self._stop.is_set():
+            self.beat = time.monotonic()
             self._wake.wait(timeout=1.0)
             self._wake.clear()
-            self._maybe_stats(outage_since is not None)
-            while True:
-                lines, end = self._files.read(self._max)
-                if not lines:
-                    break
-                try:
-                    self._apply(lines)
-                except BackendUnavailable as exc:
-                    if outage_since is None:
-                        outage_since = time.monotonic()
-                        self._log("error", hook="accounting", event="journal_waiting", reason="backend_unavailable",
-                                  bytes=self._files.backlog(), detail=str(exc))
-                    if self._stop.wait(self._retry):
-                        return
-                    self._maybe_stats(True)
-                    continue
-                self._files.advance(end)
-                self._maybe_stats(False)
-                if outage_since is not None:
-                    self._log("info", hook="accounting", event="journal_caught_up",
-                              after=f"{time.monotonic() - outage_since:.0f}s")
-                    outage_since = None
-            if self._stop.is_set():
+            self.beat = time.monotonic()
+            self._maybe_stats(self._outage_since is not None)
+            try:
+                self._drain()
+            except Exception as exc:
+                self._log("error", hook="accounting", event="journal_drainer_error", error=type(exc).__name__,
+                          detail=str(exc), bytes=self._files.backlog())
+                self._stop.wait(self._backoff())
+
+    def _drain(self) -> None:
+        """Apply what the journal holds, ``self.batch`` records at a time, until it is empty or close()."""
+        while not self._stop.is_set():
+            self.beat = time.monotonic()
+            lines, end = self._files.read(self.batch)
+            if not lines:
                 return
+            try:
+                self._apply(lines)
+            except BackendUnavailable as exc:
+                timed_out = isinstance(exc, StatementTimedOut)
+                self._fitted = 0
+                if timed_out and len(lines) > 1:
+                    # Alive but slow: a statement of half as many records may fit in the bound.
+                    self.batch = len(lines) // 2
+                    self._log("warn", hook="accounting", event="journal_batch_halved", batch=self.batch,
+                              detail=str(exc))
+                if self._outage_since is None:
+                    self._outage_since = time.monotonic()
+                    self._log("error", hook="accounting", event="journal_waiting",
+                              reason="timeout" if timed_out else "backend_unavailable",
+                              bytes=self._files.backlog(), detail=str(exc))
+                self._stop.wait(self._backoff())
+                self._maybe_stats(True)
+                continue
+            self._files.advance(end)
+            self._failures = 0
+            self._fitted += 1
+            if self.batch < self._max and self._fitted >= self.GROW_AFTER:
+                # Back towards full size, slowly: each try that times out costs the server a whole
+                # statement_timeout of work it then throws away.
+                self.batch, self._fitted = min(self._max, self.batch * 2), 0
+            self._maybe_stats(False)
+            if self._outage_since is not None:
+                self._log("info", hook="accounting", event="journal_caught_up",
+                          after=f"{time.monotonic() - self._outage_since:.0f}s")
+                self._outage_since = None
+
+    def _backoff(self) -> float:
+        """How long to wait before the next try: ``retry_seconds``, doubling per failure in a row
+        up to RETRY_CAP_SECONDS (a struggling server is not hammered by every radiusd at once)."""
+        self._failures += 1
+        wait: float = min(self._retry * 2.0 ** (self._failures - 1), max(self._retry, self.RETRY_CAP_SECONDS))
+        return wait
 
     def _apply(self, lines: list[bytes]) -> None:
         """Apply ``lines`` in order; raises BackendUnavailable when PostgreSQL cannot take them now."""
@@ -193,8 +261,9 @@ class AccountingJournal(Service):
         if not lines:
             return
         now = time.time()
+        self.beat = time.monotonic()
         try:
-            rows = self._db.account_journal(lines, now)
+            rows = self.db.account_journal(lines, now)
         except (StatementRefused, Conflict) as exc:
             # One record PostgreSQL refuses, or one that cannot be read, or a deadlock with
             # another radiusd: the same records one at a time.
@@ -214,6 +283,7 @@ class AccountingJournal(Service):
 
     def _apply_one_by_one(self, lines: list[bytes], now: float) -> None:
         for line in lines:
+            self.beat = time.monotonic()
             try:
                 req = decode(line, now)
             except (ValueError, TypeError) as exc:
@@ -222,7 +292,7 @@ class AccountingJournal(Service):
                           record=line[:300].decode(errors="replace"), detail=str(exc))
                 continue
             try:
-                res = self._db.account(req)
+                res = self.db.account(req)
             except StatementRefused as exc:
                 # Applied again it would fail again, and hold up every record behind it.
                 self._refused += 1

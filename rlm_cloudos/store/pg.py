@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from rlm_cloudos.errors import BackendUnavailable, Conflict, StatementRefused
+from rlm_cloudos.errors import BackendUnavailable, Conflict, StatementRefused, StatementTimedOut
 from rlm_cloudos.requests import AcctRequest
 from rlm_cloudos.store import sql
 from rlm_cloudos.store.lifecycle import Service
@@ -48,6 +48,9 @@ class AcctResult:
 #: constraint violation): the only errors retrying the same input cannot cure.
 _DATA_CLASSES = frozenset({"22", "23"})
 
+#: The server gave up waiting: statement_timeout (57014 query_canceled) or lock_timeout (55P03).
+_TIMEOUT_STATES = frozenset({"57014", "55P03"})
+
 
 def sever(conn: psycopg.Connection[Any]) -> None:
     """Shut down ``conn``'s socket, so a thread waiting on it gets an OperationalError now."""
@@ -78,7 +81,8 @@ class Database(Service):
     #: How often the watchdog looks for round trips past their bound.
     WATCHDOG_SECONDS = 0.2
 
-    def __init__(self, url: str, *, size: int = 4, connect_timeout: int = 2, statement_timeout_ms: int = 2000) -> None:
+    def __init__(self, url: str, *, size: int = 4, connect_timeout: int = 2, statement_timeout_ms: int = 2000,
+                 name: str = "rlm_cloudos") -> None:
         self._down_until = 0.0
         #: Set by a failure, cleared by the next statement that succeeds: while set, one statement
         #: at a time (holding _probe) may try, and the others fail fast.
@@ -106,7 +110,7 @@ class Database(Service):
                 "connect_timeout": connect_timeout,
                 "options": f"-c statement_timeout={statement_timeout_ms} -c lock_timeout={statement_timeout_ms}",
                 "autocommit": True,
-                "application_name": "rlm_cloudos",
+                "application_name": name,
                 # A host that lost power or a firewall that dropped the flow sends no RST: without
                 # these an idle pooled connection looks alive for the kernel's ~15 minutes.
                 "keepalives": 1,
@@ -118,7 +122,7 @@ class Database(Service):
             # No check on every checkout: it would cost a round trip per request. A
             # connection that died meanwhile fails its statement and is retried once
             # on another (_run), and the pool replaces it in the background.
-            name="rlm_cloudos",
+            name=name,
         )
 
     def open(self) -> None:
@@ -190,12 +194,17 @@ class Database(Service):
                 self._down_until = time.monotonic() + self.BREAKER_SECONDS
                 raise BackendUnavailable("no PostgreSQL connection within the connect timeout") from exc
             except psycopg.OperationalError as exc:
-                if (attempt == 1 and conn is not None and conn.closed
-                        and time.monotonic() - started < self.round_trip_bound):
+                severed = time.monotonic() - started >= self.round_trip_bound
+                if attempt == 1 and conn is not None and conn.closed and not severed:
                     # A pooled connection that died (server restarted): once more on another. Not
                     # one the watchdog severed: the next would likely make the NAS wait as long.
                     continue
                 self._down_until = time.monotonic() + self.BREAKER_SECONDS
+                if exc.sqlstate in _TIMEOUT_STATES:
+                    raise StatementTimedOut(f"PostgreSQL gave up on it: {type(exc).__name__} "
+                                            f"(SQLSTATE {exc.sqlstate}): {_first_line(exc)}") from exc
+                if severed:
+                    raise StatementTimedOut(f"PostgreSQL did not answer within {self.round_trip_bound:g}s") from exc
                 raise BackendUnavailable(f"PostgreSQL: {type(exc).__name__}: {_first_line(exc)}") from exc
             except psycopg.Error as exc:
                 if (exc.sqlstate or "")[:2] in _DATA_CLASSES:

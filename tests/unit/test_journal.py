@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rlm_cloudos.errors import BackendUnavailable, Conflict, StatementRefused
+from rlm_cloudos.errors import BackendUnavailable, Conflict, DrainerStalled, StatementRefused, StatementTimedOut
 from rlm_cloudos.requests import AcctRequest
 from rlm_cloudos.store.journal import AccountingJournal, open_journal
 from rlm_cloudos.store.journal_files import JournalBusy, backlog
@@ -52,6 +52,12 @@ class FakeDb(Database):
     conflict_once: bool = False
     gate: threading.Event = field(default_factory=threading.Event)
     delays: dict[str, int] = field(default_factory=dict)
+    #: Statements of more records than this run into statement_timeout (a slow database, not a dead one).
+    fits: int | None = None
+    #: Raised once by the next statement, as an unexpected bug would be.
+    bug: Exception | None = None
+    #: When each statement was tried (monotonic), applied or not.
+    tries: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.gate.set()
@@ -75,6 +81,12 @@ class FakeDb(Database):
 
     def account_journal(self, lines: list[bytes], now: float) -> list[tuple[int, str, str | None]]:
         self.gate.wait(5)
+        self.tries.append(time.monotonic())
+        if self.bug is not None:
+            bug, self.bug = self.bug, None
+            raise bug
+        if self.fits is not None and len(lines) > self.fits:
+            raise StatementTimedOut("PostgreSQL gave up on it: QueryCanceled (SQLSTATE 57014)")
         if self.conflict_once:
             self.conflict_once = False
             raise Conflict("PostgreSQL rolled it back: DeadlockDetected")
@@ -105,11 +117,13 @@ class JournalOptions(TypedDict, total=False):
     parallel: int
     segment_bytes: int
     on_feed: Callable[[str], None] | None
+    retry_seconds: float
+    stall_seconds: float
 
 
 def make(directory: Path, db: FakeDb, logs: Logs, **kw: Unpack[JournalOptions]) -> AccountingJournal:
-    journal = AccountingJournal(directory, db, lambda level, **f: logs.append((level, f)),
-                                retry_seconds=0.05, **kw)
+    kw.setdefault("retry_seconds", 0.05)
+    journal = AccountingJournal(directory, db, lambda level, **f: logs.append((level, f)), **kw)
     journal.open()
     return journal
 
@@ -170,6 +184,81 @@ def test_max_batch_bounds_a_statement(tmp_path: Path, logs: Logs) -> None:
     uids = [f"u{i}" for i in range(30)]
     j = applied_together(tmp_path, db, logs, [request(uid) for uid in uids], max_batch=7)
     assert db.applied == uids and max(len(s) for s in db.statements) == 7
+    j.close()
+
+
+def test_a_batch_that_times_out_is_halved_until_it_fits_then_grows_back(tmp_path: Path, logs: Logs) -> None:
+    """A slow database is not a dead one: the same 64-record batch retried for ever would never fit in
+    statement_timeout; halved, it gets through, and once it does the batch grows back."""
+    db = FakeDb(fits=10)
+    uids = [f"u{i}" for i in range(64)]
+    j = applied_together(tmp_path, db, logs, [request(uid) for uid in uids], max_batch=64)
+    assert db.applied == uids  # each once, in order
+    halved = [f["batch"] for _, f in logs if f.get("event") == "journal_batch_halved"]
+    assert halved == [32, 16, 8]  # and no more: 8 fits, and it is not doubled straight back into a timeout
+    assert [f.get("reason") for _, f in logs if f.get("event") == "journal_waiting"] == ["timeout"]
+    assert [len(s) for s in db.statements] == [8] * 8 and len(db.tries) == 11
+    db.fits = None
+    more: list[str] = []
+    while j.batch < 64:  # GROW_AFTER statements that fit at each size: 8 → 16 → 32 → 64
+        batch = [f"v{len(more) + i}" for i in range(j.batch)]
+        more += batch
+        db.gate.clear()
+        for uid in batch:
+            j.append(request(uid))
+        db.gate.set()
+        eventually(lambda: backlog(tmp_path) == 0)
+        assert len(more) < 3 * 16 * 64
+    assert db.applied == uids + more
+    j.close()
+
+
+def test_retries_back_off_while_postgresql_cannot_take_records(tmp_path: Path, logs: Logs) -> None:
+    db = FakeDb(down=True)
+    j = make(tmp_path, db, logs, retry_seconds=0.05)
+    j.append(request("u0"))
+    eventually(lambda: len(db.tries) >= 5, timeout=10)
+    gaps = [b - a for a, b in zip(db.tries, db.tries[1:])]
+    # 0.05, 0.1, 0.2, 0.4 s: each wait twice the one before (within the scheduler's slack).
+    assert all(later > 1.6 * earlier for earlier, later in zip(gaps, gaps[1:])), gaps
+    db.down = False
+    eventually(lambda: backlog(tmp_path) == 0, timeout=10)
+    assert db.applied == ["u0"]
+    j.close()
+
+
+def test_an_unexpected_error_in_the_drainer_is_logged_and_accounting_goes_on(tmp_path: Path, logs: Logs) -> None:
+    db = FakeDb(bug=RuntimeError("a bug nobody expected"))
+    j = make(tmp_path, db, logs)
+    j.append(request("u0"))
+    eventually(lambda: backlog(tmp_path) == 0)
+    j.append(request("u1"))
+    eventually(lambda: backlog(tmp_path) == 0)
+    assert db.applied == ["u0", "u1"]
+    (error,) = [f for level, f in logs if f.get("event") == "journal_drainer_error"]
+    assert error["error"] == "RuntimeError" and error["detail"] == "a bug nobody expected"
+    j.close()
+
+
+def test_a_stalled_drainer_stops_the_journal_answering_and_says_so_once(tmp_path: Path, logs: Logs) -> None:
+    """A drainer stuck where no bound reaches: records written now would wait unapplied while NASes
+    were told they are stored, so append() refuses (the hook then spools or leaves the NAS unanswered)."""
+    db = FakeDb()
+    j = make(tmp_path, db, logs, stall_seconds=0.5)
+    stuck = threading.Event()
+    db.gate.clear()
+    db.gate.wait = lambda timeout=None: stuck.wait()  # type: ignore[method-assign]
+    j.append(request("u0"))  # the drainer now hangs inside its statement
+    time.sleep(0.7)
+    for uid in ("u1", "u2"):
+        with pytest.raises(DrainerStalled, match="has not run for"):
+            j.append(request(uid))
+    assert events(logs).count("journal_drainer_stalled") == 1
+    stuck.set()
+    eventually(lambda: backlog(tmp_path) == 0)
+    j.append(request("u3"))  # running again: answered again
+    eventually(lambda: backlog(tmp_path) == 0)
+    assert db.applied == ["u0", "u3"] and "journal_drainer_running" in events(logs)
     j.close()
 
 

@@ -846,8 +846,8 @@ def test_instantiate_fails_on_missing_settings(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_a_start_that_fails_half_way_closes_what_it_opened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The journal directory cannot be used: the pool, the auth-log writer and the feed opened before
-    it are closed again, and instantiate refuses to start."""
+    """The journal directory cannot be used: the pools (authorize's and the drainer's), the auth-log
+    writer and the feed opened before it are closed again, and instantiate refuses to start."""
     for name in ModuleSettings.model_fields:
         monkeypatch.delenv("CLOUDOS_" + name.upper(), raising=False)
     KeyRing.create(tmp_path / "keyring.json")
@@ -876,7 +876,7 @@ def test_a_start_that_fails_half_way_closes_what_it_opened(tmp_path: Path, monke
         assert module._runtime is None
         (line,) = messages(radiusd.L_ERR)
         assert "PermissionError" in line
-    assert sorted(type(o).__name__ for o in opened) == ["AuthLogWriter", "AuthzFeed", "Database", "Live"]
+    assert sorted(type(o).__name__ for o in opened) == ["AuthLogWriter", "AuthzFeed", "Database", "Database", "Live"]
     assert {id(o) for o in opened} <= {id(o) for o in closed}
 
 
