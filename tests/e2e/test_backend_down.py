@@ -6,10 +6,10 @@ import time
 
 import psycopg
 import pytest
-from pyrad.client import Timeout
 
 from cloudos_stack import Stack
 from tests.conftest import Cli, Radiusd, add_plan_and_subscriber
+from tests.fixtures.nas import wait_accepted
 
 
 @pytest.fixture(scope="module")
@@ -44,15 +44,7 @@ def test_postgres_down_then_back(radiusd: Radiusd, user: tuple[str, str]) -> Non
             log = radiusd.log.since()
     finally:
         stack.start_postgres()
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if nas.pap(*user).accepted:
-                break
-        except Timeout:
-            pass
-        assert time.monotonic() < deadline, "radiusd did not recover after PostgreSQL came back"
-        time.sleep(0.5)
+    wait_accepted(nas, *user, what="radiusd did not recover after PostgreSQL came back")
     deadline = time.monotonic() + 20
     while not journaled_session_stored(stack):
         assert time.monotonic() < deadline, "the journaled Start was not applied"

@@ -23,13 +23,12 @@ from dataclasses import dataclass
 
 import psycopg
 import pytest
-from pyrad.client import Timeout
 
 from cloudos_stack import RADDB, Ports, Stack, free_port
 from rlm_cloudos.store.authz import AuthzFeed
 from rlm_cloudos.store.live import Live
 from tests.conftest import CliResult, RadiusLog
-from tests.fixtures.nas import Nas, Reply, journal_applied
+from tests.fixtures.nas import Nas, Reply, journal_applied, wait_accepted
 from tests.fixtures.proxy import Proxy
 
 REJECT_TENANT, REJECT_NAS, REJECT_SECRET = "bh-reject", "127.0.0.60", "bh-reject-nas-secret"
@@ -269,15 +268,7 @@ def test_postgres_blackholed(bh: Blackholed, unique: str) -> None:
     finally:
         bh.pg.pass_()
     # 6. Back: logins read PostgreSQL again, and the journal is applied exactly once.
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if bh.reject_nas.pap(known, PASSWORD).accepted:
-                break
-        except Timeout:
-            pass
-        assert time.monotonic() < deadline, "radiusd did not recover after PostgreSQL answered again"
-        time.sleep(0.5)
+    wait_accepted(bh.reject_nas, known, PASSWORD, what="radiusd did not recover after PostgreSQL answered again")
     journal_applied(stack.acct_journal, timeout=20)
     assert usage(stack, REJECT_TENANT, known) == 1_000 + 9_500 + 20_000 + 9_500
     assert stack.radius_ready()

@@ -16,7 +16,7 @@ import time
 import psycopg
 
 from tests.conftest import Cli, Radiusd, add_plan_and_subscriber
-from tests.fixtures.nas import journal_applied
+from tests.fixtures.nas import journal_applied, wait_accepted
 
 #: How long usage_counter stays locked: several statement timeouts (2 s each, raddb/mods-enabled/cloudos).
 LOCKED_SECONDS = 7.0
@@ -39,7 +39,7 @@ def test_accounting_timing_out_does_not_refuse_logins(radiusd: Radiusd, cli: Cli
                 stdin="slow-pw\n")
         assert r.code == 0, r.err
     nas = radiusd.nas(timeout=10, retries=1)
-    assert nas.pap(user, password).accepted
+    wait_accepted(nas, user, password)  # a test before may have just restarted PostgreSQL
     assert nas.acct("Start", user, f"{unique}-s", framed_ip="10.77.0.1").code == 5
     journaled = radiusd.nas(timeout=10, retries=1, applied=None)
     radiusd.log.mark()
