@@ -92,15 +92,20 @@ def test_a_row_rewritten_and_rechained_with_sha256_fails_verify(trail: str) -> N
     assert f"row {victim}" in r.err and "altered or forged" in r.err
 
 
-def test_a_row_appended_with_a_sha256_link_fails_verify(trail: str) -> None:
+@pytest.mark.parametrize("claims", [
+    {"version": 1},
+    {"version": 2, "key_id": "k1", "db_user": "cloudos", "changed": []},
+    {"version": 2, "key_id": None, "db_user": "cloudos", "changed": None},
+], ids=["unkeyed", "keyed", "keyed-without-key-id"])
+def test_a_row_appended_with_a_sha256_link_fails_verify(trail: str, claims: dict[str, Any]) -> None:
     last = rows(trail)[-1]
     forged = {"at": datetime.now(timezone.utc), "actor": "noc-karachi", "tenant_id": last["tenant_id"],
               "action": "plan.remove", "target": "plan:isp1/p9", "before": None, "after": None}
     with owner(trail) as conn:
-        extra = {}
+        extra: dict[str, Any] = {}
         if "version" in columns(conn):  # the owner also drops the constraint that would refuse the row
             conn.execute("ALTER TABLE admin_audit DROP CONSTRAINT admin_audit_version")
-            extra = {"version": 1}
+            extra = claims
         values = {**forged, **extra, "prev_hash": last["hash"], "hash": sha256_link(last["hash"], forged)}
         names = ", ".join(values)
         conn.execute(f"INSERT INTO admin_audit ({names}) VALUES (" + ", ".join(["%s"] * len(values)) + ")",

@@ -224,6 +224,8 @@ def verify(conn: Connection, keys: AuditKeys) -> VerifyResult:
             expect = chain_hash(prev, r.at, r.actor, r.tenant_id, r.action, r.target, r.before, r.after)
         elif r.version == 2:
             keyed = True
+            if r.key_id is None or r.changed is None:
+                return VerifyResult(n, r.id, "a keyed row without its key id or changed fields (forged)")
             if not keys.has(r.key_id):
                 raise CliError(f"audit row {r.id} is keyed with key {r.key_id!r}, which the key ring does not hold: "
                                "cannot verify")
