@@ -267,6 +267,18 @@ BEGIN
 END $$;
 
 --
+-- Name: cloudos_audit_stamp(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cloudos_audit_stamp() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  NEW.db_user := session_user;
+  RETURN NEW;
+END $$;
+
+--
 -- Name: cloudos_authz_changed(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -450,7 +462,12 @@ CREATE TABLE public.admin_audit (
     before jsonb,
     after jsonb,
     prev_hash text NOT NULL,
-    hash text NOT NULL
+    hash text NOT NULL,
+    version smallint NOT NULL,
+    key_id text,
+    db_user text,
+    changed text[],
+    CONSTRAINT admin_audit_version CHECK ((((version = 1) AND (key_id IS NULL) AND (db_user IS NULL) AND (changed IS NULL)) OR ((version = 2) AND (key_id IS NOT NULL) AND (db_user IS NOT NULL) AND (changed IS NOT NULL))))
 );
 
 --
@@ -1221,6 +1238,12 @@ CREATE TRIGGER admin_audit_append_only BEFORE DELETE OR UPDATE ON public.admin_a
 --
 
 CREATE TRIGGER admin_audit_no_truncate BEFORE TRUNCATE ON public.admin_audit FOR EACH STATEMENT EXECUTE FUNCTION public.cloudos_refuse_change();
+
+--
+-- Name: admin_audit admin_audit_stamp; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER admin_audit_stamp BEFORE INSERT ON public.admin_audit FOR EACH ROW EXECUTE FUNCTION public.cloudos_audit_stamp();
 
 --
 -- Name: nas nas_authz; Type: TRIGGER; Schema: public; Owner: -

@@ -294,7 +294,7 @@ def test_audit_verify_names_the_first_tampered_row(tenant: str, fresh_db: str) -
         conn.execute("UPDATE admin_audit SET actor = 'mallory' WHERE id = %s", (victim,))
         conn.execute("ALTER TABLE admin_audit ENABLE TRIGGER admin_audit_append_only")
     r = cli("audit", "verify")
-    assert r.code == 1 and one_line(r.err)
+    assert r.code == 3 and one_line(r.err)
     assert f"row {victim}" in r.err and "altered" in r.err
 
 
@@ -307,7 +307,7 @@ def test_audit_verify_notices_a_removed_row(tenant: str, fresh_db: str) -> None:
         conn.execute("DELETE FROM admin_audit WHERE id = %s", (rows[2][0],))
         conn.execute("ALTER TABLE admin_audit ENABLE TRIGGER admin_audit_append_only")
     r = cli("audit", "verify")
-    assert r.code == 1 and f"row {rows[3][0]}" in r.err and "removed" in r.err
+    assert r.code == 3 and f"row {rows[3][0]}" in r.err and "removed" in r.err
 
 
 def test_failed_command_writes_no_audit_row(tenant: str, fresh_db: str) -> None:

@@ -191,11 +191,14 @@ def test_audit_append_stores_no_change_as_sql_null(conn: Connection) -> None:
     prev = audit.last_hash(conn)
     assert prev is not None  # the CLI steps above wrote rows
     at = audit.clock(conn)
-    rid = audit.append(conn, at=at, actor="t", tenant_id=None, action="x.y", target="t", before=None,
-                       after={"k": [1, None]}, prev_hash=prev, hash_="f" * 64)
+    rid = audit.append(conn, at=at, actor="t", db_user="claimed-by-client", tenant_id=None, action="x.y",
+                       target="t", before=None, after={"k": [1, None]}, changed=["k"], key_id="k1", prev_hash=prev,
+                       hash_="f" * 64)
     assert audit.last_hash(conn) == "f" * 64
     assert [r.id for r in audit.latest(conn, 1)] == [rid]
     last = list(audit.chain(conn))[-1]
     assert (last.before, last.after, last.at) == (None, {"k": [1, None]}, at)
+    # The login is the database's to say, whatever the client sent.
+    assert last.db_user == audit.login(conn) != "claimed-by-client"
     assert conn.exec_driver_sql("SELECT count(*) FROM admin_audit WHERE before IS NULL AND id = %(i)s",
                                 {"i": rid}).scalar_one() == 1

@@ -1,7 +1,8 @@
 """`cloudos`: the admin CLI of CloudOS RADIUS.
 
-Exit codes: 0 success, 1 a failed operation, 2 bad usage. Errors are one line
-on stderr; set CLOUDOS_DEBUG=1 for a traceback.
+Exit codes: 0 success, 1 a failed operation, 2 bad usage, 3 the audit trail or
+its anchor shows tampering. Errors are one line on stderr; set CLOUDOS_DEBUG=1
+for a traceback.
 """
 
 from __future__ import annotations

@@ -111,8 +111,8 @@ class Ctx:
 
     def audit(self, conn: Connection, *, action: str, target: str, tenant_id: int | None,
               before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
-        audit.record(conn, actor=self.actor, tenant_id=tenant_id, action=action, target=target,
-                     before=before, after=after)
+        audit.record(conn, audit.AuditKeys(self.keyring), actor=self.actor, tenant_id=tenant_id, action=action,
+                     target=target, before=before, after=after)
         if tenant_id is not None and action.split(".")[0] in TENANT_WIDE:
             self.stale(tenant_id)
 

@@ -11,3 +11,9 @@ class UsageError(CliError):
     """The command line is wrong (exit 2)."""
 
     exit_code = 2
+
+
+class TamperError(CliError):
+    """The audit trail or its anchor shows tampering (exit 3)."""
+
+    exit_code = 3

@@ -1,4 +1,4 @@
-"""cloudos audit verify | list"""
+"""cloudos audit verify | anchor | list"""
 
 from __future__ import annotations
 
@@ -7,30 +7,56 @@ import argparse
 from cloudos import audit
 from cloudos.commands._common import Subparsers, leaf, positive_arg
 from cloudos.context import Ctx, table
-from cloudos.errors import CliError
+from cloudos.errors import TamperError
 from cloudos.store import audit as audit_store
 
 
 def verify(ctx: Ctx, args: argparse.Namespace) -> None:
+    keys = audit.AuditKeys(ctx.keyring)
+    anchor = audit.read_anchor(args.anchor, keys) if args.anchor else None
     with ctx.read() as conn:
-        result = audit.verify(conn)
-    data = {"rows": result.rows, "ok": result.ok, "first_bad_id": result.first_bad_id, "problem": result.problem}
-    if not result.ok:
+        result = audit.verify(conn, keys)
+        late = audit.check_anchor(conn, anchor) if anchor is not None and result.ok else None
+    data = {"rows": result.rows, "ok": result.ok and late is None, "first_bad_id": result.first_bad_id,
+            "problem": result.problem or late, "anchor": anchor.body() if anchor else None}
+    if not result.ok or late is not None:
         if ctx.json:
             ctx.emit(data, "")
-        raise CliError(f"audit chain broken at row {result.first_bad_id}: {result.problem}")
-    ctx.emit(data, f"audit chain intact: {result.rows} rows")
+        if late is not None:
+            raise TamperError(f"audit trail does not match anchor {args.anchor}: {late}")
+        raise TamperError(f"audit chain broken at row {result.first_bad_id}: {result.problem}")
+    ctx.emit(data, f"audit chain intact: {result.rows} rows"
+             + (f"; anchor of {anchor.at} ({anchor.scope}, row {anchor.last_id}, {anchor.count} rows) holds"
+                if anchor else ""))
+
+
+def anchor(ctx: Ctx, args: argparse.Namespace) -> None:
+    keys = audit.AuditKeys(ctx.keyring)
+    with ctx.read() as conn:
+        tenant = ctx.tenant(conn, args.tenant) if args.tenant else None
+        head = audit.take_anchor(conn, keys, scope=tenant.name if tenant else "all",
+                                 tenant_id=tenant.id if tenant else None, now=ctx.now)
+    audit.write_anchor(args.out, keys, head)
+    ctx.emit({**head.body(), "file": args.out},
+             f"anchored {head.scope}: row {head.last_id}, {head.count} rows, at {head.at} -> {args.out} "
+             "(keep it outside the database host)")
 
 
 def list_(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.read() as conn:
         rows = [dict(r._mapping) for r in audit_store.latest(conn, args.limit)]
-    ctx.emit(rows, table(rows, ["id", "at", "actor", "action", "target"]))
+    for r in rows:
+        r["changed"] = ",".join(r["changed"]) if r["changed"] is not None else None
+    ctx.emit(rows, table(rows, ["id", "at", "actor", "db_user", "action", "target", "changed"]))
 
 
 def register(sub: Subparsers) -> None:
     g = sub.add_parser("audit", help="the immutable admin audit trail")
     s = g.add_subparsers(dest="action", required=True, metavar="ACTION")
-    leaf(s, "verify", "walk the hash chain and name the first row that does not match", verify)
+    p = leaf(s, "verify", "walk the keyed hash chain and name the first row that does not match (exit 3)", verify)
+    p.add_argument("--anchor", metavar="FILE", help="also prove that no row up to this anchor's head was removed")
+    p = leaf(s, "anchor", "write the signed head of the trail to a new file (mode 0600), to keep elsewhere", anchor)
+    p.add_argument("--out", required=True, metavar="FILE", help="the anchor file to create (never overwritten)")
+    p.add_argument("--tenant", metavar="T", help="anchor only this tenant's rows (default: the whole trail)")
     p = leaf(s, "list", "show the latest audit rows", list_)
     p.add_argument("--limit", type=positive_arg, default=20)

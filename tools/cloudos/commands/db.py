@@ -51,6 +51,7 @@ def _current(ctx: Ctx) -> str | None:
 def migrate(ctx: Ctx, args: argparse.Namespace) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     cfg = _config()
+    ctx.keyring  # the migration's audit row is keyed: fail before migrating, not after, without the key ring
     before = _current(ctx)
     command.upgrade(cfg, "head")
     after = _current(ctx)

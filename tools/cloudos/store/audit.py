@@ -1,7 +1,8 @@
 """The admin audit trail's rows: the chain lock, its last link, appending and walking.
 
-The chain itself (hashing, redaction, verification) is cloudos.audit's; this
-module only reads and writes admin_audit, which the database keeps append-only.
+The chain itself (keying, hashing, sealing personal data, verification) is
+cloudos.audit's; this module only reads and writes admin_audit, which the
+database keeps append-only and stamps with the login that wrote each row.
 """
 
 from __future__ import annotations
@@ -33,13 +34,21 @@ def clock(conn: Connection) -> datetime:
     return at
 
 
-def append(conn: Connection, *, at: datetime, actor: str, tenant_id: int | None, action: str, target: str,
-           before: dict[str, Any] | None, after: dict[str, Any] | None, prev_hash: str, hash_: str) -> int:
-    """Insert one row (a None before/after is SQL NULL); returns its id."""
+def login(conn: Connection) -> str:
+    """The PostgreSQL login of this connection (session_user): what the insert trigger stamps on the row."""
+    return str(conn.execute(select(func.session_user())).scalar_one())
+
+
+def append(conn: Connection, *, at: datetime, actor: str, db_user: str, tenant_id: int | None, action: str,
+           target: str, before: dict[str, Any] | None, after: dict[str, Any] | None, changed: list[str],
+           key_id: str, prev_hash: str, hash_: str) -> int:
+    """Insert one version-2 row (a None before/after is SQL NULL); returns its id.
+    ``db_user`` is overwritten by the database's trigger; a row signed for another login fails verify."""
     return int(conn.execute(
         insert(a)
-        .values(at=at, actor=actor, tenant_id=tenant_id, action=action, target=target, before=before, after=after,
-                prev_hash=prev_hash, hash=hash_)
+        .values(at=at, actor=actor, db_user=db_user, tenant_id=tenant_id, action=action, target=target,
+                before=before, after=after, changed=changed, version=2, key_id=key_id, prev_hash=prev_hash,
+                hash=hash_)
         .returning(a.c.id)
     ).scalar_one())
 
@@ -47,14 +56,44 @@ def append(conn: Connection, *, at: datetime, actor: str, tenant_id: int | None,
 def chain(conn: Connection) -> Result[Any]:
     """Every row in id order, as the chain links them."""
     return conn.execute(
-        select(a.c.id, a.c.at, a.c.actor, a.c.tenant_id, a.c.action, a.c.target, a.c.before, a.c.after,
-               a.c.prev_hash, a.c.hash)
+        select(a.c.id, a.c.at, a.c.actor, a.c.db_user, a.c.tenant_id, a.c.action, a.c.target, a.c.before,
+               a.c.after, a.c.changed, a.c.version, a.c.key_id, a.c.prev_hash, a.c.hash)
         .order_by(a.c.id)
     )
 
 
+def head(conn: Connection, tenant_id: int | None) -> tuple[int, str, int] | None:
+    """(id, hash, rows up to it) of the newest row, of one tenant's rows when ``tenant_id`` is given;
+    None when there is no such row."""
+    q = select(a.c.id, a.c.hash)
+    if tenant_id is not None:
+        q = q.where(a.c.tenant_id == tenant_id)
+    row = conn.execute(q.order_by(a.c.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return int(row.id), str(row.hash), count(conn, tenant_id, int(row.id))
+
+
+def count(conn: Connection, tenant_id: int | None, up_to: int) -> int:
+    """How many rows (of one tenant's, when ``tenant_id`` is given) have an id up to ``up_to``."""
+    q = select(func.count()).select_from(a).where(a.c.id <= up_to)
+    if tenant_id is not None:
+        q = q.where(a.c.tenant_id == tenant_id)
+    return int(conn.execute(q).scalar_one())
+
+
+def hash_of(conn: Connection, row_id: int, tenant_id: int | None) -> str | None:
+    """The hash of row ``row_id`` (when it is one of tenant ``tenant_id``'s, if given); None if there is none."""
+    q = select(a.c.hash).where(a.c.id == row_id)
+    if tenant_id is not None:
+        q = q.where(a.c.tenant_id == tenant_id)
+    value = conn.execute(q).scalar()
+    return None if value is None else str(value)
+
+
 def latest(conn: Connection, limit: int) -> Sequence[Row[Any]]:
-    """The newest ``limit`` rows, newest first (id, at, actor, action, target)."""
+    """The newest ``limit`` rows, newest first (id, at, actor, db_user, action, target, changed)."""
     return conn.execute(
-        select(a.c.id, a.c.at, a.c.actor, a.c.action, a.c.target).order_by(a.c.id.desc()).limit(limit)
+        select(a.c.id, a.c.at, a.c.actor, a.c.db_user, a.c.action, a.c.target, a.c.changed)
+        .order_by(a.c.id.desc()).limit(limit)
     ).all()

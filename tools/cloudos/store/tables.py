@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Integer, LargeBinary, MetaData, Numeric, String,
-                        Table, Text)
-from sqlalchemy.dialects.postgresql import CIDR, INET, JSONB, MACADDR
+from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Integer, LargeBinary, MetaData, Numeric, SmallInteger,
+                        String, Table, Text)
+from sqlalchemy.dialects.postgresql import ARRAY, CIDR, INET, JSONB, MACADDR
 
 metadata = MetaData()
 
@@ -162,6 +162,11 @@ admin_audit = Table(
     Column("after", JSONB(none_as_null=True)),
     Column("prev_hash", Text, nullable=False),
     Column("hash", Text, nullable=False),
+    # 0011: 1 = plain SHA-256 (rows before it), 2 = HMAC under key_id; db_user is set by a trigger.
+    Column("version", SmallInteger, nullable=False),
+    Column("key_id", Text),
+    Column("db_user", Text),
+    Column("changed", ARRAY(Text)),
 )
 
 coa_outbox = Table(
