@@ -59,15 +59,6 @@ def migrate(ctx: Ctx, args: argparse.Namespace) -> None:
     before = _current(ctx)
     command.upgrade(cfg, "head")
     after = _current(ctx)
-    with ctx.read() as conn:
-        unbound = subscribers.count_unbound_passwords(conn)
-    if unbound:
-        # 0012 binds passwords to their tenant and username; sealing them again needs the key ring,
-        # which the database never sees, so it happens here and not in the migration.
-        if not os.environ.get("CLOUDOS_KEYRING"):
-            raise CliError(f"schema at {after}, but {unbound} subscriber password(s) are in the old format, which "
-                           "radiusd refuses: set CLOUDOS_KEYRING and run cloudos db reencrypt")
-        _refuse_failed(_reencrypt(ctx)[1])
     with ctx.tx() as conn:
         made = conn.execute(
             text("SELECT cloudos_ensure_month_partitions('session', (now() - interval '1 month')::date, 14)"
@@ -76,9 +67,21 @@ def migrate(ctx: Ctx, args: argparse.Namespace) -> None:
         if before != after or made:
             ctx.audit(conn, action="db.migrate", target="schema", tenant_id=None,
                       before={"revision": before}, after={"revision": after, "partitions_created": made})
-    ctx.emit({"from": before, "to": after, "partitions_created": made},
+    with ctx.read() as conn:
+        unbound = subscribers.count_unbound_passwords(conn)
+    upgraded, failed = 0, list[int]()
+    if unbound:
+        # 0012 binds passwords to their tenant and username; sealing them again needs the key ring,
+        # which the database never sees, so it happens here and not in the migration.
+        if not os.environ.get("CLOUDOS_KEYRING"):
+            raise CliError(f"schema at {after}, but {unbound} subscriber password(s) are in the old format, which "
+                           "radiusd refuses: set CLOUDOS_KEYRING and run cloudos db reencrypt")
+        upgraded, failed = _reencrypt(ctx)
+    ctx.emit({"from": before, "to": after, "partitions_created": made, "passwords_reencrypted": upgraded},
              f"schema at {after}" + (f" (was {before or 'empty'})" if before != after else " (up to date)")
-             + (f", {made} partitions created" if made else ""))
+             + (f", {made} partitions created" if made else "")
+             + (f", {upgraded} subscriber password(s) re-encrypted" if upgraded else ""))
+    _refuse_failed(failed)
 
 
 def _reencrypt(ctx: Ctx) -> tuple[int, list[int]]:
