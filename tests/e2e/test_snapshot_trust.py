@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import pytest
@@ -64,11 +64,13 @@ def repack(record: dict[str, Any], body: dict[str, Any]) -> str:
     return json.dumps({**record, "body": json.dumps(body)} if "body" in record else body)
 
 
-def as_other(body: dict[str, Any], tenant: int, user: str, rate: str) -> dict[str, Any]:
-    """mallory's snapshot body rewritten for ``user`` of ``tenant``, at ``rate``, fresh, with a
-    tenant policy that serves snapshots for a day; mallory's password ciphertext stays."""
+def as_other(r: redis.Redis, body: dict[str, Any], tenant: int, user: str, rate: str) -> dict[str, Any]:
+    """mallory's snapshot body rewritten for ``user`` of ``tenant``, at ``rate``, fresh, of the tenant's
+    current version, with a tenant policy that serves snapshots for a day; mallory's password
+    ciphertext stays."""
     forged: dict[str, Any] = json.loads(json.dumps(body))
-    forged.update({"at": time.time(), "tenant": tenant, "user": user})
+    version = cast(bytes | None, r.get(f"cloudos:ver:{tenant}"))
+    forged.update({"at": time.time(), "ver": int(version or 0), "tenant": tenant, "user": user})
     ctx = forged["ctx"]
     ctx["tenant"].update({"id": tenant, "backend_down_policy": "cached", "backend_down_cache_seconds": 86_400})
     ctx["subscriber"]["username"] = user
@@ -105,12 +107,12 @@ def test_forged_snapshots_let_no_login_in_while_a_genuine_one_serves(
         record, body = unpack(raw)
         # 1. Unsigned, in the old format: mallory's password for boss, at 100M.
         r.set(f"cloudos:snap:{tid}:boss-unsigned",
-              json.dumps({k: v for k, v in as_other(body, tid, "boss-unsigned", "100M/100M").items()
+              json.dumps({k: v for k, v in as_other(r, body, tid, "boss-unsigned", "100M/100M").items()
                           if k in ("at", "ver", "ctx")}), ex=600)
         # 2. In the signed format with a MAC the forger made up.
         r.set(f"cloudos:snap:{tid}:boss-bad-mac",
               json.dumps({"v": 2, "kid": record.get("kid", "k1"), "mac": os.urandom(32).hex(),
-                          "body": json.dumps(as_other(body, tid, "boss-bad-mac", "100M/100M"))}), ex=600)
+                          "body": json.dumps(as_other(r, body, tid, "boss-bad-mac", "100M/100M"))}), ex=600)
         # 3. mallory's genuine snapshot, copied as it is under boss's key.
         r.set(f"cloudos:snap:{tid}:boss-copied", raw, ex=600)
         # 4. A genuine snapshot with its plan's rate changed, its MAC kept.
@@ -120,9 +122,9 @@ def test_forged_snapshots_let_no_login_in_while_a_genuine_one_serves(
         tbody["ctx"]["subscriber"]["plan"]["rate_limit"] = "100M/100M"
         r.set(f"cloudos:snap:{tid}:tampered", repack(trecord, tbody), ex=600)
         # 5. A tenant whose policy is "reject" claimed "cached" by the snapshot itself.
-        r.set(f"cloudos:snap:{rid}:rboss", repack(record, as_other(body, rid, "rboss", "100M/100M")), ex=600)
+        r.set(f"cloudos:snap:{rid}:rboss", repack(record, as_other(r, body, rid, "rboss", "100M/100M")), ex=600)
         if "body" not in record:  # old main: its own format, unsigned
-            r.set(f"cloudos:snap:{rid}:rboss", json.dumps(as_other(body, rid, "rboss", "100M/100M")), ex=600)
+            r.set(f"cloudos:snap:{rid}:rboss", json.dumps(as_other(r, body, rid, "rboss", "100M/100M")), ex=600)
     finally:
         r.close()
 
@@ -160,15 +162,15 @@ def test_forged_snapshots_let_no_login_in_while_a_genuine_one_serves(
         assert radiusd.alive()
     finally:
         stack.start_postgres()
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if world[NAS1].pap("boss-copied", "boss-copied-secret-pw").accepted:  # read from PostgreSQL
-                break
-        except Timeout:
-            pass
-        assert time.monotonic() < deadline, "radiusd did not recover after PostgreSQL came back"
-        time.sleep(0.5)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if world[NAS1].pap("boss-copied", "boss-copied-secret-pw").accepted:  # read from PostgreSQL
+                    break
+            except Timeout:
+                pass
+            assert time.monotonic() < deadline, "radiusd did not recover after PostgreSQL came back"
+            time.sleep(0.5)
 
 
 def test_a_password_ciphertext_copied_to_another_subscriber_does_not_log_in(
