@@ -99,19 +99,15 @@ class KeyRing:
             cipher = self._ciphers[kid] = AESGCM(self.keys[kid])
         return cipher
 
-    def encrypt(self, plaintext: str, purpose: str) -> bytes:
-        """Seal ``plaintext`` with the active key, bound to ``purpose``."""
+    def _seal(self, magic: bytes, plaintext: str, aad: bytes) -> bytes:
         kid = self.active.encode()
         nonce = os.urandom(_NONCE)
         cipher = self._cipher(self.active)
         assert cipher is not None
-        ct = cipher.encrypt(nonce, plaintext.encode(), purpose.encode())
-        return _MAGIC + bytes([len(kid)]) + kid + nonce + ct
+        return magic + bytes([len(kid)]) + kid + nonce + cipher.encrypt(nonce, plaintext.encode(), aad)
 
-    def decrypt(self, blob: bytes | bytearray | memoryview, purpose: str) -> str:
-        """Open a ciphertext from encrypt(); raises DecryptError on an unknown key or a failed tag."""
-        blob = bytes(blob)
-        if len(blob) < 3 or blob[:2] != _MAGIC:
+    def _open(self, magic: bytes, blob: bytes, aad: bytes, hint: str = "") -> str:
+        if len(blob) < 3 or blob[:2] != magic:
             raise DecryptError("not a CloudOS ciphertext")
         n = blob[2]
         kid = blob[3 : 3 + n].decode(errors="replace")
@@ -120,39 +116,30 @@ class KeyRing:
             raise DecryptError(f"ciphertext sealed with unknown key {kid!r}")
         body = blob[3 + n :]
         try:
-            return cipher.decrypt(body[:_NONCE], body[_NONCE:], purpose.encode()).decode()
+            return cipher.decrypt(body[:_NONCE], body[_NONCE:], aad).decode()
         except Exception:
-            raise DecryptError(f"ciphertext failed authentication under key {kid!r}") from None
+            raise DecryptError(f"ciphertext failed authentication under key {kid!r}{hint}") from None
+
+    def encrypt(self, plaintext: str, purpose: str) -> bytes:
+        """Seal ``plaintext`` with the active key, bound to ``purpose``."""
+        return self._seal(_MAGIC, plaintext, purpose.encode())
+
+    def decrypt(self, blob: bytes | bytearray | memoryview, purpose: str) -> str:
+        """Open a ciphertext from encrypt(); raises DecryptError on an unknown key or a failed tag."""
+        return self._open(_MAGIC, bytes(blob), purpose.encode())
 
     def seal(self, plaintext: str, purpose: str, *context: str) -> bytes:
         """Seal ``plaintext`` with the active key, bound to ``purpose`` and to ``context`` (the
         row it belongs to: the same parts, in order, open it)."""
-        kid = self.active.encode()
-        nonce = os.urandom(_NONCE)
-        cipher = self._cipher(self.active)
-        assert cipher is not None
-        ct = cipher.encrypt(nonce, plaintext.encode(), _aad(purpose, context))
-        return _BOUND + bytes([len(kid)]) + kid + nonce + ct
+        return self._seal(_BOUND, plaintext, _aad(purpose, context))
 
     def open(self, blob: bytes | bytearray | memoryview, purpose: str, *context: str) -> str:
         """Open a ciphertext from seal() with the purpose and context it was sealed with; raises
         DecryptError on another format (an unbound ``c1`` one included), an unknown key or a failed tag."""
         blob = bytes(blob)
-        if len(blob) >= 2 and blob[:2] == _MAGIC:
+        if blob[:2] == _MAGIC:
             raise DecryptError("ciphertext in the unbound c1 format (cloudos db reencrypt upgrades it)")
-        if len(blob) < 3 or blob[:2] != _BOUND:
-            raise DecryptError("not a CloudOS ciphertext")
-        n = blob[2]
-        kid = blob[3 : 3 + n].decode(errors="replace")
-        cipher = self._cipher(kid)
-        if cipher is None:
-            raise DecryptError(f"ciphertext sealed with unknown key {kid!r}")
-        body = blob[3 + n :]
-        try:
-            return cipher.decrypt(body[:_NONCE], body[_NONCE:], _aad(purpose, context)).decode()
-        except Exception:
-            raise DecryptError(f"ciphertext failed authentication under key {kid!r} "
-                               "(another key, purpose or row)") from None
+        return self._open(_BOUND, blob, _aad(purpose, context), " (another key, purpose or row)")
 
     def seal_password(self, password: str, tenant_id: int, username: str) -> bytes:
         """A subscriber password sealed to its tenant and username."""
