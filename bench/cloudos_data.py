@@ -38,7 +38,7 @@ def load(conn: psycopg.Connection, subscribers: list[BenchSubscriber], keyring: 
         with conn.cursor().copy(
                 "COPY subscriber (tenant_id, username, password_enc, plan_id, status, expires_at) FROM STDIN") as cp:
             for s in subscribers:
-                cp.write_row((tenant_id, s.username, keyring.encrypt(s.password, "subscriber.password"),
+                cp.write_row((tenant_id, s.username, keyring.seal_password(s.password, tenant_id, s.username),
                               plan_ids[s.plan.name], "suspended" if s.fate is Fate.SUSPENDED else "active",
                               past if s.fate is Fate.EXPIRED else future))
         ids: dict[str, int] = dict(conn.execute("SELECT username, id FROM subscriber WHERE tenant_id = %s", (tenant_id,)).fetchall())

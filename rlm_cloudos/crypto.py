@@ -6,6 +6,15 @@ once. The associated data is the purpose (``subscriber.password``,
 ``nas.secret``, ``subscriber.cnic``) so a ciphertext cannot be moved from one
 column to another.
 
+A ``b"c2"`` ciphertext (seal/open) has the same layout, and its associated data is
+the purpose and the row it belongs to (a password: its tenant id and username), each
+part length-prefixed: copied onto another subscriber's row, in PostgreSQL or in a
+Redis snapshot, it fails to open. radiusd opens subscriber passwords only in this
+form; ``cloudos db reencrypt`` (run by ``cloudos db migrate``) upgrades ``c1`` ones.
+
+mac_key derives an HMAC-SHA256 key from a ring key with HKDF and a purpose label
+(``redis.snapshot``), so signing never reuses an encryption key as such.
+
 The key ring is a JSON file, mode 0600, named by CLOUDOS_KEYRING::
 
     {"active": "k1", "keys": {"k1": "<base64 of 32 random bytes>"}}
@@ -20,12 +29,24 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from rlm_cloudos.errors import DecryptError, KeyRingError
 
 _MAGIC = b"c1"
+#: A ciphertext whose associated data binds it to its row as well as its purpose.
+_BOUND = b"c2"
 _NONCE = 12
+#: What a subscriber password is sealed for; with (tenant id, username) as its context.
+PASSWORD = "subscriber.password"
+
+
+def _aad(purpose: str, context: tuple[str, ...]) -> bytes:
+    """Purpose and context parts, each length-prefixed: ("a", "bc") and ("ab", "c") differ."""
+    parts = [p.encode() for p in (purpose, *context)]
+    return b"".join(len(p).to_bytes(4, "big") + p for p in parts)
 
 
 @dataclass(frozen=True)
@@ -33,6 +54,7 @@ class KeyRing:
     active: str
     keys: dict[str, bytes] = field(repr=False)  # key material never reaches a log line
     _ciphers: dict[str, AESGCM] = field(default_factory=dict, repr=False, compare=False)
+    _derived: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> KeyRing:
@@ -77,19 +99,15 @@ class KeyRing:
             cipher = self._ciphers[kid] = AESGCM(self.keys[kid])
         return cipher
 
-    def encrypt(self, plaintext: str, purpose: str) -> bytes:
-        """Seal ``plaintext`` with the active key, bound to ``purpose``."""
+    def _seal(self, magic: bytes, plaintext: str, aad: bytes) -> bytes:
         kid = self.active.encode()
         nonce = os.urandom(_NONCE)
         cipher = self._cipher(self.active)
         assert cipher is not None
-        ct = cipher.encrypt(nonce, plaintext.encode(), purpose.encode())
-        return _MAGIC + bytes([len(kid)]) + kid + nonce + ct
+        return magic + bytes([len(kid)]) + kid + nonce + cipher.encrypt(nonce, plaintext.encode(), aad)
 
-    def decrypt(self, blob: bytes | bytearray | memoryview, purpose: str) -> str:
-        """Open a ciphertext from encrypt(); raises DecryptError on an unknown key or a failed tag."""
-        blob = bytes(blob)
-        if len(blob) < 3 or blob[:2] != _MAGIC:
+    def _open(self, magic: bytes, blob: bytes, aad: bytes, hint: str = "") -> str:
+        if len(blob) < 3 or blob[:2] != magic:
             raise DecryptError("not a CloudOS ciphertext")
         n = blob[2]
         kid = blob[3 : 3 + n].decode(errors="replace")
@@ -98,9 +116,58 @@ class KeyRing:
             raise DecryptError(f"ciphertext sealed with unknown key {kid!r}")
         body = blob[3 + n :]
         try:
-            return cipher.decrypt(body[:_NONCE], body[_NONCE:], purpose.encode()).decode()
+            return cipher.decrypt(body[:_NONCE], body[_NONCE:], aad).decode()
         except Exception:
-            raise DecryptError(f"ciphertext failed authentication under key {kid!r}") from None
+            raise DecryptError(f"ciphertext failed authentication under key {kid!r}{hint}") from None
+
+    def encrypt(self, plaintext: str, purpose: str) -> bytes:
+        """Seal ``plaintext`` with the active key, bound to ``purpose``."""
+        return self._seal(_MAGIC, plaintext, purpose.encode())
+
+    def decrypt(self, blob: bytes | bytearray | memoryview, purpose: str) -> str:
+        """Open a ciphertext from encrypt(); raises DecryptError on an unknown key or a failed tag."""
+        return self._open(_MAGIC, bytes(blob), purpose.encode())
+
+    def seal(self, plaintext: str, purpose: str, *context: str) -> bytes:
+        """Seal ``plaintext`` with the active key, bound to ``purpose`` and to ``context`` (the
+        row it belongs to: the same parts, in order, open it)."""
+        return self._seal(_BOUND, plaintext, _aad(purpose, context))
+
+    def open(self, blob: bytes | bytearray | memoryview, purpose: str, *context: str) -> str:
+        """Open a ciphertext from seal() with the purpose and context it was sealed with; raises
+        DecryptError on another format (an unbound ``c1`` one included), an unknown key or a failed tag."""
+        blob = bytes(blob)
+        if blob[:2] == _MAGIC:
+            raise DecryptError("ciphertext in the unbound c1 format (cloudos db reencrypt upgrades it)")
+        return self._open(_BOUND, blob, _aad(purpose, context), " (another key, purpose or row)")
+
+    def seal_password(self, password: str, tenant_id: int, username: str) -> bytes:
+        """A subscriber password sealed to its tenant and username."""
+        return self.seal(password, PASSWORD, str(tenant_id), username)
+
+    def open_password(self, blob: bytes | bytearray | memoryview, tenant_id: int, username: str) -> str:
+        """The password of tenant ``tenant_id``'s ``username`` from seal_password(); DecryptError as open()."""
+        return self.open(blob, PASSWORD, str(tenant_id), username)
+
+    def mac_key(self, purpose: str, kid: str | None = None) -> tuple[str, bytes] | None:
+        """(key id, 32-byte HMAC-SHA256 key for ``purpose``) derived with HKDF from ring key ``kid``
+        (the active one by default); None when the ring has no such key."""
+        kid = self.active if kid is None else kid
+        cache_key = f"mac\0{purpose}\0{kid}"
+        derived = self._derived.get(cache_key)
+        if derived is None:
+            key = self.keys.get(kid)
+            if key is None:
+                return None
+            derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                           info=b"cloudos hmac-sha256 " + purpose.encode()).derive(key)
+            self._derived[cache_key] = derived
+        return kid, derived
+
+    @staticmethod
+    def is_bound(blob: bytes | bytearray | memoryview) -> bool:
+        """Whether ``blob`` is a seal() ciphertext (``c2``), not an encrypt() one (``c1``)."""
+        return bytes(blob[:2]) == _BOUND
 
     @staticmethod
     def key_id_of(blob: bytes) -> str:

@@ -89,7 +89,7 @@ class Runtime:
             )
             db.open()
             undo.callback(db.close)
-            live = Live(settings.redis_url, log)
+            live = Live(settings.redis_url, log, keyring=keyring)
             live.open()
             undo.callback(live.close)
             auth_log = AuthLogWriter(db, log)
@@ -268,7 +268,8 @@ def authorize(p: Any) -> Result:
 
     assert ctx.password_enc is not None  # an accepted subscriber exists
     try:
-        password = rt.keyring.decrypt(ctx.password_enc, "subscriber.password")
+        # Sealed to (tenant, username): a ciphertext copied from another row does not open.
+        password = rt.keyring.open_password(ctx.password_enc, ctx.tenant.id, req.user_name)
     except DecryptError as exc:
         log("error", hook="authorize", tenant=ctx.tenant.slug, user=req.user_name, reason="undecryptable_password",
             detail=str(exc))

@@ -853,6 +853,12 @@ CREATE TABLE public.subscriber (
 );
 
 --
+-- Name: COLUMN subscriber.password_enc; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.subscriber.password_enc IS 'AES-256-GCM, rlm_cloudos.crypto format c2: associated data binds it to tenant_id and username (c1 rows, unbound, are re-sealed by cloudos db reencrypt; radiusd refuses them)';
+
+--
 -- Name: subscriber_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 

@@ -4,7 +4,11 @@ In order: this radiusd's cache (current through the cloudos_authz feed), Postgre
 (one AUTHORIZE statement, whose answer then fills the cache), and, only while
 PostgreSQL cannot answer and only for a tenant whose backend-down policy is
 "cached", what the cache held when its feed was lost, else the subscriber's Redis
-snapshot, each within the tenant's bound. The reader also keeps those snapshots
+snapshot, each within the tenant's bound. A snapshot is signed (store.live), but the
+tenant it is judged by (whether its policy is "cached", how old a snapshot it allows,
+its walled garden and throttling) is the one this radiusd last read from PostgreSQL,
+never the snapshot's own copy: a snapshot vouches for one subscriber, not for the rules
+it is admitted under. The reader also keeps those snapshots
 written, so that another radiusd (or this one after a restart) has one.
 
 Nothing here decides: policy.decide_access does, on what ``read`` returns.
@@ -15,7 +19,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Generic, TypeVar
@@ -165,10 +169,14 @@ class AccessReader:
             tenant_id = self._tenant_of.get(req.nas_address)
             if tenant_id is None:
                 return None
+            held_tenant = self._tenants.get(tenant_id)
+            if held_tenant is None:
+                return None
             source = Source.SNAPSHOT
-            found = self._live.snapshot(tenant_id, req.user_name)
-        if found is None:
-            return None
+            snap = self._live.snapshot(tenant_id, req.user_name)
+            if snap is None or snap[0].tenant.id != tenant_id:
+                return None
+            found = (replace(snap[0], tenant=held_tenant), snap[1])
         ctx, age = found
         if ctx.tenant.backend_down_policy != "cached" or age > ctx.tenant.backend_down_cache_seconds:
             return None

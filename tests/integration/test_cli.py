@@ -109,7 +109,8 @@ def test_migrate_is_idempotent_and_makes_partitions(fresh_db: str) -> None:
     head = json.loads(cli("db", "status", "--json").out)["head"]
     assert head == sorted(p.name[:4] for p in Path("schema/versions").glob("0*.py"))[-1]
     r = cli("db", "migrate", "--json")
-    assert r.code == 0 and json.loads(r.out) == {"from": head, "to": head, "partitions_created": 0}
+    assert r.code == 0 and json.loads(r.out) == {"from": head, "to": head, "partitions_created": 0,
+                                                     "passwords_reencrypted": 0}
     r = cli("db", "status", "--json")
     assert json.loads(r.out)["up_to_date"] is True
     month = datetime.now(ZoneInfo("UTC")).strftime("y%Ym%m")
@@ -203,9 +204,9 @@ def test_subscriber_lifecycle(plan: str, fresh_db: str) -> None:
     assert shown["cnic"].endswith("9") and "9876543" not in shown["cnic"]
     assert shown["usage"]["quota_bytes"] == 50 * 10**9 and shown["online_sessions"] == []
     with psycopg.connect(fresh_db) as conn:
-        pw_blob, cnic_blob = fetch_one(conn.execute("SELECT password_enc, cnic_enc FROM subscriber"))
+        tenant_id, pw_blob, cnic_blob = fetch_one(conn.execute("SELECT tenant_id, password_enc, cnic_enc FROM subscriber"))
     ring = KeyRing.load(os.environ["CLOUDOS_KEYRING"])
-    assert ring.decrypt(pw_blob, "subscriber.password") == password
+    assert ring.open_password(pw_blob, tenant_id, "ali") == password  # sealed to its tenant and username
     assert ring.decrypt(cnic_blob, "subscriber.cnic") == "35202-9876543-9"
 
     assert cli("subscriber", "suspend", "ali", "--reason", "unpaid").code == 0
@@ -220,7 +221,7 @@ def test_subscriber_lifecycle(plan: str, fresh_db: str) -> None:
     assert cli("subscriber", "set-password", "ali", "--password-stdin", stdin="new-password-1\n").code == 0
     with psycopg.connect(fresh_db) as conn:
         (pw_blob,) = fetch_one(conn.execute("SELECT password_enc FROM subscriber"))
-    assert ring.decrypt(pw_blob, "subscriber.password") == "new-password-1"
+    assert ring.open_password(pw_blob, tenant_id, "ali") == "new-password-1"
     r = cli("subscriber", "renew", "ali", "--until", "2027-01-15", "--json")
     assert r.code == 0 and json.loads(r.out)["paid_until"] == "2027-01-15"
 

@@ -167,3 +167,32 @@ def test_recent_keeps_the_latest_writes() -> None:
     recent.pop("a")
     recent.pop("missing")
     assert len(recent) == 1
+
+
+def test_a_snapshot_is_judged_by_the_tenant_read_from_postgresql_not_by_its_own_copy() -> None:
+    """A snapshot claiming its tenant serves logins for a day, or that a rejecting tenant is
+    "cached", is judged by the tenant as this radiusd last read it."""
+    db = FakeDb(ctx(CACHING))
+    live = FakeLive()
+    r = reader(db, live)
+    assert r.read(req(), NOW) is not None
+    db.answer = BackendUnavailable("down")
+    lenient = replace(CACHING, backend_down_cache_seconds=86_400, login_fail_limit=0)
+    live.snapshots[(CACHING.id, "ali")] = (ctx(lenient), 3_600.0)  # within its own bound, not the tenant's
+    with pytest.raises(BackendUnavailable):
+        r.read(req(), NOW)
+    live.snapshots[(CACHING.id, "ali")] = (ctx(lenient), 60.0)
+    got = r.read(req(), NOW)
+    assert got is not None and got.source is Source.SNAPSHOT and got.context.tenant == CACHING
+    live.snapshots[(CACHING.id, "ali")] = (ctx(replace(CACHING, id=99)), 60.0)  # another tenant's body
+    with pytest.raises(BackendUnavailable):
+        r.read(req(), NOW)
+
+    db = FakeDb(ctx(REJECTING))
+    live = FakeLive({(REJECTING.id, "ali"): (ctx(replace(REJECTING, backend_down_policy="cached",
+                                                            backend_down_cache_seconds=900)), 1.0)})
+    r = reader(db, live)
+    assert r.read(req(), NOW) is not None
+    db.answer = BackendUnavailable("down")
+    with pytest.raises(BackendUnavailable):
+        r.read(req(), NOW)

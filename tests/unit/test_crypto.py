@@ -243,3 +243,62 @@ def test_rotation(tmp_path: Path) -> None:
     # The retired ring cannot read what the new key sealed.
     with pytest.raises(DecryptError, match="unknown key 'k2'"):
         old.decrypt(fresh, PURPOSE)
+
+
+# -------------------------------------------------------------------- seal / open: bound to the row
+
+
+@given(st.text(max_size=100), st.integers(min_value=1, max_value=2**31), st.text(min_size=1, max_size=64))
+def test_a_sealed_password_opens_only_for_its_tenant_and_username(password: str, tenant_id: int,
+                                                                   username: str) -> None:
+    blob = RING.seal_password(password, tenant_id, username)
+    assert blob[:2] == b"c2" and KeyRing.is_bound(blob) and KeyRing.key_id_of(blob) == "k1"
+    assert RING.open_password(blob, tenant_id, username) == password
+    for other in ((tenant_id + 1, username), (tenant_id, username + "x"), (tenant_id, username.upper() + "\0")):
+        if other != (tenant_id, username):
+            with pytest.raises(DecryptError, match="another key, purpose or row"):
+                RING.open_password(blob, *other)
+
+
+def test_context_parts_are_length_prefixed() -> None:
+    blob = RING.seal("pw", "p", "a", "bc")
+    assert RING.open(blob, "p", "a", "bc") == "pw"
+    for parts in (("ab", "c"), ("abc",), ("a", "b", "c"), ("a", "bc", "")):
+        with pytest.raises(DecryptError):
+            RING.open(blob, "p", *parts)
+    with pytest.raises(DecryptError):
+        RING.open(blob, "pa", "bc")
+
+
+def test_the_unbound_format_is_refused_where_a_bound_one_is_expected_and_still_opens_as_before() -> None:
+    old = RING.encrypt("pw", "subscriber.password")
+    assert not KeyRing.is_bound(old)
+    with pytest.raises(DecryptError, match="unbound c1 format"):
+        RING.open_password(old, 1, "ali")
+    assert RING.decrypt(old, "subscriber.password") == "pw"  # encrypt/decrypt keep working
+    with pytest.raises(DecryptError, match="not a CloudOS ciphertext"):
+        RING.decrypt(RING.seal_password("pw", 1, "ali"), "subscriber.password")
+    with pytest.raises(DecryptError, match="not a CloudOS ciphertext"):
+        RING.open(b"xx\x01k", PURPOSE)
+
+
+def test_bound_ciphertexts_rotate_like_the_others() -> None:
+    old = KeyRing(active="k1", keys={"k1": os.urandom(32)})
+    sealed = old.seal_password("pw", 3, "ali")
+    ring = KeyRing(active="k2", keys={"k2": os.urandom(32), **old.keys})
+    assert ring.open_password(sealed, 3, "ali") == "pw"
+    assert KeyRing.key_id_of(ring.seal_password("pw", 3, "ali")) == "k2"
+    with pytest.raises(DecryptError, match="unknown key 'k1'"):
+        KeyRing(active="k2", keys={"k2": ring.keys["k2"]}).open_password(sealed, 3, "ali")
+
+
+def test_mac_keys_are_derived_per_purpose_and_per_ring_key() -> None:
+    ring = KeyRing(active="k2", keys={"k1": b"\x01" * 32, "k2": b"\x02" * 32})
+    kid, key = ring.mac_key("redis.snapshot") or ("", b"")
+    assert kid == "k2" and len(key) == 32 and key not in ring.keys.values()
+    assert ring.mac_key("redis.snapshot") == ("k2", key)  # deterministic
+    assert ring.mac_key("redis.snapshot", "k1") != (kid, key)
+    assert ring.mac_key("audit.chain") != (kid, key)
+    assert ring.mac_key("redis.snapshot", "k9") is None
+    # The same key material gives the same MAC key in another process: it is derived, not random.
+    assert KeyRing(active="k2", keys=dict(ring.keys)).mac_key("redis.snapshot") == (kid, key)

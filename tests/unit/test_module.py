@@ -167,7 +167,8 @@ class FakeRuntime(module.Runtime):
         self, sub: Subscriber | None = SUB, tenant: Tenant = TENANT, password: str | None = PASSWORD
     ) -> AccessContext:
         """An AccessContext as the store builds it, with the password sealed under this ring."""
-        sealed = None if sub is None or password is None else self.keyring.encrypt(password, "subscriber.password")
+        sealed = (None if sub is None or password is None
+                  else self.keyring.seal_password(password, tenant.id, sub.username))
         return AccessContext(nas_id=3, nas_name="gw-lahore-1", tenant=tenant, subscriber=sub, password_enc=sealed)
 
 
@@ -467,7 +468,7 @@ def test_guard_debug_traceback_shows_where_it_failed(rt: FakeRuntime) -> None:
 
 def test_authorize_undecryptable_password_is_an_internal_error(rt: FakeRuntime) -> None:
     other = KeyRing(active="k0", keys={"k0": b"\x07" * 32})
-    rt.db.context = replace(rt.context(), password_enc=other.encrypt(PASSWORD, "subscriber.password"))
+    rt.db.context = replace(rt.context(), password_enc=other.seal_password(PASSWORD, TENANT.id, SUB.username))
     rcode, update = updated(module.authorize(call()))
     assert rcode == radiusd.RLM_MODULE_REJECT
     assert triples(update, "config") == {"CloudOS-Reason": "internal_error"}
@@ -482,6 +483,17 @@ def test_authorize_accepted_subscriber_without_a_password_is_an_internal_error(r
     assert rcode == radiusd.RLM_MODULE_REJECT
     assert triples(update, "config")["CloudOS-Reason"] == "internal_error"
     assert "Cleartext-Password" not in triples(update, "config")
+
+
+def test_authorize_password_sealed_for_another_subscriber_is_refused(rt: FakeRuntime) -> None:
+    for sealed in (rt.keyring.seal_password(PASSWORD, TENANT.id, SUB.username + "x"),
+                   rt.keyring.seal_password(PASSWORD, TENANT.id + 1, SUB.username),
+                   rt.keyring.encrypt(PASSWORD, "subscriber.password")):  # the unbound c1 format
+        rt.db.context = replace(rt.context(), password_enc=sealed)
+        rcode, update = updated(module.authorize(call()))
+        assert rcode == radiusd.RLM_MODULE_REJECT
+        assert triples(update, "config") == {"CloudOS-Reason": "internal_error"}
+    assert_no_secret_logged(rt)
 
 
 def test_authorize_password_sealed_for_another_purpose_is_refused(rt: FakeRuntime) -> None:

@@ -1,4 +1,4 @@
-"""cloudos db migrate | status | schema"""
+"""cloudos db migrate | status | schema | reencrypt"""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ from sqlalchemy import text
 from cloudos.commands._common import Subparsers, leaf
 from cloudos.context import Ctx, database_url, sqlalchemy_url
 from cloudos.errors import CliError
+from cloudos.store import subscribers
+from rlm_cloudos.crypto import PASSWORD
+from rlm_cloudos.errors import DecryptError
 
 SCHEMA = Path(__file__).resolve().parents[3] / "schema"
 #: The schema as the migrations leave it, written by `cloudos db schema --write`.
@@ -31,6 +34,8 @@ PG_DUMP_GLOB = "/usr/lib/postgresql/*/bin/pg_dump"
 #: Monthly partitions (cloudos_ensure_month_partitions: <parent>_yYYYYmMM) depend on the day the
 #: schema was migrated; their parents and the default partitions are the schema.
 _MONTH_PARTITIONS = "*_y[0-9][0-9][0-9][0-9]m[0-9][0-9]"
+#: Subscribers re-encrypted per transaction by `cloudos db reencrypt`.
+_REENCRYPT_BATCH = 500
 #: What differs between runs and machines: session settings, versions, pg_dump's per-run
 #: \restrict key (PostgreSQL 15.14+).
 _NOISE = re.compile(r"^(SET |SELECT pg_catalog\.set_config\(|-- Dumped (from|by) |\\(un)?restrict )")
@@ -63,9 +68,68 @@ def migrate(ctx: Ctx, args: argparse.Namespace) -> None:
         if before != after or made:
             ctx.audit(conn, action="db.migrate", target="schema", tenant_id=None,
                       before={"revision": before}, after={"revision": after, "partitions_created": made})
-    ctx.emit({"from": before, "to": after, "partitions_created": made},
+    with ctx.read() as conn:
+        unbound = subscribers.count_unbound_passwords(conn)
+    upgraded, failed = 0, list[int]()
+    if unbound:
+        # 0012 binds passwords to their tenant and username; sealing them again needs the key ring,
+        # which the database never sees, so it happens here and not in the migration.
+        if not os.environ.get("CLOUDOS_KEYRING"):
+            raise CliError(f"schema at {after}, but {unbound} subscriber password(s) are in the old format, which "
+                           "radiusd refuses: set CLOUDOS_KEYRING and run cloudos db reencrypt")
+        upgraded, failed = _reencrypt(ctx)
+    ctx.emit({"from": before, "to": after, "partitions_created": made, "passwords_reencrypted": upgraded},
              f"schema at {after}" + (f" (was {before or 'empty'})" if before != after else " (up to date)")
-             + (f", {made} partitions created" if made else ""))
+             + (f", {made} partitions created" if made else "")
+             + (f", {upgraded} subscriber password(s) re-encrypted" if upgraded else ""))
+    _refuse_failed(failed)
+
+
+def _reencrypt(ctx: Ctx) -> tuple[int, list[int]]:
+    """Seal every ``c1`` subscriber password again bound to its tenant and username, in batches
+    (each one transaction, audited); (how many were upgraded, ids of those that would not open)."""
+    keyring = ctx.keyring
+    upgraded, failed, after_id = 0, list[int](), 0
+    while True:
+        with ctx.tx() as conn:
+            rows = subscribers.unbound_passwords(conn, after_id=after_id, limit=_REENCRYPT_BATCH)
+            if not rows:
+                break
+            done = 0
+            for row in rows:
+                after_id = row.id
+                old = bytes(row.password_enc)
+                try:
+                    password = keyring.decrypt(old, PASSWORD)
+                except DecryptError:
+                    failed.append(row.id)
+                    continue
+                if subscribers.replace_password_enc(conn, row.id, old,
+                                                    keyring.seal_password(password, row.tenant_id, row.username)):
+                    done += 1
+                    ctx.stale(row.tenant_id)  # the tenant's snapshots carry the old ciphertexts
+            if done:
+                ctx.audit(conn, action="db.reencrypt", target="subscriber.password_enc", tenant_id=None,
+                          before={"format": "c1", "count": done}, after={"format": "c2", "count": done})
+        upgraded += done
+    return upgraded, failed
+
+
+def reencrypt(ctx: Ctx, args: argparse.Namespace) -> None:
+    upgraded, failed = _reencrypt(ctx)
+    with ctx.read() as conn:
+        left = subscribers.count_unbound_passwords(conn)
+    ctx.emit({"upgraded": upgraded, "undecryptable": failed, "remaining": left},
+             f"{upgraded} subscriber password(s) re-encrypted bound to tenant and username"
+             + ("" if upgraded else " (none in the old format)"))
+    _refuse_failed(failed)
+
+
+def _refuse_failed(failed: list[int]) -> None:
+    if failed:
+        shown = ", ".join(map(str, failed[:10])) + (" …" if len(failed) > 10 else "")
+        raise CliError(f"{len(failed)} password(s) would not open with this key ring (subscriber ids {shown}): "
+                       "set them again with cloudos subscriber set-password")
 
 
 def status(ctx: Ctx, args: argparse.Namespace) -> None:
@@ -141,6 +205,8 @@ def register(sub: Subparsers) -> None:
     dsub = db.add_subparsers(dest="action", required=True, metavar="ACTION")
     leaf(dsub, "migrate", "bring the schema to the latest revision (idempotent)", migrate)
     leaf(dsub, "status", "show the schema revision", status)
+    leaf(dsub, "reencrypt", "seal old-format subscriber passwords again, bound to tenant and username "
+         "(idempotent; cloudos db migrate runs it)", reencrypt)
     p = leaf(dsub, "schema", "print the schema as pg_dump shows it, stable across runs (schema/current.sql)",
              schema)
     p.add_argument("--write", action="store_true", help="write it to schema/current.sql instead")

@@ -65,7 +65,7 @@ def add(ctx: Ctx, args: argparse.Namespace) -> None:
             raise CliError(f"subscriber {args.username!r} already exists in tenant {tenant.name}")
         values = {
             "tenant_id": tenant.id, "username": args.username, "plan_id": plan.id,
-            "password_enc": keyring.encrypt(password, "subscriber.password"),
+            "password_enc": keyring.seal_password(password, tenant.id, args.username),
             "expires_at": expires_at_for_date(args.expires, tenant.timezone) if args.expires else None,
             "mac": args.mac, "static_ip": args.static_ip, "full_name": args.name, "phone": args.phone,
             "email": args.email, "postal_address": args.address,
@@ -201,9 +201,10 @@ def set_password(ctx: Ctx, args: argparse.Namespace) -> None:
     if not args.password_stdin:
         raise UsageError("the password is read from standard input: add --password-stdin")
     password = read_secret("subscriber password")
-    sealed = ctx.keyring.encrypt(password, "subscriber.password")
+    keyring = ctx.keyring
     with ctx.tx() as conn:
         tenant, row = _load(conn, ctx, args, lock=True)
+        sealed = keyring.seal_password(password, tenant.id, row.username)
         _update(ctx, conn, tenant, row, "set_password", {"password_enc": sealed, "locked_until": None})
     ctx.emit({"username": args.username, "password_changed": True}, f"password of {args.username} changed")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, cast, insert, select, update
+from sqlalchemy import Connection, cast, func, insert, select, update
 from sqlalchemy.dialects.postgresql import INET, MACADDR
 from sqlalchemy.engine import Row
 
@@ -69,3 +69,31 @@ def change(conn: Connection, subscriber_id: int, changes: Mapping[str, Any]) -> 
         update(subscriber).where(subscriber.c.id == subscriber_id).values(columns_of(subscriber, changes))
         .returning(subscriber)
     ).one()
+
+
+#: The first bytes of a password ciphertext in the format before tenant and username were bound
+#: into its associated data (rlm_cloudos.crypto: ``c1``; ``c2`` is bound).
+UNBOUND_PREFIX = b"c1"
+
+
+def count_unbound_passwords(conn: Connection) -> int:
+    """How many subscriber passwords are still in the unbound ``c1`` format."""
+    q = select(func.count()).select_from(subscriber).where(
+        func.substr(subscriber.c.password_enc, 1, 2) == UNBOUND_PREFIX)
+    return int(conn.execute(q).scalar_one())
+
+
+def unbound_passwords(conn: Connection, *, after_id: int, limit: int) -> Sequence[Row[Any]]:
+    """Up to ``limit`` subscribers (id, tenant_id, username, password_enc) past ``after_id`` whose
+    password is in the unbound ``c1`` format, by id, locked FOR UPDATE."""
+    q = (select(subscriber.c.id, subscriber.c.tenant_id, subscriber.c.username, subscriber.c.password_enc)
+         .where(subscriber.c.id > after_id, func.substr(subscriber.c.password_enc, 1, 2) == UNBOUND_PREFIX)
+         .order_by(subscriber.c.id).limit(limit).with_for_update())
+    return conn.execute(q).all()
+
+
+def replace_password_enc(conn: Connection, subscriber_id: int, old: bytes, new: bytes) -> bool:
+    """Set a subscriber's password ciphertext to ``new`` if it is still ``old``; whether it was."""
+    q = (update(subscriber).where(subscriber.c.id == subscriber_id, subscriber.c.password_enc == old)
+         .values(password_enc=new))
+    return conn.execute(q).rowcount == 1
