@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Generic, TypeVar
 
 MIKROTIK_VENDOR = 14988
 MESSAGE_AUTHENTICATOR = 80
@@ -224,64 +225,119 @@ class Request:
 #: time) or the error that stopped it being sent (CoaError, OSError).
 Result = Response | None | Exception
 
+T = TypeVar("T")
+
+
+@dataclass
+class _Flight(Generic[T]):
+    token: T
+    request: Request
+    packet: bytes
+    sock: socket.socket
+    timeout: float
+    tries_left: int
+    deadline: float
+
+
+class Exchange(Generic[T]):
+    """Requests in flight, each from a socket of its own, waited on together: a NAS that never
+    answers holds up no other request, and more can be added while some are waiting.
+    A context manager; close() drops whatever is still in flight."""
+
+    def __init__(self) -> None:
+        self._sel = selectors.DefaultSelector()
+        self._live: dict[socket.socket, _Flight[T]] = {}
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def __enter__(self) -> Exchange[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for s in list(self._live):
+            self._drop(s)
+        self._sel.close()
+
+    def send(self, token: T, request: Request, *, timeout: float = 2.0, tries: int = 1) -> Exception | None:
+        """Put ``request`` in flight (answered by ``token`` in poll()); the error (CoaError, OSError)
+        when it cannot be sent, and then it is not in flight."""
+        try:
+            packet = build_request(request.code, os.urandom(1)[0], request.attributes, request.secret.encode())
+            s = socket.socket(socket.AF_INET6 if ":" in request.host else socket.AF_INET, socket.SOCK_DGRAM)
+        except (CoaError, OSError) as exc:
+            return exc
+        s.setblocking(False)
+        try:
+            s.sendto(packet, (request.host, request.port))
+        except OSError as exc:
+            s.close()
+            return exc
+        self._live[s] = _Flight(token, request, packet, s, timeout, max(1, tries) - 1, time.monotonic() + timeout)
+        self._sel.register(s, selectors.EVENT_READ, s)
+        return None
+
+    def poll(self, wait: float) -> list[tuple[T, Response | None]]:
+        """Wait up to ``wait`` seconds for something to happen; returns the requests that were answered
+        (with the answer) or ran out of time after their tries (with None), possibly none. A request
+        still unanswered at its deadline with tries left is retransmitted (the same packet)."""
+        done: list[tuple[T, Response | None]] = []
+        if not self._live:
+            return done
+        now = time.monotonic()
+        nearest = min(f.deadline for f in self._live.values())
+        for key, _mask in self._sel.select(max(0.0, min(wait, nearest - now))):
+            s = key.data
+            flight = self._live[s]
+            try:
+                data = s.recv(4096)
+            except OSError:  # an ICMP error from an earlier send: wait on for the deadline
+                continue
+            answer = parse_response(data, flight.packet, flight.request.secret.encode())
+            if answer is not None:
+                done.append((flight.token, answer))
+                self._drop(s)
+        now = time.monotonic()
+        for s, flight in list(self._live.items()):
+            if flight.deadline > now:
+                continue
+            if flight.tries_left > 0:
+                flight.tries_left -= 1
+                flight.deadline = now + flight.timeout
+                try:
+                    s.sendto(flight.packet, (flight.request.host, flight.request.port))
+                    continue
+                except OSError:
+                    pass
+            done.append((flight.token, None))
+            self._drop(s)
+        return done
+
+    def _drop(self, s: socket.socket) -> None:
+        self._sel.unregister(s)
+        s.close()
+        del self._live[s]
+
 
 def exchange(requests: Sequence[Request], *, timeout: float = 2.0, tries: int = 1,
              on_answer: Callable[[int, Response], None] | None = None) -> list[Result]:
-    """Send every request at once, each from a socket of its own, and wait for all the answers
-    together: the whole call takes at most ``tries`` x ``timeout`` seconds, however many NASes are
-    silent. Each unanswered request is retransmitted (the same packet) ``tries`` times in all.
-    Never raises for one request's failure: that request's result is the exception.
-    ``on_answer(index, response)`` is called as each answer arrives, before the others are in."""
+    """Send every request at once and wait for all the answers together: the whole call takes at
+    most ``tries`` x ``timeout`` seconds, however many NASes are silent. Never raises for one
+    request's failure: that request's result is the exception. ``on_answer(index, response)`` is
+    called as each answer arrives, before the others are in."""
     results: list[Result] = [None] * len(requests)
-    live: dict[socket.socket, tuple[int, bytes, tuple[str, int]]] = {}
-    sel = selectors.DefaultSelector()
-    try:
+    with Exchange[int]() as flights:
         for i, req in enumerate(requests):
-            try:
-                packet = build_request(req.code, os.urandom(1)[0], req.attributes, req.secret.encode())
-                s = socket.socket(socket.AF_INET6 if ":" in req.host else socket.AF_INET, socket.SOCK_DGRAM)
-            except (CoaError, OSError) as exc:
-                results[i] = exc
-                continue
-            s.setblocking(False)
-            live[s] = (i, packet, (req.host, req.port))
-            sel.register(s, selectors.EVENT_READ, s)
-        for _ in range(max(1, tries)):
-            for s, (i, packet, addr) in list(live.items()):
-                try:
-                    s.sendto(packet, addr)
-                except OSError as exc:
-                    results[i] = exc
-                    _drop(sel, live, s)
-            deadline = time.monotonic() + timeout
-            while live and (left := deadline - time.monotonic()) > 0:
-                for key, _mask in sel.select(left):
-                    s = key.data
-                    i, packet, _addr = live[s]
-                    try:
-                        data = s.recv(4096)
-                    except OSError:  # an ICMP error from an earlier send: keep waiting for the deadline
-                        continue
-                    answer = parse_response(data, packet, requests[i].secret.encode())
-                    if answer is not None:
-                        results[i] = answer
-                        _drop(sel, live, s)
-                        if on_answer is not None:
-                            on_answer(i, answer)
-            if not live:
-                break
-    finally:
-        for s in list(live):
-            _drop(sel, live, s)
-        sel.close()
+            results[i] = flights.send(i, req, timeout=timeout, tries=tries)
+        while flights:
+            for i, answer in flights.poll(timeout):
+                results[i] = answer
+                if answer is not None and on_answer is not None:
+                    on_answer(i, answer)
     return results
-
-
-def _drop(sel: selectors.BaseSelector, live: dict[socket.socket, tuple[int, bytes, tuple[str, int]]],
-          s: socket.socket) -> None:
-    sel.unregister(s)
-    s.close()
-    del live[s]
 
 
 def send(host: str, port: int, code: Code, attributes: dict[str, str | int], secret: str, *,
