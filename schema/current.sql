@@ -326,10 +326,10 @@ CREATE FUNCTION public.cloudos_coa_policy_reason(p_reason text) RETURNS boolean
 $$;
 
 --
--- Name: cloudos_coa_sweep(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+-- Name: cloudos_coa_sweep(timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.cloudos_coa_sweep(p_now timestamp with time zone) RETURNS integer
+CREATE FUNCTION public.cloudos_coa_sweep(p_now timestamp with time zone, p_since timestamp with time zone) RETURNS integer
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -349,6 +349,7 @@ BEGIN
                                     AND p_now < uc.period_end
                                   ORDER BY uc.period_start DESC LIMIT 1) u ON true
              WHERE o.stopped_at IS NULL AND o.subscriber_id IS NOT NULL AND o.nas_id IS NOT NULL
+               AND (p_since IS NULL OR o.started_at >= p_since)
                AND NOT EXISTS (SELECT 1 FROM coa_outbox c
                                 WHERE c.acct_unique_id = o.acct_unique_id
                                   AND (c.status = 'pending' OR c.kind = 'disconnect'))) x
@@ -1291,6 +1292,12 @@ CREATE INDEX session_default_subscriber_id_started_at_idx ON public.session_defa
 CREATE INDEX session_open_nas ON public.session_open USING btree (nas_id) WHERE (stopped_at IS NULL);
 
 --
+-- Name: session_open_started; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX session_open_started ON public.session_open USING btree (started_at) WHERE (stopped_at IS NULL);
+
+--
 -- Name: session_open_subscriber; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1524,10 +1531,10 @@ GRANT ALL ON FUNCTION public.cloudos_coa_moot(p_now timestamp with time zone) TO
 GRANT ALL ON FUNCTION public.cloudos_coa_policy_reason(p_reason text) TO cloudos_admin;
 
 --
--- Name: FUNCTION cloudos_coa_sweep(p_now timestamp with time zone); Type: ACL; Schema: public; Owner: -
+-- Name: FUNCTION cloudos_coa_sweep(p_now timestamp with time zone, p_since timestamp with time zone); Type: ACL; Schema: public; Owner: -
 --
 
-GRANT ALL ON FUNCTION public.cloudos_coa_sweep(p_now timestamp with time zone) TO cloudos_admin;
+GRANT ALL ON FUNCTION public.cloudos_coa_sweep(p_now timestamp with time zone, p_since timestamp with time zone) TO cloudos_admin;
 
 --
 -- Name: TABLE plan; Type: ACL; Schema: public; Owner: -

@@ -16,9 +16,11 @@ moment); the worker gave up after five sends. Now `cloudos worker` keeps at it:
   Disconnect was ever queued for, get a Disconnect. Under a walled garden a
   suspended or expired subscriber's new session is let in, so those are left; an
   over-quota subscriber is left when the plan has a FUP rate (the login got it).
-  The query walks the open sessions through session_open's partial index; the
-  subscriber, plan and this period's counter row are primary-key look-ups, and the
-  "nothing queued yet" test uses coa_outbox_session.
+  With p_since, only sessions that started since then (session_open_started, a
+  range scan of the few recent ones: the worker runs this every 2 s); without,
+  every open session (the worker does that once a minute: 65 ms for 20,000).
+  The subscriber, plan and this period's counter row are primary-key look-ups,
+  and the "nothing queued yet" test uses coa_outbox_session.
 
 Revision ID: 0010
 Revises: 0007
@@ -36,6 +38,8 @@ ALTER TABLE coa_outbox DROP CONSTRAINT coa_outbox_status_check;
 ALTER TABLE coa_outbox ADD CONSTRAINT coa_outbox_status_check
   CHECK (status IN ('pending', 'ack', 'nak', 'timeout', 'failed', 'cancelled'));
 CREATE INDEX coa_outbox_session ON coa_outbox (acct_unique_id);
+-- started_at is never updated, so an interim's update stays HOT.
+CREATE INDEX session_open_started ON session_open (started_at) WHERE stopped_at IS NULL;
 
 -- Why a subscriber is out of policy at p_now, or NULL: the order authorize checks in.
 -- Over quota is this period's counter (the row whose period holds p_now) against the plan.
@@ -93,7 +97,7 @@ END $$;
 
 -- Queue a Disconnect for each open session authorize would not have let in, that no
 -- request is pending for and no Disconnect was ever queued for; returns how many.
-CREATE FUNCTION cloudos_coa_sweep(p_now timestamptz) RETURNS integer LANGUAGE plpgsql AS $$
+CREATE FUNCTION cloudos_coa_sweep(p_now timestamptz, p_since timestamptz) RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
   r record;
   queued integer := 0;
@@ -111,6 +115,7 @@ BEGIN
                                     AND p_now < uc.period_end
                                   ORDER BY uc.period_start DESC LIMIT 1) u ON true
              WHERE o.stopped_at IS NULL AND o.subscriber_id IS NOT NULL AND o.nas_id IS NOT NULL
+               AND (p_since IS NULL OR o.started_at >= p_since)
                AND NOT EXISTS (SELECT 1 FROM coa_outbox c
                                 WHERE c.acct_unique_id = o.acct_unique_id
                                   AND (c.status = 'pending' OR c.kind = 'disconnect'))) x
@@ -127,7 +132,7 @@ END $$;
 GRANT EXECUTE ON FUNCTION cloudos_lapse(subscriber, plan, usage_counter, timestamptz) TO cloudos_admin;
 GRANT EXECUTE ON FUNCTION cloudos_coa_policy_reason(text) TO cloudos_admin;
 GRANT EXECUTE ON FUNCTION cloudos_coa_moot(timestamptz) TO cloudos_admin;
-GRANT EXECUTE ON FUNCTION cloudos_coa_sweep(timestamptz) TO cloudos_admin;
+GRANT EXECUTE ON FUNCTION cloudos_coa_sweep(timestamptz, timestamptz) TO cloudos_admin;
 """
 
 

@@ -11,9 +11,10 @@ is NAKed or unanswered after ``max_attempts`` sends becomes a Disconnect-Request
 A Disconnect nobody answers is sent again, backing off to at most ``backoff_cap``
 seconds between sends, until its session closes (a Stop, or the reaper) or the
 subscriber is back within policy (resumed, renewed, quota reset, new plan): then
-it is settled as cancelled. And every ``SWEEP_EVERY`` seconds it looks for open
-sessions that authorize would not have let in with nothing queued for them (a
-login that raced a suspend) and queues a Disconnect. The policy is the schema's
+it is settled as cancelled. And every ``SWEEP_EVERY`` seconds it looks among the
+sessions started in the last ``SWEEP_RECENT`` (an index range scan), and once a
+minute among all open sessions, for one that authorize would not have let in with
+nothing queued for it (a login that raced a suspend) and queues a Disconnect. The policy is the schema's
 (cloudos_lapse, schema 0010), not this module's.
 """
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import psycopg
@@ -45,8 +46,10 @@ MAX_ATTEMPTS = 5
 #: … up to this many seconds between the sends of a Disconnect that is never answered.
 BACKOFF_CAP = 60.0
 REAP_EVERY = 60.0
-#: Seconds between looks for open sessions out of policy with nothing queued.
+#: Seconds between looks for recent sessions out of policy with nothing queued, and how far back
+#: those look; every open session is looked at with the reaper, every REAP_EVERY.
 SWEEP_EVERY = 2.0
+SWEEP_RECENT = timedelta(minutes=10)
 #: While requests are in flight, a round waits this long for answers before it claims again.
 IN_FLIGHT_TICK = 0.1
 
@@ -124,17 +127,17 @@ Flights = coa.Exchange[tuple[Row[Any], str, int]]
 
 
 def process_due(conn: Connection, keyring: KeyRing, flights: Flights, *, now: datetime | None = None,
-                sweep: bool = True, wait: float = 0.0, limit: int = 50, timeout: float = 2.0,
+                sweep: bool = True, sweep_all: bool = False, wait: float = 0.0, limit: int = 50, timeout: float = 2.0,
                 max_attempts: int = MAX_ATTEMPTS, backoff_cap: float = BACKOFF_CAP) -> Outcome:
     """One round on an autocommit connection as of ``now`` (default: the clock): queue what the sweep
-    finds (with ``sweep``), cancel what is moot, put every due request in ``flights`` (up to ``limit``
+    finds (with ``sweep``: among sessions started in the last SWEEP_RECENT, or all with ``sweep_all``), cancel what is moot, put every due request in ``flights`` (up to ``limit``
     in flight), then wait up to ``wait`` seconds for answers and record those and the requests that ran
     out of time. Requests stay in flight across rounds, so a silent NAS holds up no other request."""
     out = Outcome()
     now = now or datetime.now(timezone.utc)
     outbox.fail_orphans(conn)
-    if sweep:
-        out.swept = outbox.sweep(conn, now)
+    if sweep or sweep_all:
+        out.swept = outbox.sweep(conn, now, None if sweep_all else now - SWEEP_RECENT)
         if out.swept:
             log.info(fields(event="coa_swept", disconnects_queued=out.swept))
     out.cancelled = outbox.settle_moot(conn, now)
@@ -203,6 +206,8 @@ def run(url: str, keyring: KeyRing, *, once: bool = False, poll: float = 1.0, ti
                     while True:
                         # The round's one clock reading (the loop is long-lived: a CLI's single now won't do).
                         now = datetime.now(timezone.utc)
+                        # Every open session is swept as often as the reaper runs.
+                        sweep_all = time.monotonic() - last_reap >= REAP_EVERY
                         if time.monotonic() - last_reap >= REAP_EVERY:
                             reaped, purged = reap(conn, now)
                             total.reaped += reaped
@@ -210,7 +215,8 @@ def run(url: str, keyring: KeyRing, *, once: bool = False, poll: float = 1.0, ti
                             if reaped or purged:
                                 log.info(fields(event="reaped", stale_closed=reaped, purged=purged))
                         sweep = time.monotonic() - last_sweep >= SWEEP_EVERY
-                        got = process_due(conn, keyring, flights, now=now, sweep=sweep, wait=IN_FLIGHT_TICK,
+                        got = process_due(conn, keyring, flights, now=now, sweep=sweep, sweep_all=sweep_all,
+                                          wait=IN_FLIGHT_TICK,
                                           timeout=timeout, max_attempts=max_attempts, backoff_cap=backoff_cap)
                         if sweep:
                             last_sweep = time.monotonic()

@@ -26,8 +26,9 @@ QUEUE_SESSIONS_DISCONNECT = text("SELECT cloudos_queue_coa_sessions(:ids, 'disco
 #: cloudos_coa_moot (schema 0010): pending requests whose session closed or whose subscriber is back
 #: within policy are settled as cancelled.
 MOOT = text("SELECT cloudos_coa_moot(:now)")
-#: cloudos_coa_sweep (schema 0010): a Disconnect for each open session out of policy with nothing queued.
-SWEEP = text("SELECT cloudos_coa_sweep(:now)")
+#: cloudos_coa_sweep (schema 0010): a Disconnect for each open session out of policy with nothing queued
+#: (those started since :since; NULL: all).
+SWEEP = text("SELECT cloudos_coa_sweep(:now, :since)")
 #: What cloudos_queue_coa* NOTIFY on: the worker sleeps on it between polls.
 LISTEN = text("LISTEN cloudos_coa")
 
@@ -63,9 +64,10 @@ def settle_moot(conn: Connection, now: datetime) -> int:
     return int(conn.execute(MOOT, {"now": now}).scalar_one())
 
 
-def sweep(conn: Connection, now: datetime) -> int:
-    """Queue a Disconnect for every open session out of policy at ``now`` that has none; returns how many."""
-    return int(conn.execute(SWEEP, {"now": now}).scalar_one())
+def sweep(conn: Connection, now: datetime, since: datetime | None = None) -> int:
+    """Queue a Disconnect for every open session out of policy at ``now`` that has none (only those
+    started at or after ``since``, when given); returns how many."""
+    return int(conn.execute(SWEEP, {"now": now, "since": since}).scalar_one())
 
 
 def claim(conn: Connection, limit: int, backoff_cap: float, in_flight: float = 0.0) -> Sequence[Row[Any]]:
