@@ -49,8 +49,8 @@ def routers(radiusd: Radiusd, cli: Cli) -> Iterator[dict[str, RouterOS]]:
     assert cli("plan", "add", "e-cap", "--tenant", TENANT, "--rate-limit", "4M/16M", "--quota", "10MB").code == 0
     assert cli("plan", "add", "e-single", "--tenant", TENANT, "--rate-limit", "2M/2M").code == 0
     yield out
-    for r in out.values():
-        r.close()
+    for router in out.values():
+        router.close()
 
 
 @pytest.fixture
@@ -70,10 +70,10 @@ def worker(stack: Stack, routers: dict[str, RouterOS]) -> Iterator[Worker]:
         proc.terminate()
         proc.wait(10)
     log.close()
-    for r in routers.values():
-        r.modes.clear()
-        while not r.received.empty():
-            r.received.get()
+    for router in routers.values():
+        router.modes.clear()
+        while not router.received.empty():
+            router.received.get()
     routers[ANSWERING].mode = "ack"
 
 
