@@ -52,6 +52,9 @@ SWEEP_EVERY = 2.0
 SWEEP_RECENT = timedelta(minutes=10)
 #: While requests are in flight, a round waits this long for answers before it claims again.
 IN_FLIGHT_TICK = 0.1
+#: Seconds between looks for pending requests that are moot (a join over every pending row: not
+#: every IN_FLIGHT_TICK). At worst a request is sent once more after its session's Stop.
+MOOT_EVERY = 0.5
 
 
 @dataclass
@@ -127,12 +130,14 @@ Flights = coa.Exchange[tuple[Row[Any], str, int]]
 
 
 def process_due(conn: Connection, keyring: KeyRing, flights: Flights, *, now: datetime | None = None,
-                sweep: bool = True, sweep_all: bool = False, wait: float = 0.0, limit: int = 50, timeout: float = 2.0,
-                max_attempts: int = MAX_ATTEMPTS, backoff_cap: float = BACKOFF_CAP) -> Outcome:
-    """One round on an autocommit connection as of ``now`` (default: the clock): queue what the sweep
-    finds (with ``sweep``: among sessions started in the last SWEEP_RECENT, or all with ``sweep_all``), cancel what is moot, put every due request in ``flights`` (up to ``limit``
-    in flight), then wait up to ``wait`` seconds for answers and record those and the requests that ran
-    out of time. Requests stay in flight across rounds, so a silent NAS holds up no other request."""
+                sweep: bool = True, sweep_all: bool = False, moot: bool = True, wait: float = 0.0,
+                limit: int = 50, timeout: float = 2.0, max_attempts: int = MAX_ATTEMPTS,
+                backoff_cap: float = BACKOFF_CAP) -> Outcome:
+    """One round on an autocommit connection as of ``now`` (default: the clock): with ``sweep``, queue
+    what the sweep finds among sessions started in the last SWEEP_RECENT (all with ``sweep_all``); with
+    ``moot``, cancel what is moot; put every due request in ``flights`` (up to ``limit`` in flight); then
+    wait up to ``wait`` seconds for answers and record those and the requests that ran out of time.
+    Requests stay in flight across rounds, so a silent NAS holds up no other request."""
     out = Outcome()
     now = now or datetime.now(timezone.utc)
     outbox.fail_orphans(conn)
@@ -140,9 +145,10 @@ def process_due(conn: Connection, keyring: KeyRing, flights: Flights, *, now: da
         out.swept = outbox.sweep(conn, now, None if sweep_all else now - SWEEP_RECENT)
         if out.swept:
             log.info(fields(event="coa_swept", disconnects_queued=out.swept))
-    out.cancelled = outbox.settle_moot(conn, now)
-    if out.cancelled:
-        log.info(fields(event="coa_cancelled", requests=out.cancelled))
+    if moot:
+        out.cancelled = outbox.settle_moot(conn, now)
+        if out.cancelled:
+            log.info(fields(event="coa_cancelled", requests=out.cancelled))
     room = limit - len(flights)
     # Claimed rows come due again only after this send's timeout: a request in flight is not re-claimed.
     for row in outbox.claim(conn, room, backoff_cap, timeout) if room > 0 else ():
@@ -192,6 +198,7 @@ def run(url: str, keyring: KeyRing, *, once: bool = False, poll: float = 1.0, ti
     total = Outcome()
     last_reap = 0.0
     last_sweep = 0.0
+    last_moot = 0.0
     flights: Flights = coa.Exchange()
     # NullPool: every (re)connection is a fresh one, as a dropped server needs; autocommit, so each
     # claim and settle commits on its own and LISTEN hears NOTIFYs between statements.
@@ -215,11 +222,14 @@ def run(url: str, keyring: KeyRing, *, once: bool = False, poll: float = 1.0, ti
                             if reaped or purged:
                                 log.info(fields(event="reaped", stale_closed=reaped, purged=purged))
                         sweep = time.monotonic() - last_sweep >= SWEEP_EVERY
+                        moot = time.monotonic() - last_moot >= MOOT_EVERY
                         got = process_due(conn, keyring, flights, now=now, sweep=sweep, sweep_all=sweep_all,
-                                          wait=IN_FLIGHT_TICK,
-                                          timeout=timeout, max_attempts=max_attempts, backoff_cap=backoff_cap)
+                                          moot=moot, wait=IN_FLIGHT_TICK, timeout=timeout,
+                                          max_attempts=max_attempts, backoff_cap=backoff_cap)
                         if sweep:
                             last_sweep = time.monotonic()
+                        if moot:
+                            last_moot = time.monotonic()
                         total.add(got)
                         if once and not flights:
                             return total
