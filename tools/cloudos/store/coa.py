@@ -72,7 +72,8 @@ def sweep(conn: Connection, now: datetime, since: datetime | None = None) -> int
 
 def claim(conn: Connection, limit: int, backoff_cap: float = 60.0, in_flight: float = 0.0) -> Sequence[Row[Any]]:
     """Claim up to ``limit`` due requests: count the attempt and push the next one out by ``in_flight``
-    (how long the send may wait for its answer) and 2^attempts s, at most ``backoff_cap`` s. Rows: (id, kind, attributes, attempts, reason, nas_address as text, NAS address, coa_port,
+    (how long the send may wait for its answer) and 2^attempts s, at most ``backoff_cap`` s.
+    Rows: (id, kind, attributes, attempts, reason, nas_address as text, NAS address, coa_port,
     secret_enc, NAS name, acct_unique_id)."""
     due = c.alias("due")
     due_ids = (select(due.c.id)
