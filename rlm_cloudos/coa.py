@@ -6,19 +6,30 @@ carrying Mikrotik-Rate-Limit changes the speed without a redial.
 
 The packets are small and fixed in shape, so they are encoded here rather than
 through a dictionary: strings, an IPv4 address and MikroTik's vendor attribute.
+Every request is signed with a Message-Authenticator as well as its Request
+Authenticator (RFC 5176 section 3.3, the BlastRADIUS advice), and requests to
+many NASes are sent at once: one socket each, waited on together, so a NAS that
+never answers costs the others nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import os
+import selectors
 import socket
 import struct
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Generic, TypeVar
 
 MIKROTIK_VENDOR = 14988
+MESSAGE_AUTHENTICATOR = 80
+ERROR_CAUSE = 101
 
 
 class Code(IntEnum):
@@ -96,14 +107,41 @@ def encode_attributes(attributes: dict[str, str | int]) -> bytes:
     return out
 
 
+def message_authenticator(packet: bytes, vector: bytes, secret: bytes) -> bytes | None:
+    """HMAC-MD5 (RFC 3579 section 3.2) over ``packet`` with ``vector`` in the Authenticator
+    field and the Message-Authenticator's value zeroed; None when the packet has none (or
+    its attributes are malformed, or it has one of the wrong length)."""
+    pos, attrs = 20, bytearray(packet[20:])
+    found = False
+    while pos < len(packet):
+        if pos + 2 > len(packet):
+            return None
+        kind, alen = packet[pos], packet[pos + 1]
+        if alen < 2 or pos + alen > len(packet):
+            return None
+        if kind == MESSAGE_AUTHENTICATOR:
+            if alen != 18 or found:
+                return None
+            attrs[pos - 20 + 2 : pos - 20 + 18] = b"\x00" * 16
+            found = True
+        pos += alen
+    if not found:
+        return None
+    return hmac.new(secret, packet[:4] + vector + bytes(attrs), hashlib.md5).digest()
+
+
 def build_request(code: Code, identifier: int, attributes: dict[str, str | int], secret: bytes) -> bytes:
-    """A CoA-Request or Disconnect-Request whose Request Authenticator is
-    MD5(Code + Identifier + Length + 16 zero octets + Attributes + Secret) (RFC 5176 section 3.5)."""
-    attrs = encode_attributes(attributes)
+    """A CoA-Request or Disconnect-Request, signed as FreeRADIUS signs one (src/lib/radius.c,
+    rad_sign): a Message-Authenticator first, HMAC-MD5 over the packet with a zero Authenticator
+    field (RFC 5176 section 3.3), then the Request Authenticator, MD5(Code + Identifier + Length
+    + 16 zero octets + Attributes + Secret) over the packet with that value in it (section 3.5)."""
+    attrs = _attr(MESSAGE_AUTHENTICATOR, b"\x00" * 16) + encode_attributes(attributes)
     length = 20 + len(attrs)
     if length > 4096:
         raise CoaError("packet longer than 4096 bytes")
     header = struct.pack("!BBH", code, identifier, length)
+    mac = hmac.new(secret, header + b"\x00" * 16 + attrs, hashlib.md5).digest()
+    attrs = attrs[:2] + mac + attrs[18:]
     authenticator = hashlib.md5(header + b"\x00" * 16 + attrs + secret).digest()
     return header + authenticator + attrs
 
@@ -128,7 +166,8 @@ class Response:
 
 def parse_response(data: bytes, request: bytes, secret: bytes) -> Response | None:
     """The NAS's answer to ``request``, or None if it is not a valid answer to it (wrong id,
-    length, code or Response Authenticator)."""
+    length, code, Response Authenticator, or a Message-Authenticator that does not verify:
+    one is checked when present, computed with the request's authenticator in the field)."""
     if len(data) < 20:
         return None
     code, ident, length = struct.unpack("!BBH", data[:4])
@@ -143,6 +182,7 @@ def parse_response(data: bytes, request: bytes, secret: bytes) -> Response | Non
     if check != data[4:20]:
         return None
     cause = None
+    signed = False
     pos = 20
     while pos < len(data):
         if pos + 2 > len(data):
@@ -150,28 +190,161 @@ def parse_response(data: bytes, request: bytes, secret: bytes) -> Response | Non
         kind, alen = data[pos], data[pos + 1]
         if alen < 2 or pos + alen > len(data):
             return None  # an attribute cut off by the end of the packet
-        if kind == 101 and alen == 6:
+        if kind == ERROR_CAUSE and alen == 6:
             cause = struct.unpack("!I", data[pos + 2 : pos + 6])[0]
+        signed = signed or kind == MESSAGE_AUTHENTICATOR
         pos += alen
+    if signed:
+        mac = message_authenticator(data, request[4:20], secret)
+        if mac is None or not hmac.compare_digest(mac, _ma_value(data)):
+            return None
     return Response(Code(code), cause)
+
+
+def _ma_value(packet: bytes) -> bytes:
+    """The Message-Authenticator's value in a packet whose attributes are well formed."""
+    pos = 20
+    while pos + 2 <= len(packet):
+        if packet[pos] == MESSAGE_AUTHENTICATOR:
+            return packet[pos + 2 : pos + packet[pos + 1]]
+        pos += max(packet[pos + 1], 2)
+    return b""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One CoA-Request or Disconnect-Request to the NAS at ``host``:``port``."""
+    host: str
+    port: int
+    code: Code
+    attributes: dict[str, str | int]
+    secret: str
+
+
+#: What exchange() gives for each request: the answer, None (nothing valid came back in
+#: time) or the error that stopped it being sent (CoaError, OSError).
+Result = Response | None | Exception
+
+T = TypeVar("T")
+
+
+@dataclass
+class _Flight(Generic[T]):
+    token: T
+    request: Request
+    packet: bytes
+    sock: socket.socket
+    timeout: float
+    tries_left: int
+    deadline: float
+
+
+class Exchange(Generic[T]):
+    """Requests in flight, each from a socket of its own, waited on together: a NAS that never
+    answers holds up no other request, and more can be added while some are waiting.
+    A context manager; close() drops whatever is still in flight."""
+
+    def __init__(self) -> None:
+        self._sel = selectors.DefaultSelector()
+        self._live: dict[socket.socket, _Flight[T]] = {}
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def __enter__(self) -> Exchange[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for s in list(self._live):
+            self._drop(s)
+        self._sel.close()
+
+    def send(self, token: T, request: Request, *, timeout: float = 2.0, tries: int = 1) -> Exception | None:
+        """Put ``request`` in flight (answered by ``token`` in poll()); the error (CoaError, OSError)
+        when it cannot be sent, and then it is not in flight."""
+        try:
+            packet = build_request(request.code, os.urandom(1)[0], request.attributes, request.secret.encode())
+            s = socket.socket(socket.AF_INET6 if ":" in request.host else socket.AF_INET, socket.SOCK_DGRAM)
+        except (CoaError, OSError) as exc:
+            return exc
+        s.setblocking(False)
+        try:
+            s.sendto(packet, (request.host, request.port))
+        except OSError as exc:
+            s.close()
+            return exc
+        self._live[s] = _Flight(token, request, packet, s, timeout, max(1, tries) - 1, time.monotonic() + timeout)
+        self._sel.register(s, selectors.EVENT_READ, s)
+        return None
+
+    def poll(self, wait: float) -> list[tuple[T, Response | None]]:
+        """Wait up to ``wait`` seconds for something to happen; returns the requests that were answered
+        (with the answer) or ran out of time after their tries (with None), possibly none. A request
+        still unanswered at its deadline with tries left is retransmitted (the same packet)."""
+        done: list[tuple[T, Response | None]] = []
+        if not self._live:
+            return done
+        now = time.monotonic()
+        nearest = min(f.deadline for f in self._live.values())
+        for key, _mask in self._sel.select(max(0.0, min(wait, nearest - now))):
+            s = key.data
+            flight = self._live[s]
+            try:
+                data = s.recv(4096)
+            except OSError:  # an ICMP error from an earlier send: wait on for the deadline
+                continue
+            answer = parse_response(data, flight.packet, flight.request.secret.encode())
+            if answer is not None:
+                done.append((flight.token, answer))
+                self._drop(s)
+        now = time.monotonic()
+        for s, flight in list(self._live.items()):
+            if flight.deadline > now:
+                continue
+            if flight.tries_left > 0:
+                flight.tries_left -= 1
+                flight.deadline = now + flight.timeout
+                try:
+                    s.sendto(flight.packet, (flight.request.host, flight.request.port))
+                    continue
+                except OSError:
+                    pass
+            done.append((flight.token, None))
+            self._drop(s)
+        return done
+
+    def _drop(self, s: socket.socket) -> None:
+        self._sel.unregister(s)
+        s.close()
+        del self._live[s]
+
+
+def exchange(requests: Sequence[Request], *, timeout: float = 2.0, tries: int = 1,
+             on_answer: Callable[[int, Response], None] | None = None) -> list[Result]:
+    """Send every request at once and wait for all the answers together: the whole call takes at
+    most ``tries`` x ``timeout`` seconds, however many NASes are silent. Never raises for one
+    request's failure: that request's result is the exception. ``on_answer(index, response)`` is
+    called as each answer arrives, before the others are in."""
+    results: list[Result] = [None] * len(requests)
+    with Exchange[int]() as flights:
+        for i, req in enumerate(requests):
+            results[i] = flights.send(i, req, timeout=timeout, tries=tries)
+        while flights:
+            for i, answer in flights.poll(timeout):
+                results[i] = answer
+                if answer is not None and on_answer is not None:
+                    on_answer(i, answer)
+    return results
 
 
 def send(host: str, port: int, code: Code, attributes: dict[str, str | int], secret: str, *,
          timeout: float = 2.0, tries: int = 1) -> Response | None:
-    """Send one request, retransmitting the same packet ``tries`` times; None when nothing valid came back."""
-    identifier = os.urandom(1)[0]
-    packet = build_request(code, identifier, attributes, secret.encode())
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as s:
-        s.settimeout(timeout)
-        for _ in range(max(1, tries)):
-            s.sendto(packet, (host, port))
-            try:
-                while True:
-                    data, _addr = s.recvfrom(4096)
-                    answer = parse_response(data, packet, secret.encode())
-                    if answer is not None:
-                        return answer
-            except (TimeoutError, socket.timeout):
-                continue
-    return None
+    """Send one request, retransmitting the same packet ``tries`` times; None when nothing valid
+    came back; raises CoaError or OSError when it cannot be sent."""
+    (result,) = exchange([Request(host, port, code, attributes, secret)], timeout=timeout, tries=tries)
+    if isinstance(result, Exception):
+        raise result
+    return result

@@ -291,6 +291,91 @@ BEGIN
 END $$;
 
 --
+-- Name: cloudos_coa_moot(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cloudos_coa_moot(p_now timestamp with time zone) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  settled integer;
+BEGIN
+  WITH pending AS (
+    SELECT c.id, c.attempts,
+           CASE WHEN o.acct_unique_id IS NULL THEN 'session closed'
+                WHEN cloudos_coa_policy_reason(c.reason) AND cloudos_lapse(s, p, u.uc, p_now) IS NULL
+                  THEN 'back within policy'
+           END AS why
+      FROM coa_outbox c
+      LEFT JOIN session_open o ON o.acct_unique_id = c.acct_unique_id AND o.stopped_at IS NULL
+      LEFT JOIN subscriber s ON s.id = o.subscriber_id
+      LEFT JOIN plan p ON p.id = s.plan_id
+      LEFT JOIN LATERAL (SELECT uc FROM usage_counter uc
+                          WHERE uc.subscriber_id = s.id AND uc.period_start <= p_now AND p_now < uc.period_end
+                          ORDER BY uc.period_start DESC LIMIT 1) u ON true
+     WHERE c.status = 'pending'
+       FOR UPDATE OF c SKIP LOCKED),
+  done AS (
+    UPDATE coa_outbox c
+       SET status = 'cancelled', done_at = now(),
+           result = pending.why || ' after ' || pending.attempts || ' attempts'
+                    || coalesce(' (last: ' || c.result || ')', '')
+      FROM pending
+     WHERE c.id = pending.id AND pending.why IS NOT NULL
+    RETURNING c.id)
+  SELECT count(*) INTO settled FROM done;
+  RETURN settled;
+END $$;
+
+--
+-- Name: cloudos_coa_policy_reason(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cloudos_coa_policy_reason(p_reason text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  SELECT p_reason IN ('terminated', 'suspended', 'expired', 'quota_exhausted')
+$$;
+
+--
+-- Name: cloudos_coa_sweep(timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cloudos_coa_sweep(p_now timestamp with time zone, p_since timestamp with time zone) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  r record;
+  queued integer := 0;
+BEGIN
+  FOR r IN
+    SELECT x.lapse, array_agg(x.acct_unique_id) AS ids
+      FROM (SELECT o.acct_unique_id, cloudos_lapse(s, p, u.uc, p_now) AS lapse,
+                   t.walled_garden_address_list IS NOT NULL AS garden, p.fup_rate_limit IS NOT NULL AS fup
+              FROM session_open o
+              JOIN subscriber s ON s.id = o.subscriber_id
+              JOIN tenant t ON t.id = s.tenant_id
+              LEFT JOIN plan p ON p.id = s.plan_id
+              LEFT JOIN LATERAL (SELECT uc FROM usage_counter uc
+                                  WHERE uc.subscriber_id = s.id AND uc.period_start <= p_now
+                                    AND p_now < uc.period_end
+                                  ORDER BY uc.period_start DESC LIMIT 1) u ON true
+             WHERE o.stopped_at IS NULL AND o.subscriber_id IS NOT NULL AND o.nas_id IS NOT NULL
+               AND (p_since IS NULL OR o.started_at >= p_since)
+               AND NOT EXISTS (SELECT 1 FROM coa_outbox c
+                                WHERE c.acct_unique_id = o.acct_unique_id
+                                  AND (c.status = 'pending' OR c.kind = 'disconnect'))) x
+     WHERE x.lapse = 'terminated'
+        OR (x.lapse IN ('suspended', 'expired') AND NOT x.garden)
+        OR (x.lapse = 'quota_exhausted' AND NOT x.fup)
+     GROUP BY x.lapse
+  LOOP
+    queued := queued + cloudos_queue_coa_sessions(r.ids, 'disconnect', NULL, r.lapse);
+  END LOOP;
+  RETURN queued;
+END $$;
+
+--
 -- Name: cloudos_ensure_month_partitions(regclass, date, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -316,6 +401,108 @@ BEGIN
   END LOOP;
   RETURN made;
 END $$;
+
+--
+-- Name: plan; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.plan (
+    id bigint NOT NULL,
+    tenant_id bigint NOT NULL,
+    name text NOT NULL,
+    rate_limit text NOT NULL,
+    quota_bytes bigint,
+    quota_download_bytes bigint,
+    quota_upload_bytes bigint,
+    time_quota_seconds bigint,
+    fup_rate_limit text,
+    period text DEFAULT 'monthly'::text NOT NULL,
+    price numeric(12,2),
+    simultaneous_use integer DEFAULT 1 NOT NULL,
+    address_list text,
+    ip_pool text,
+    active boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT plan_name_check CHECK (((length(name) >= 1) AND (length(name) <= 64))),
+    CONSTRAINT plan_period_check CHECK ((period ~ '^(monthly|[1-9][0-9]{0,3}d)$'::text)),
+    CONSTRAINT plan_price_check CHECK ((price >= (0)::numeric)),
+    CONSTRAINT plan_quota_bytes_check CHECK ((quota_bytes > 0)),
+    CONSTRAINT plan_quota_download_bytes_check CHECK ((quota_download_bytes > 0)),
+    CONSTRAINT plan_quota_upload_bytes_check CHECK ((quota_upload_bytes > 0)),
+    CONSTRAINT plan_simultaneous_use_check CHECK (((simultaneous_use >= 1) AND (simultaneous_use <= 1000))),
+    CONSTRAINT plan_time_quota_seconds_check CHECK ((time_quota_seconds > 0))
+);
+
+--
+-- Name: subscriber; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.subscriber (
+    id bigint NOT NULL,
+    tenant_id bigint NOT NULL,
+    username text NOT NULL,
+    password_enc bytea NOT NULL,
+    plan_id bigint,
+    status text DEFAULT 'active'::text NOT NULL,
+    status_reason text,
+    expires_at timestamp with time zone,
+    mac macaddr,
+    static_ip inet,
+    full_name text,
+    phone text,
+    email text,
+    cnic_enc bytea,
+    postal_address text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    terminated_at timestamp with time zone,
+    locked_until timestamp with time zone,
+    CONSTRAINT subscriber_status_check CHECK ((status = ANY (ARRAY['active'::text, 'suspended'::text, 'terminated'::text]))),
+    CONSTRAINT subscriber_username_check CHECK (((length(username) >= 1) AND (length(username) <= 253)))
+);
+
+--
+-- Name: COLUMN subscriber.password_enc; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.subscriber.password_enc IS 'AES-256-GCM, rlm_cloudos.crypto format c2: associated data binds it to tenant_id and username (c1 rows, unbound, are re-sealed by cloudos db reencrypt; radiusd refuses them)';
+
+--
+-- Name: usage_counter; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.usage_counter (
+    tenant_id bigint NOT NULL,
+    subscriber_id bigint NOT NULL,
+    period_start timestamp with time zone NOT NULL,
+    period_end timestamp with time zone NOT NULL,
+    input_octets bigint DEFAULT 0 NOT NULL,
+    output_octets bigint DEFAULT 0 NOT NULL,
+    session_time bigint DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT usage_counter_check CHECK ((period_end > period_start))
+);
+
+--
+-- Name: cloudos_lapse(public.subscriber, public.plan, public.usage_counter, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cloudos_lapse(s public.subscriber, p public.plan, u public.usage_counter, p_now timestamp with time zone) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+  SELECT CASE
+    WHEN s.status = 'terminated' THEN 'terminated'
+    WHEN s.status = 'suspended' THEN 'suspended'
+    WHEN s.expires_at IS NOT NULL AND p_now >= s.expires_at THEN 'expired'
+    WHEN u.subscriber_id IS NOT NULL AND (
+            (p.quota_bytes IS NOT NULL AND u.input_octets + u.output_octets >= p.quota_bytes)
+         OR (p.quota_download_bytes IS NOT NULL AND u.output_octets >= p.quota_download_bytes)
+         OR (p.quota_upload_bytes IS NOT NULL AND u.input_octets >= p.quota_upload_bytes)
+         OR (p.time_quota_seconds IS NOT NULL AND u.session_time >= p.time_quota_seconds))
+      THEN 'quota_exhausted'
+  END
+$$;
 
 --
 -- Name: cloudos_period(text, text, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
@@ -555,7 +742,7 @@ CREATE TABLE public.coa_outbox (
     reason text,
     subscriber_id bigint,
     CONSTRAINT coa_outbox_kind_check CHECK ((kind = ANY (ARRAY['coa'::text, 'disconnect'::text]))),
-    CONSTRAINT coa_outbox_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'ack'::text, 'nak'::text, 'timeout'::text, 'failed'::text])))
+    CONSTRAINT coa_outbox_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'ack'::text, 'nak'::text, 'timeout'::text, 'failed'::text, 'cancelled'::text])))
 );
 
 --
@@ -735,38 +922,6 @@ ALTER TABLE public.payment ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 );
 
 --
--- Name: plan; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.plan (
-    id bigint NOT NULL,
-    tenant_id bigint NOT NULL,
-    name text NOT NULL,
-    rate_limit text NOT NULL,
-    quota_bytes bigint,
-    quota_download_bytes bigint,
-    quota_upload_bytes bigint,
-    time_quota_seconds bigint,
-    fup_rate_limit text,
-    period text DEFAULT 'monthly'::text NOT NULL,
-    price numeric(12,2),
-    simultaneous_use integer DEFAULT 1 NOT NULL,
-    address_list text,
-    ip_pool text,
-    active boolean DEFAULT true NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT plan_name_check CHECK (((length(name) >= 1) AND (length(name) <= 64))),
-    CONSTRAINT plan_period_check CHECK ((period ~ '^(monthly|[1-9][0-9]{0,3}d)$'::text)),
-    CONSTRAINT plan_price_check CHECK ((price >= (0)::numeric)),
-    CONSTRAINT plan_quota_bytes_check CHECK ((quota_bytes > 0)),
-    CONSTRAINT plan_quota_download_bytes_check CHECK ((quota_download_bytes > 0)),
-    CONSTRAINT plan_quota_upload_bytes_check CHECK ((quota_upload_bytes > 0)),
-    CONSTRAINT plan_simultaneous_use_check CHECK (((simultaneous_use >= 1) AND (simultaneous_use <= 1000))),
-    CONSTRAINT plan_time_quota_seconds_check CHECK ((time_quota_seconds > 0))
-);
-
---
 -- Name: plan_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -823,40 +978,6 @@ CREATE TABLE public.session_default (
     session_time bigint DEFAULT 0 NOT NULL,
     terminate_cause text
 );
-
---
--- Name: subscriber; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.subscriber (
-    id bigint NOT NULL,
-    tenant_id bigint NOT NULL,
-    username text NOT NULL,
-    password_enc bytea NOT NULL,
-    plan_id bigint,
-    status text DEFAULT 'active'::text NOT NULL,
-    status_reason text,
-    expires_at timestamp with time zone,
-    mac macaddr,
-    static_ip inet,
-    full_name text,
-    phone text,
-    email text,
-    cnic_enc bytea,
-    postal_address text,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    terminated_at timestamp with time zone,
-    locked_until timestamp with time zone,
-    CONSTRAINT subscriber_status_check CHECK ((status = ANY (ARRAY['active'::text, 'suspended'::text, 'terminated'::text]))),
-    CONSTRAINT subscriber_username_check CHECK (((length(username) >= 1) AND (length(username) <= 253)))
-);
-
---
--- Name: COLUMN subscriber.password_enc; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.subscriber.password_enc IS 'AES-256-GCM, rlm_cloudos.crypto format c2: associated data binds it to tenant_id and username (c1 rows, unbound, are re-sealed by cloudos db reencrypt; radiusd refuses them)';
 
 --
 -- Name: subscriber_id_seq; Type: SEQUENCE; Schema: public; Owner: -
@@ -942,22 +1063,6 @@ ALTER TABLE public.tenant ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
-);
-
---
--- Name: usage_counter; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.usage_counter (
-    tenant_id bigint NOT NULL,
-    subscriber_id bigint NOT NULL,
-    period_start timestamp with time zone NOT NULL,
-    period_end timestamp with time zone NOT NULL,
-    input_octets bigint DEFAULT 0 NOT NULL,
-    output_octets bigint DEFAULT 0 NOT NULL,
-    session_time bigint DEFAULT 0 NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT usage_counter_check CHECK ((period_end > period_start))
 );
 
 --
@@ -1180,6 +1285,12 @@ CREATE INDEX auth_log_default_tenant_id_username_at_idx ON public.auth_log_defau
 CREATE INDEX coa_outbox_due ON public.coa_outbox USING btree (next_attempt_at) WHERE (status = 'pending'::text);
 
 --
+-- Name: coa_outbox_session; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX coa_outbox_session ON public.coa_outbox USING btree (acct_unique_id);
+
+--
 -- Name: notification_queue; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1202,6 +1313,12 @@ CREATE INDEX session_default_subscriber_id_started_at_idx ON public.session_defa
 --
 
 CREATE INDEX session_open_nas ON public.session_open USING btree (nas_id) WHERE (stopped_at IS NULL);
+
+--
+-- Name: session_open_started; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX session_open_started ON public.session_open USING btree (started_at) WHERE (stopped_at IS NULL);
 
 --
 -- Name: session_open_subscriber; Type: INDEX; Schema: public; Owner: -
@@ -1431,6 +1548,57 @@ GRANT ALL ON FUNCTION public.cloudos_archive_session(c public.session_open) TO c
 GRANT ALL ON FUNCTION public.cloudos_archive_session(c public.session_open) TO cloudos_admin;
 
 --
+-- Name: FUNCTION cloudos_coa_moot(p_now timestamp with time zone); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.cloudos_coa_moot(p_now timestamp with time zone) TO cloudos_admin;
+
+--
+-- Name: FUNCTION cloudos_coa_policy_reason(p_reason text); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.cloudos_coa_policy_reason(p_reason text) TO cloudos_admin;
+
+--
+-- Name: FUNCTION cloudos_coa_sweep(p_now timestamp with time zone, p_since timestamp with time zone); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.cloudos_coa_sweep(p_now timestamp with time zone, p_since timestamp with time zone) TO cloudos_admin;
+
+--
+-- Name: TABLE plan; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.plan TO cloudos_radius;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.plan TO cloudos_admin;
+
+--
+-- Name: TABLE subscriber; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.subscriber TO cloudos_radius;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.subscriber TO cloudos_admin;
+
+--
+-- Name: COLUMN subscriber.locked_until; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT UPDATE(locked_until) ON TABLE public.subscriber TO cloudos_radius;
+
+--
+-- Name: TABLE usage_counter; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,UPDATE ON TABLE public.usage_counter TO cloudos_radius;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.usage_counter TO cloudos_admin;
+
+--
+-- Name: FUNCTION cloudos_lapse(s public.subscriber, p public.plan, u public.usage_counter, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.cloudos_lapse(s public.subscriber, p public.plan, u public.usage_counter, p_now timestamp with time zone) TO cloudos_admin;
+
+--
 -- Name: FUNCTION cloudos_period(p_period text, p_tz text, p_expires timestamp with time zone, p_at timestamp with time zone, OUT period_start timestamp with time zone, OUT period_end timestamp with time zone); Type: ACL; Schema: public; Owner: -
 --
 
@@ -1514,31 +1682,11 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.notification TO cloudos_admin;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.payment TO cloudos_admin;
 
 --
--- Name: TABLE plan; Type: ACL; Schema: public; Owner: -
---
-
-GRANT SELECT ON TABLE public.plan TO cloudos_radius;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.plan TO cloudos_admin;
-
---
 -- Name: TABLE session; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.session TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.session TO cloudos_admin;
-
---
--- Name: TABLE subscriber; Type: ACL; Schema: public; Owner: -
---
-
-GRANT SELECT ON TABLE public.subscriber TO cloudos_radius;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.subscriber TO cloudos_admin;
-
---
--- Name: COLUMN subscriber.locked_until; Type: ACL; Schema: public; Owner: -
---
-
-GRANT UPDATE(locked_until) ON TABLE public.subscriber TO cloudos_radius;
 
 --
 -- Name: TABLE support_ticket; Type: ACL; Schema: public; Owner: -
@@ -1552,13 +1700,6 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.support_ticket TO cloudos_admi
 
 GRANT SELECT ON TABLE public.tenant TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.tenant TO cloudos_admin;
-
---
--- Name: TABLE usage_counter; Type: ACL; Schema: public; Owner: -
---
-
-GRANT SELECT,INSERT,UPDATE ON TABLE public.usage_counter TO cloudos_radius;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.usage_counter TO cloudos_admin;
 
 --
 -- PostgreSQL database dump complete

@@ -20,13 +20,13 @@ a trigger whatever the client sent; the client reads session_user in the same
 transaction to sign it. ``changed`` names the fields the change touched.
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0010
 """
 
 from alembic import op
 
 revision = "0011"
-down_revision = "0007"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -10,13 +10,13 @@ does it in Python right after this upgrade (``cloudos db reencrypt`` on its own)
 refuses to report success while a ``c1`` password is left. The column says so.
 
 Revision ID: 0012
-Revises: 0007
+Revises: 0011
 """
 
 from alembic import op
 
 revision = "0012"
-down_revision = "0007"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -59,12 +59,13 @@ def test_a_password_that_will_not_open_is_named_and_the_rest_are_upgraded(fresh_
     assert r.code == 1 and "would not open" in r.err
 
 
-def test_migrate_without_the_key_ring_says_what_is_left(fresh_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_migrate_and_reencrypt_without_the_key_ring_refuse_in_one_line(fresh_db: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     ring = KeyRing.load(os.environ["CLOUDOS_KEYRING"])
     seed(fresh_db, ring, {"old": ring.encrypt("pw", "subscriber.password")})
     monkeypatch.delenv("CLOUDOS_KEYRING")
-    r = cli("db", "migrate")
-    assert r.code == 1 and r.err.count("\n") == 1
-    assert "1 subscriber password(s) are in the old format" in r.err and "cloudos db reencrypt" in r.err
+    r = cli("db", "migrate")  # refused before it migrates anything, not half-way
+    assert r.code == 1 and r.err.count("\n") == 1 and "CLOUDOS_KEYRING is not set" in r.err
     r = cli("db", "reencrypt")
     assert r.code == 1 and "CLOUDOS_KEYRING is not set" in r.err
+    assert blobs(fresh_db)["old"][:2] == b"c1"  # nothing half-done

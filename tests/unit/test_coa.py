@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import socket
 import struct
 import threading
@@ -47,6 +48,18 @@ def answer(request: bytes, code: int, attrs: bytes = b"", *, secret: bytes = SEC
     return header + hashlib.md5(header + request[4:20] + attrs + secret).digest() + attrs
 
 
+def signed_answer(request: bytes, code: int, attrs: bytes = b"", *, secret: bytes = SECRET,
+                  mac: bytes | None = None) -> bytes:
+    """A response carrying a Message-Authenticator, signed as FreeRADIUS signs one: HMAC-MD5 with
+    the request's authenticator in the field, then the Response Authenticator over the result."""
+    body = bytes([80, 18]) + b"\x00" * 16 + attrs
+    header = struct.pack("!BBH", code, request[1], 20 + len(body))
+    if mac is None:
+        mac = hmac.new(secret, header + request[4:20] + body, hashlib.md5).digest()
+    body = body[:2] + mac + body[18:]
+    return header + hashlib.md5(header + request[4:20] + body + secret).digest() + body
+
+
 def error_cause(value: int) -> bytes:
     return attribute(ERROR_CAUSE, struct.pack("!I", value))
 
@@ -57,7 +70,9 @@ def test_request_decodes_with_pyrad_to_the_same_attributes(code: Code, dictionar
     raw = coa.build_request(code, 0x5A, ATTRS, SECRET)
     pkt = Packet(packet=raw, dict=dictionary, secret=SECRET)
     assert (pkt.code, pkt.id) == (code, 0x5A)
-    assert {str(k): list(pkt[k]) for k in pkt.keys()} == {name: [value] for name, value in ATTRS.items()}
+    decoded = {str(k): list(pkt[k]) for k in pkt.keys()}
+    assert len(decoded.pop("Message-Authenticator")) == 1
+    assert decoded == {name: [value] for name, value in ATTRS.items()}
     # The rate limit is MikroTik's vendor attribute 14988/8, not a standard one.
     assert pkt.get((14988, 8)) == [b"256k/512k"]
     assert CoAPacket(packet=raw, dict=dictionary, secret=SECRET).VerifyCoARequest()
@@ -77,7 +92,8 @@ def test_request_attributes_are_encoded_exactly() -> None:
         "User-Name": "ali", "Framed-IP-Address": "10.9.0.5", "Session-Timeout": 3600,
         "Mikrotik-Address-List": "fup",
     }, SECRET)
-    assert raw[20:] == (
+    assert raw[20:22] == b"\x50\x12"  # Message-Authenticator first, 16 octets
+    assert raw[38:] == (
         b"\x01\x05ali"
         + b"\x08\x06\x0a\x09\x00\x05"
         + b"\x1b\x06" + struct.pack("!I", 3600)
@@ -85,9 +101,26 @@ def test_request_attributes_are_encoded_exactly() -> None:
     )
 
 
-def test_empty_request_is_a_bare_header() -> None:
+def test_empty_request_is_a_header_and_its_message_authenticator() -> None:
     raw = coa.build_request(Code.DISCONNECT_REQUEST, 9, {}, SECRET)
-    assert len(raw) == 20 and raw[:4] == b"\x28\x09\x00\x14"
+    assert len(raw) == 38 and raw[:4] == b"\x28\x09\x00\x26" and raw[20:22] == b"\x50\x12"
+
+
+@pytest.mark.parametrize("code", [Code.COA_REQUEST, Code.DISCONNECT_REQUEST])
+def test_message_authenticator_is_hmac_md5_over_the_zeroed_packet(code: Code, dictionary: Dictionary) -> None:
+    """RFC 5176 section 3.3 with RFC 3579 section 3.2, computed independently of rlm_cloudos.coa:
+    HMAC-MD5 keyed with the secret over the packet with a zero Authenticator field and a zero
+    Message-Authenticator value; the Request Authenticator is then MD5 over the signed packet."""
+    raw = coa.build_request(code, 77, ATTRS, SECRET)
+    assert raw[20] == 80 and raw[21] == 18
+    zeroed = raw[:4] + b"\x00" * 16 + raw[20:22] + b"\x00" * 16 + raw[38:]
+    assert raw[22:38] == hmac.new(SECRET, zeroed, hashlib.md5).digest()
+    assert raw[4:20] == hashlib.md5(raw[:4] + b"\x00" * 16 + raw[20:] + SECRET).digest()
+    # pyrad 2.6 verifies it the same way (its vector for CoA/Disconnect requests is zero).
+    pkt = CoAPacket(packet=raw, dict=dictionary, secret=SECRET)
+    assert pkt.message_authenticator and pkt.verify_message_authenticator()
+    assert pkt.VerifyCoARequest()
+    assert not CoAPacket(packet=raw, dict=dictionary, secret=b"other").verify_message_authenticator()
 
 
 # ----------------------------------------------------------------------- encode_attributes errors
@@ -151,6 +184,28 @@ def test_nak_without_error_cause_and_with_an_unknown_one() -> None:
     assert coa.parse_response(answer(request, Code.COA_NAK), request, SECRET) == Response(Code.COA_NAK, None)
     got = coa.parse_response(answer(request, Code.COA_NAK, error_cause(599)), request, SECRET)
     assert got is not None and got.describe() == "COA_NAK Error-Cause=599 (unknown)"
+
+
+def test_answer_with_a_valid_message_authenticator_is_accepted() -> None:
+    request = coa.build_request(Code.DISCONNECT_REQUEST, 5, ATTRS, SECRET)
+    got = coa.parse_response(signed_answer(request, Code.DISCONNECT_NAK, error_cause(503)), request, SECRET)
+    assert got == Response(Code.DISCONNECT_NAK, 503)
+
+
+@pytest.mark.parametrize("case", ["wrong-mac", "mac-with-other-secret", "short-mac"])
+def test_answer_whose_message_authenticator_does_not_verify_is_ignored(case: str) -> None:
+    """The Response Authenticator is right in every case: only the Message-Authenticator is wrong."""
+    request = coa.build_request(Code.COA_REQUEST, 6, ATTRS, SECRET)
+    if case == "wrong-mac":
+        data = signed_answer(request, Code.COA_ACK, mac=b"\x01" * 16)
+    elif case == "mac-with-other-secret":
+        other = signed_answer(request, Code.COA_ACK, secret=b"other")
+        data = signed_answer(request, Code.COA_ACK, mac=other[22:38])
+    else:
+        body = bytes([80, 10]) + b"\x00" * 8
+        header = struct.pack("!BBH", Code.COA_ACK, request[1], 20 + len(body))
+        data = header + hashlib.md5(header + request[4:20] + body + SECRET).digest() + body
+    assert coa.parse_response(data, request, SECRET) is None
 
 
 def test_bytes_past_the_length_field_are_padding() -> None:
@@ -341,3 +396,29 @@ def test_send_refuses_unencodable_attributes_before_sending(nas: Callable[..., F
                  timeout=0.2)
     time.sleep(0.1)
     assert server.received == []
+
+
+def test_exchange_serves_an_answering_nas_while_another_is_silent(nas: Callable[..., FakeNas]) -> None:
+    """One NAS never answers (a blackhole), one does: the answer comes in at once, not after the timeout."""
+    silent = nas(lambda req: [])
+    answering = nas(lambda req: [signed_answer(req, req[0] + 1)])
+    answered_at: list[float] = []
+    t0 = time.monotonic()
+    got = coa.exchange([
+        coa.Request("127.0.0.1", silent.port, Code.DISCONNECT_REQUEST, ATTRS, SECRET.decode()),
+        coa.Request("127.0.0.1", answering.port, Code.COA_REQUEST, ATTRS, SECRET.decode()),
+    ], timeout=1.0, on_answer=lambda i, r: answered_at.append(time.monotonic() - t0))
+    elapsed = time.monotonic() - t0
+    assert got == [None, Response(Code.COA_ACK, None)]
+    assert len(answered_at) == 1 and answered_at[0] < 0.25  # against a 1 s timeout
+    assert 1.0 <= elapsed < 1.5
+    assert len(silent.received) == 1
+
+
+def test_exchange_gives_each_request_its_own_error(nas: Callable[..., FakeNas]) -> None:
+    answering = nas(lambda req: [answer(req, req[0] + 1)])
+    got = coa.exchange([
+        coa.Request("127.0.0.1", answering.port, Code.COA_REQUEST, {"Framed-IP-Address": "::1"}, SECRET.decode()),
+        coa.Request("127.0.0.1", answering.port, Code.DISCONNECT_REQUEST, ATTRS, SECRET.decode()),
+    ], timeout=1.0)
+    assert isinstance(got[0], CoaError) and got[1] == Response(Code.DISCONNECT_ACK, None)

@@ -56,7 +56,9 @@ def _current(ctx: Ctx) -> str | None:
 def migrate(ctx: Ctx, args: argparse.Namespace) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     cfg = _config()
-    ctx.keyring  # the migration's audit row is keyed: fail before migrating, not after, without the key ring
+    # The audit row is keyed and old passwords are re-encrypted after the upgrade: without the key
+    # ring, fail before migrating, not half-way.
+    ctx.keyring
     before = _current(ctx)
     command.upgrade(cfg, "head")
     after = _current(ctx)
@@ -73,10 +75,8 @@ def migrate(ctx: Ctx, args: argparse.Namespace) -> None:
     upgraded, failed = 0, list[int]()
     if unbound:
         # 0012 binds passwords to their tenant and username; sealing them again needs the key ring,
-        # which the database never sees, so it happens here and not in the migration.
-        if not os.environ.get("CLOUDOS_KEYRING"):
-            raise CliError(f"schema at {after}, but {unbound} subscriber password(s) are in the old format, which "
-                           "radiusd refuses: set CLOUDOS_KEYRING and run cloudos db reencrypt")
+        # which the database never sees, so it happens here and not in the migration (the key
+        # ring was loaded before anything was migrated).
         upgraded, failed = _reencrypt(ctx)
     ctx.emit({"from": before, "to": after, "partitions_created": made, "passwords_reencrypted": upgraded},
              f"schema at {after}" + (f" (was {before or 'empty'})" if before != after else " (up to date)")

@@ -96,17 +96,29 @@ def _period_day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"invalid period {text!r}: YYYY-MM or YYYY-MM-DD") from None
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid seconds {text!r}") from None
+    if not 0 < value < 86400:
+        raise argparse.ArgumentTypeError(f"seconds must be above 0 and below 86400, not {text}")
+    return value
+
+
 def run_worker(ctx: Ctx, args: argparse.Namespace) -> None:
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s cloudos-worker %(message)s")
     url = database_url()
     keyring = ctx.keyring
     try:
         total = worker.run(url, keyring, once=args.once, poll=args.poll, timeout=args.timeout,
-                           max_attempts=args.max_attempts)
+                           max_attempts=args.max_attempts, backoff_cap=args.backoff_cap)
     except psycopg.OperationalError as exc:
         raise CliError(f"cannot use PostgreSQL: {' '.join(str(exc).split())[:200]}") from None
     ctx.emit(vars(total), f"sent {total.sent}: {total.acked} ACK, {total.naked} NAK, {total.timed_out} timed out, "
-                          f"{total.retrying} to retry, {total.failed} failed; {total.reaped} stale sessions closed")
+                          f"{total.retrying} to retry, {total.failed} failed, {total.escalated} escalated to Disconnect, "
+                          f"{total.cancelled} cancelled, {total.swept} queued by the sweep; "
+                          f"{total.reaped} stale sessions closed")
 
 
 def register(sub: Subparsers) -> None:
@@ -133,4 +145,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--poll", type=float, default=1.0, help="seconds between polls when idle (NOTIFY wakes it sooner)")
     p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for a NAS's answer (2)")
     p.add_argument("--max-attempts", type=positive_arg, default=worker.MAX_ATTEMPTS,
-                   help=f"sends before a request is recorded as timed out ({worker.MAX_ATTEMPTS})")
+                   help=f"sends of a CoA before it becomes a Disconnect-Request ({worker.MAX_ATTEMPTS}); "
+                        "a Disconnect is sent until its session closes")
+    p.add_argument("--backoff-cap", type=_seconds, default=worker.BACKOFF_CAP,
+                   help=f"most seconds between two sends of one request ({worker.BACKOFF_CAP:g})")

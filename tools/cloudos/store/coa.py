@@ -1,12 +1,16 @@
 """The CoA outbox: queueing Disconnect-Requests (CLI) and claiming and settling them (worker).
 
 Rows are inserted by the schema's own functions, which also NOTIFY cloudos_coa;
-the worker claims due rows with SKIP LOCKED so several workers may run.
+the worker claims due rows with SKIP LOCKED so several workers may run. Which
+sessions still need enforcing is the schema's policy too (schema 0010):
+cloudos_coa_moot settles what is no longer needed, cloudos_coa_sweep queues a
+Disconnect for an open session that authorize would not have let in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, exists, func, select, text, update
@@ -19,6 +23,12 @@ from cloudos.store.tables import nas
 QUEUE_SUBSCRIBER_DISCONNECT = text("SELECT cloudos_queue_coa(:subscriber_id, 'disconnect', NULL, :reason)")
 #: cloudos_queue_coa_sessions (schema 0002): a Disconnect-Request for each of these open sessions.
 QUEUE_SESSIONS_DISCONNECT = text("SELECT cloudos_queue_coa_sessions(:ids, 'disconnect', NULL, :reason)")
+#: cloudos_coa_moot (schema 0010): pending requests whose session closed or whose subscriber is back
+#: within policy are settled as cancelled.
+MOOT = text("SELECT cloudos_coa_moot(:now)")
+#: cloudos_coa_sweep (schema 0010): a Disconnect for each open session out of policy with nothing queued
+#: (those started since :since; NULL: all).
+SWEEP = text("SELECT cloudos_coa_sweep(:now, :since)")
 #: What cloudos_queue_coa* NOTIFY on: the worker sleeps on it between polls.
 LISTEN = text("LISTEN cloudos_coa")
 
@@ -49,10 +59,22 @@ def fail_orphans(conn: Connection) -> None:
     )
 
 
-def claim(conn: Connection, limit: int) -> Sequence[Row[Any]]:
-    """Claim up to ``limit`` due requests: count the attempt and push the next one out by 2^attempts s.
+def settle_moot(conn: Connection, now: datetime) -> int:
+    """Settle as cancelled the pending requests there is no point sending as of ``now``; returns how many."""
+    return int(conn.execute(MOOT, {"now": now}).scalar_one())
+
+
+def sweep(conn: Connection, now: datetime, since: datetime | None = None) -> int:
+    """Queue a Disconnect for every open session out of policy at ``now`` that has none (only those
+    started at or after ``since``, when given); returns how many."""
+    return int(conn.execute(SWEEP, {"now": now, "since": since}).scalar_one())
+
+
+def claim(conn: Connection, limit: int, backoff_cap: float = 60.0, in_flight: float = 0.0) -> Sequence[Row[Any]]:
+    """Claim up to ``limit`` due requests: count the attempt and push the next one out by ``in_flight``
+    (how long the send may wait for its answer) and 2^attempts s, at most ``backoff_cap`` s.
     Rows: (id, kind, attributes, attempts, reason, nas_address as text, NAS address, coa_port,
-    secret_enc, NAS name)."""
+    secret_enc, NAS name, acct_unique_id)."""
     due = c.alias("due")
     due_ids = (select(due.c.id)
                .where(due.c.status == "pending", due.c.next_attempt_at <= func.now())
@@ -62,19 +84,23 @@ def claim(conn: Connection, limit: int) -> Sequence[Row[Any]]:
         update(c)
         .values(attempts=c.c.attempts + 1,
                 # make_interval(years, months, weeks, days, hours, mins, secs): the wait is in seconds.
-                next_attempt_at=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, func.power(2, c.c.attempts)))
+                next_attempt_at=func.now() + func.make_interval(
+                    0, 0, 0, 0, 0, 0,
+                    in_flight + func.least(func.power(2, func.least(c.c.attempts, 30)), backoff_cap)))
         .where(c.c.id.in_(due_ids), nas.c.id == c.c.nas_id)
         .returning(c.c.id, c.c.kind, c.c.attributes, c.c.attempts, c.c.reason,
                    func.host(c.c.nas_address).label("nas_address"), nas.c.address, nas.c.coa_port,
-                   nas.c.secret_enc, nas.c.name)
+                   nas.c.secret_enc, nas.c.name, c.c.acct_unique_id)
     ).all()
 
 
 def settle(conn: Connection, request_id: int, status: str, result: str) -> None:
-    """Record a request's final ``status`` (ack, nak, timeout, failed) and ``result``."""
-    conn.execute(update(c).where(c.c.id == request_id).values(status=status, result=result, done_at=func.now()))
+    """Record a request's final ``status`` (ack, nak, timeout, failed, cancelled) and ``result``."""
+    # Only a pending row: one cancelled while its request was in flight stays cancelled.
+    conn.execute(update(c).where(c.c.id == request_id, c.c.status == "pending")
+                 .values(status=status, result=result, done_at=func.now()))
 
 
 def note(conn: Connection, request_id: int, result: str) -> None:
     """Record ``result`` on a request that stays pending (it will be retried)."""
-    conn.execute(update(c).where(c.c.id == request_id).values(result=result))
+    conn.execute(update(c).where(c.c.id == request_id, c.c.status == "pending").values(result=result))
