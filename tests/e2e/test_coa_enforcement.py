@@ -23,8 +23,8 @@ from cloudos_stack import Stack, free_port
 from tests.conftest import Cli, Radiusd
 from tests.fixtures.routeros import Received, RouterOS
 
-ANSWERING = "127.0.0.40"
-BLACKHOLE = "127.0.0.41"
+ANSWERING = "127.0.0.80"
+BLACKHOLE = "127.0.0.81"
 SECRET = "enforce-nas-shared-secret"
 TENANT = "enforce-isp"
 MB = 10**6
