@@ -32,8 +32,8 @@ def _widest(name: str, default: int, most: int) -> int:
 
 
 def _check_address(address: str) -> None:
-    """Refuse a NAS address wider than the operator allows or outside the networks radiusd accepts
-    (the same settings radiusd reads: CLOUDOS_NAS_WIDEST_IPV4/6, CLOUDOS_CLIENT_NETWORKS)."""
+    """Refuse a NAS address wider than the operator allows (CLOUDOS_NAS_WIDEST_IPV4/6) or outside the
+    networks radiusd accepts (CLOUDOS_CLIENT_NETWORKS, as radiusd reads it); raises UsageError."""
     try:
         networks = parse_networks(os.environ.get("CLOUDOS_CLIENT_NETWORKS", ""))
     except ValueError as exc:
