@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from rlm_cloudos.errors import ConfigError
+from rlm_cloudos.policy.clients import parse_networks
 
 
 class ModuleSettings(BaseModel):
@@ -31,6 +32,20 @@ class ModuleSettings(BaseModel):
     acct_parallel: int = Field(default=2, ge=1, le=8)
     #: Subscribers authorize keeps in memory (rlm_cloudos.store.authz); 0 turns the cache off.
     authz_cache_size: int = Field(default=200_000, ge=0, le=10_000_000)
+    #: Seconds a source address that no NAS covers is remembered as such: no PostgreSQL lookup
+    #: and at most one log line per address per interval (rlm_cloudos.store.clients). A NAS added
+    #: with the CLI is admitted at once all the same (the feed's N message), or within this
+    #: interval while the feed is down.
+    unknown_client_seconds: int = Field(default=60, ge=1, le=3600)
+    #: Networks that may be RADIUS clients at all (CIDR, comma-separated): a packet from any other
+    #: address is dropped before any lookup. Empty: every address may be.
+    client_networks: str = ""
+
+    @field_validator("client_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)  # a ValueError names the bad one
+        return value
 
     @classmethod
     def load(cls, section: Mapping[str, str] | None) -> ModuleSettings:

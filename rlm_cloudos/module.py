@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,12 +29,14 @@ from rlm_cloudos.crypto import KeyRing
 from rlm_cloudos.errors import BackendUnavailable, CloudOSError, DecryptError
 from rlm_cloudos.log import RadLog
 from rlm_cloudos.policy import Reason, Tenant, decide_access
+from rlm_cloudos.policy.clients import Network, allowed, parse_networks
 from rlm_cloudos.policy.types import REPLY_MESSAGES
 from rlm_cloudos.radattrs import BadAttribute, Update, accepted, parse_access, parse_acct, rejected, to_dict
 from rlm_cloudos.store.access import AccessReader, Recent
 from rlm_cloudos.store.accounting import AccountingWriter
 from rlm_cloudos.store.auth_log import AuthLogEntry, AuthLogWriter
 from rlm_cloudos.store.authz import AuthzCache, AuthzFeed
+from rlm_cloudos.store.clients import LogLimiter, NegativeCache, Suppressed
 from rlm_cloudos.store.journal import AccountingJournal, open_journal
 from rlm_cloudos.store.live import Live
 from rlm_cloudos.store.notices import SubscriberChanged
@@ -65,6 +68,13 @@ class Runtime:
     #: Last known NAS per source address, served while PostgreSQL is unreachable so
     #: routers keep getting answers (a reject that says why) instead of silence.
     nas_seen: Recent[str, NasRecord] = field(default_factory=lambda: Recent(100_000))
+    #: Source addresses no NAS covers, for settings.unknown_client_seconds: a flood from them
+    #: costs PostgreSQL one lookup per address per interval, not one per packet.
+    unknown: NegativeCache = field(init=False)
+    #: The unknown-client log line: once per address per interval, then a count.
+    unknown_log: LogLimiter = field(init=False)
+    #: settings.client_networks: the only addresses that may be clients (empty: all).
+    client_networks: tuple[Network, ...] = field(init=False)
     #: authorize's one read path, over db, live and authz.
     reader: AccessReader = field(init=False)
     #: accounting's one write path: the journal, or PostgreSQL without one.
@@ -73,6 +83,12 @@ class Runtime:
     def __post_init__(self) -> None:
         self.reader = AccessReader(self.db, self.live, self.authz, memory=max(self.settings.authz_cache_size, 10_000))
         self.accounting = AccountingWriter(self.db, self.journal, self.authz, log)
+        self.unknown = NegativeCache(self.settings.unknown_client_seconds)
+        self.unknown_log = LogLimiter(self.settings.unknown_client_seconds)
+        self.client_networks = parse_networks(self.settings.client_networks)
+        if self.authz is not None:
+            # A NAS added with the CLI is announced (N): its address must not wait out the interval.
+            self.authz.on_nas_change(self.unknown.forget_all)
 
     @classmethod
     def start(cls, section: dict[str, str] | None) -> Runtime:
@@ -125,6 +141,7 @@ class Runtime:
         return rt
 
     def close(self) -> None:
+        _log_suppressed(self.unknown_log.summary(time.monotonic(), final=True))
         if self.feed is not None:
             self.feed.close()
         if self.journal is not None:
@@ -363,6 +380,14 @@ def lookup_client(p: Any) -> Result:
     """dynamic_clients: turn the NAS row covering the source address into a FreeRADIUS client."""
     address = to_dict(_request(p)).get("CloudOS-NAS-Address", "")
     rt = runtime()
+    now = time.monotonic()
+    if rt.client_networks and not allowed(address, rt.client_networks):
+        _unknown(rt, address, now, "outside_client_networks")
+        return radiusd.RLM_MODULE_NOTFOUND
+    if rt.unknown.refused(address, now):
+        _unknown(rt, address, now)
+        return radiusd.RLM_MODULE_NOTFOUND
+    token = rt.unknown.begin()
     try:
         nas = rt.db.lookup_nas(address)
     except BackendUnavailable as exc:
@@ -374,7 +399,8 @@ def lookup_client(p: Any) -> Result:
     else:
         if nas is None:
             rt.nas_seen.pop(address)
-            log("auth", hook="lookup_client", event="unknown_nas", address=address)
+            rt.unknown.refuse(address, token, now)
+            _unknown(rt, address, now)
             return radiusd.RLM_MODULE_NOTFOUND
         rt.nas_seen.put(address, nas)
     secret = rt.keyring.decrypt(nas.secret_enc, "nas.secret")
@@ -389,3 +415,17 @@ def lookup_client(p: Any) -> Result:
             ("FreeRADIUS-Client-Require-MA", ":=", "yes"),
         )
     }
+
+
+def _unknown(rt: Runtime, address: str, now: float, reason: str | None = None) -> None:
+    """Log a packet from an address that is no NAS: the first from each address in an interval,
+    and after each interval a count of those held back (a flood must not grow the log per packet)."""
+    _log_suppressed(rt.unknown_log.summary(now))
+    if rt.unknown_log.allow(address, now):
+        log("auth", hook="lookup_client", event="unknown_nas", address=address, reason=reason)
+
+
+def _log_suppressed(held: Suppressed | None) -> None:
+    if held is not None:
+        log("warn", hook="lookup_client", event="unknown_nas_suppressed", lines=held.lines, addresses=held.keys,
+            seconds=f"{held.seconds:.0f}")

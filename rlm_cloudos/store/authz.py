@@ -73,6 +73,7 @@ class AuthzCache:
         self._forgotten = 0  # touches up to this seq have been forgotten
         self.hits = 0
         self.misses = 0
+        self._nas_listeners: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------------ reading
     def __len__(self) -> int:
@@ -114,6 +115,12 @@ class AuthzCache:
         if nas.id == ctx.nas_id:
             return ctx
         return replace(ctx, nas_id=nas.id, nas_name=nas.name)
+
+    def on_nas_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` whenever a NAS may have been added, changed or removed: an N message, or
+        a (re)connected feed, which may have missed one. It runs under the cache's lock: keep it short,
+        and never call back into the cache."""
+        self._nas_listeners.append(listener)
 
     # ------------------------------------------------------------------ filling
     def begin(self) -> int:
@@ -159,6 +166,8 @@ class AuthzCache:
             self._clear()
             self._ready = True
             self._lost_at = None
+            for listener in self._nas_listeners:
+                listener()
 
     def lost(self) -> None:
         """The listener lost its connection: serve nothing as current from now on."""
@@ -217,6 +226,8 @@ class AuthzCache:
                 case notices.NasChanged():
                     self._touch("N", 0)
                     self._nas.clear()
+                    for listener in self._nas_listeners:
+                        listener()
                 case notices.NasReset(nas_id=nas_id, at=at):
                     self._touch("X", 0)
 

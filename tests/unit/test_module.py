@@ -30,7 +30,8 @@ from rlm_cloudos.policy import Plan, Subscriber, SubscriberStatus, Tenant, Walle
 from rlm_cloudos.policy.types import REPLY_MESSAGES, Reason
 from rlm_cloudos.radattrs import Update
 from rlm_cloudos.requests import AcctRequest
-from rlm_cloudos.store.authz import AuthzFeed
+from rlm_cloudos.store.authz import AuthzCache, AuthzFeed
+from rlm_cloudos.store.clients import LogLimiter, NegativeCache
 from rlm_cloudos.store.journal import AccountingJournal
 from rlm_cloudos.store.journal_files import backlog
 from rlm_cloudos.store.journal_record import decode
@@ -811,7 +812,73 @@ def test_lookup_client_forgets_a_nas_that_was_removed(rt: FakeRuntime) -> None:
     rt.db.nas = None  # removed from the database
     assert module.lookup_client(request) == radiusd.RLM_MODULE_NOTFOUND
     rt.db.nas = BackendUnavailable("down")
+    # Not served as the last known NAS: PostgreSQL said it is gone, and that answer is remembered.
+    assert module.lookup_client(request) == radiusd.RLM_MODULE_NOTFOUND
+    rt.unknown.forget_all()
     assert module.lookup_client(request) == radiusd.RLM_MODULE_FAIL
+
+
+def test_lookup_client_remembers_an_unknown_address_and_logs_it_once(rt: FakeRuntime) -> None:
+    rt.db.nas = None
+    for _ in range(50):
+        assert module.lookup_client(call((("CloudOS-NAS-Address", "192.0.2.99"),))) == radiusd.RLM_MODULE_NOTFOUND
+    assert rt.db.calls == [("lookup_nas", "192.0.2.99")]  # one lookup, then the negative cache
+    (line,) = messages(radiusd.L_AUTH)
+    assert "event=unknown_nas" in line and "address=192.0.2.99" in line
+    # A second address has its own lookup and its own line.
+    module.lookup_client(call((("CloudOS-NAS-Address", "192.0.2.100"),)))
+    assert rt.db.calls[-1] == ("lookup_nas", "192.0.2.100") and len(messages(radiusd.L_AUTH)) == 2
+    # At detach, a count of the lines held back.
+    module.detach(None)
+    (summary,) = messages(radiusd.L_WARN)
+    assert "event=unknown_nas_suppressed lines=49 addresses=1" in summary
+
+
+def test_lookup_client_summarises_held_back_lines_after_the_interval(rt: FakeRuntime) -> None:
+    rt.db.nas = None
+    rt.unknown_log = LogLimiter(0.05)
+    rt.unknown = NegativeCache(0.05)
+    for _ in range(5):
+        module.lookup_client(call((("CloudOS-NAS-Address", "192.0.2.99"),)))
+    time.sleep(0.06)
+    module.lookup_client(call((("CloudOS-NAS-Address", "192.0.2.99"),)))
+    (summary,) = messages(radiusd.L_WARN)
+    assert "event=unknown_nas_suppressed lines=4 addresses=1" in summary
+    assert len(messages(radiusd.L_AUTH)) == 2  # the first, and the first of the next interval
+    assert rt.db.calls.count(("lookup_nas", "192.0.2.99")) == 2  # the negative answer expired too
+
+
+def test_lookup_client_asks_again_once_a_nas_is_announced(tmp_path: Path) -> None:
+    """The cloudos_authz feed's N message (a NAS added with the CLI) drops the negative answers."""
+    base = make_runtime(tmp_path / "keyring.json")
+    authz = AuthzCache(10)
+    rt = FakeRuntime(settings=base.settings, keyring=base.keyring, db=base.db, auth_log=base.auth_log,
+                     live=base.live, authz=authz)
+    with installed(rt):
+        request = call((("CloudOS-NAS-Address", "127.0.0.5"),))
+        nas = rt.db.nas
+        rt.db.nas = None
+        assert module.lookup_client(request) == radiusd.RLM_MODULE_NOTFOUND
+        assert module.lookup_client(request) == radiusd.RLM_MODULE_NOTFOUND
+        assert rt.db.calls == [("lookup_nas", "127.0.0.5")]
+        rt.db.nas = nas  # cloudos nas add ...
+        authz.apply("N 3")  # ... and its trigger's announcement
+        assert updated(module.lookup_client(request))[0] == radiusd.RLM_MODULE_OK
+        assert rt.db.calls == [("lookup_nas", "127.0.0.5")] * 2
+
+
+def test_lookup_client_refuses_addresses_outside_the_client_networks_without_a_lookup(tmp_path: Path) -> None:
+    base = make_runtime(tmp_path / "keyring.json")
+    settings = base.settings.model_copy(update={"client_networks": "10.0.0.0/8, 2001:db8::/32"})
+    rt = FakeRuntime(settings=settings, keyring=base.keyring, db=base.db, auth_log=base.auth_log, live=base.live)
+    with installed(rt):
+        for address in ("192.0.2.1", "192.0.2.1", "2001:db9::1", ""):
+            assert module.lookup_client(call((("CloudOS-NAS-Address", address),))) == radiusd.RLM_MODULE_NOTFOUND
+        assert rt.db.calls == []
+        lines = messages(radiusd.L_AUTH)
+        assert len(lines) == 3 and all("reason=outside_client_networks" in ln for ln in lines)
+        assert updated(module.lookup_client(call((("CloudOS-NAS-Address", "10.1.2.3"),))))[0] == radiusd.RLM_MODULE_OK
+        assert rt.db.calls == [("lookup_nas", "10.1.2.3")]
 
 
 def test_lookup_client_undecryptable_secret_fails_without_leaking(rt: FakeRuntime) -> None:

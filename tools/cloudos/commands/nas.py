@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import os
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -11,6 +13,7 @@ from cloudos.commands._common import Subparsers, as_dict, leaf, name_arg, networ
 from cloudos.context import Ctx, read_secret, table
 from cloudos.errors import CliError, UsageError
 from cloudos.store import nas as nas_store
+from rlm_cloudos.policy.clients import WIDEST_IPV4, WIDEST_IPV6, nas_address_problem, parse_networks
 
 _PUBLIC = ("id", "name", "address", "coa_port", "nas_type", "description", "created_at")
 
@@ -19,9 +22,33 @@ def _public(row: dict[str, Any], tenant: str) -> dict[str, Any]:
     return {"tenant": tenant, **{k: (str(row[k]) if k == "address" else row[k]) for k in _PUBLIC}}
 
 
+def _widest(name: str, default: int, most: int) -> int:
+    text = os.environ.get(name, "")
+    if not text:
+        return default
+    if not text.isdigit() or not 0 <= int(text) <= most:
+        raise UsageError(f"{name} must be a prefix length from 0 to {most}, not {text!r}")
+    return int(text)
+
+
+def _check_address(address: str) -> None:
+    """Refuse a NAS address wider than the operator allows (CLOUDOS_NAS_WIDEST_IPV4/6) or outside the
+    networks radiusd accepts (CLOUDOS_CLIENT_NETWORKS, as radiusd reads it); raises UsageError."""
+    try:
+        networks = parse_networks(os.environ.get("CLOUDOS_CLIENT_NETWORKS", ""))
+    except ValueError as exc:
+        raise UsageError(f"CLOUDOS_CLIENT_NETWORKS: {exc}") from None
+    problem = nas_address_problem(ipaddress.ip_network(address), networks,
+                                  widest_ipv4=_widest("CLOUDOS_NAS_WIDEST_IPV4", WIDEST_IPV4, 32),
+                                  widest_ipv6=_widest("CLOUDOS_NAS_WIDEST_IPV6", WIDEST_IPV6, 128))
+    if problem is not None:
+        raise UsageError(f"cannot add NAS: {problem}")
+
+
 def add(ctx: Ctx, args: argparse.Namespace) -> None:
     if not args.secret_stdin:
         raise UsageError("the shared secret is read from standard input: add --secret-stdin")
+    _check_address(args.address)
     secret = read_secret("NAS shared secret")
     if len(secret) < 12:
         raise UsageError("the shared secret must be at least 12 characters (RFC 2865 advises 16 or more)")
