@@ -190,9 +190,14 @@ def test_max_batch_bounds_a_statement(tmp_path: Path, logs: Logs) -> None:
 def test_a_batch_that_times_out_is_halved_until_it_fits_then_grows_back(tmp_path: Path, logs: Logs) -> None:
     """A slow database is not a dead one: the same 64-record batch retried for ever would never fit in
     statement_timeout; halved, it gets through, and once it does the batch grows back."""
-    db = FakeDb(fits=10)
     uids = [f"u{i}" for i in range(64)]
-    j = applied_together(tmp_path, db, logs, [request(uid) for uid in uids], max_batch=64)
+    before = make(tmp_path, FakeDb(down=True), [], max_batch=64)  # all 64 waiting on disk
+    for uid in uids:
+        before.append(request(uid))
+    before.close()
+    db = FakeDb(fits=10)
+    j = make(tmp_path, db, logs, max_batch=64)
+    eventually(lambda: backlog(tmp_path) == 0)
     assert db.applied == uids  # each once, in order
     halved = [f["batch"] for _, f in logs if f.get("event") == "journal_batch_halved"]
     assert halved == [32, 16, 8]  # and no more: 8 fits, and it is not doubled straight back into a timeout
@@ -213,14 +218,17 @@ def test_a_batch_that_times_out_is_halved_until_it_fits_then_grows_back(tmp_path
     j.close()
 
 
-def test_retries_back_off_while_postgresql_cannot_take_records(tmp_path: Path, logs: Logs) -> None:
+def test_retries_back_off_while_postgresql_cannot_take_records(tmp_path: Path, logs: Logs,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(AccountingJournal, "RETRY_CAP_SECONDS", 0.2)
     db = FakeDb(down=True)
     j = make(tmp_path, db, logs, retry_seconds=0.05)
     j.append(request("u0"))
-    eventually(lambda: len(db.tries) >= 5, timeout=10)
+    eventually(lambda: len(db.tries) >= 7, timeout=10)
     gaps = [b - a for a, b in zip(db.tries, db.tries[1:])]
-    # 0.05, 0.1, 0.2, 0.4 s: each wait twice the one before (within the scheduler's slack).
-    assert all(later > 1.6 * earlier for earlier, later in zip(gaps, gaps[1:])), gaps
+    # At least 0.05, 0.1, then 0.2 s for ever: doubling up to the cap (a wait never ends early).
+    assert all(gap >= min(0.05 * 2 ** k, 0.2) - 0.005 for k, gap in enumerate(gaps)), gaps
+    assert all(gap < 0.2 + 1.0 for gap in gaps[2:]), gaps  # capped, even on a busy machine
     db.down = False
     eventually(lambda: backlog(tmp_path) == 0, timeout=10)
     assert db.applied == ["u0"]
