@@ -118,6 +118,12 @@ class FakeDb(Database):
                 rows.append((n, res.result, res.feed))
         return rows
 
+    def journal_status(self, node: str, caught_up: float, now: float) -> None:
+        pass  # how far the journal is applied: not what these tests look at
+
+    def journal_closed(self, node: str) -> None:
+        pass
+
 
 @dataclass
 class FakeAuthLog(AuthLogWriter):
