@@ -199,16 +199,43 @@ class AccountingJournal(Service):
             return
         try:
             self.db.journal_status(self.node, caught_up - self.ORDER_SLACK, time.time())
+        except BackendUnavailable as exc:
+            sqlstate = getattr(exc.__cause__, "sqlstate", None)
+            if not (isinstance(sqlstate, str) and sqlstate.startswith("42")):
+                # PostgreSQL down, or silent: the records will find it so too. Said once, as for them.
+                self._status_at = time.monotonic()
+                self._waiting(exc)
+                return
+            self._status_failed_for(exc)  # no journal_node or no grant: not an outage
+            return
         except Exception as exc:  # a status that cannot be written must not stop accounting
-            self._status_at = time.monotonic() + self.STATUS_RETRY_SECONDS - self.STATUS_SECONDS
-            if not self._status_failed:
-                self._status_failed = True
-                self._log("warn", hook="accounting", event="journal_status_failed", node=self.node,
-                          detail=str(exc), consequence="the reaper waits for this radiusd's last status")
+            self._status_failed_for(exc)
             return
         self._status_at, self._status_failed = time.monotonic(), False
         if idle:
             self._progressed = False  # written from a read that found nothing: as fresh as it gets
+            self._caught_up()
+
+    def _status_failed_for(self, exc: Exception) -> None:
+        self._status_at = time.monotonic() + self.STATUS_RETRY_SECONDS - self.STATUS_SECONDS
+        if not self._status_failed:
+            self._status_failed = True
+            self._log("warn", hook="accounting", event="journal_status_failed", node=self.node,
+                      detail=str(exc), consequence="the reaper waits for this radiusd's last status")
+
+    def _waiting(self, exc: BackendUnavailable) -> None:
+        """PostgreSQL cannot take the journal's statements: logged once per outage."""
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+            self._log("error", hook="accounting", event="journal_waiting",
+                      reason="timeout" if isinstance(exc, StatementTimedOut) else "backend_unavailable",
+                      bytes=self._files.backlog(), detail=str(exc))
+
+    def _caught_up(self) -> None:
+        if self._outage_since is not None:
+            self._log("info", hook="accounting", event="journal_caught_up",
+                      after=f"{time.monotonic() - self._outage_since:.0f}s")
+            self._outage_since = None
 
     def _run(self) -> None:
         """The drainer's loop; nothing it meets ends it but close(). An error no branch expects (a bug,
@@ -247,11 +274,7 @@ class AccountingJournal(Service):
                     self.batch = len(lines) // 2
                     self._log("warn", hook="accounting", event="journal_batch_halved", batch=self.batch,
                               detail=str(exc))
-                if self._outage_since is None:
-                    self._outage_since = time.monotonic()
-                    self._log("error", hook="accounting", event="journal_waiting",
-                              reason="timeout" if timed_out else "backend_unavailable",
-                              bytes=self._files.backlog(), detail=str(exc))
+                self._waiting(exc)
                 self._stop.wait(self._backoff())
                 self._maybe_stats(True)
                 continue
@@ -267,10 +290,7 @@ class AccountingJournal(Service):
                 # statement_timeout of work it then throws away.
                 self.batch, self._fitted = min(self._max, self.batch * 2), 0
             self._maybe_stats(False)
-            if self._outage_since is not None:
-                self._log("info", hook="accounting", event="journal_caught_up",
-                          after=f"{time.monotonic() - self._outage_since:.0f}s")
-                self._outage_since = None
+            self._caught_up()
 
     def _backoff(self) -> float:
         """How long to wait before the next try: ``retry_seconds``, doubling per failure in a row
