@@ -143,3 +143,28 @@ def test_radiusd_role_records_and_forgets_its_journal_status(world: AcctWorld) -
         assert world.conn.execute("SELECT count(*) FROM journal_node").fetchone() == (0,)
     finally:
         world.conn.execute("RESET ROLE")
+
+
+def test_the_worker_logs_a_forgotten_node_and_a_reaper_held_back(world: AcctWorld,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from cloudos import worker
+    from cloudos.context import sqlalchemy_url
+
+    for node, caught_up, seen in (("radius-a:/j", NOW - timedelta(minutes=5), NOW),
+                                  ("gone:/j", NOW - timedelta(days=3), NOW - timedelta(days=2))):
+        world.conn.execute("INSERT INTO journal_node (node, caught_up_at, seen_at) VALUES (%s, %s, %s)",
+                           (node, caught_up, seen))
+    engine = create_engine(sqlalchemy_url(world.url), poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn, caplog.at_level("INFO", logger="cloudos.worker"):
+            assert worker.reap(conn, NOW) == (0, 0)
+            assert worker.reap(conn, NOW) == (0, 0)
+    finally:
+        engine.dispose()
+    forgotten = [r.getMessage() for r in caplog.records if "event=journal_node_forgotten" in r.getMessage()]
+    assert len(forgotten) == 1 and "nodes=gone:/j" in forgotten[0]  # once: the row is gone after it
+    held = [r.getMessage() for r in caplog.records if "event=reaper_waits_for_journal" in r.getMessage()]
+    assert len(held) == 2 and "behind=300s" in held[0]
