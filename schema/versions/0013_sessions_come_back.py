@@ -26,14 +26,14 @@
 
 cloudos_account() is otherwise 0007's, with its ``enable_seqscan = off``.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0013
+Revises: 0012
 """
 
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
