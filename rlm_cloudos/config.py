@@ -30,6 +30,10 @@ class ModuleSettings(BaseModel):
     acct_batch: int = Field(default=500, ge=1, le=5000)
     #: Statements (and connections) those records are split over, by subscriber.
     acct_parallel: int = Field(default=2, ge=1, le=8)
+    #: Most Acct-Delay-Time believed, in seconds. RFC 2866 allows 2^32-1 (an event dated in 1890,
+    #: booked into a period long closed: a quota dodged); a larger one is clamped to this and logged
+    #: (event=acct_delay_clamped). The time a record then waits in the journal comes on top.
+    acct_max_delay: int = Field(default=86_400, ge=0, le=2**32 - 1)
     #: Subscribers authorize keeps in memory (rlm_cloudos.store.authz); 0 turns the cache off.
     authz_cache_size: int = Field(default=200_000, ge=0, le=10_000_000)
     #: Seconds a source address that no NAS covers is remembered as such: no PostgreSQL lookup

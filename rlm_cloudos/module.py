@@ -31,7 +31,8 @@ from rlm_cloudos.log import RadLog
 from rlm_cloudos.policy import Reason, Tenant, decide_access
 from rlm_cloudos.policy.clients import Network, allowed, parse_networks
 from rlm_cloudos.policy.types import REPLY_MESSAGES
-from rlm_cloudos.radattrs import BadAttribute, Update, accepted, parse_access, parse_acct, rejected, to_dict
+from rlm_cloudos.radattrs import (BadAttribute, Update, accepted, delay_claimed, parse_access, parse_acct,
+                                  rejected, to_dict)
 from rlm_cloudos.store.access import AccessReader, Recent
 from rlm_cloudos.store.accounting import AccountingWriter
 from rlm_cloudos.store.auth_log import AuthLogEntry, AuthLogWriter
@@ -355,15 +356,20 @@ def _int(text: str | None) -> int | None:
 def accounting(p: Any) -> Result:
     """Store one Accounting-Request; OK only once it is durable (in the journal, or else committed
     to PostgreSQL), FAIL (no response: the NAS retransmits, or the detail spool takes it) otherwise."""
-    req = parse_acct(_request(p))
+    rt = runtime()
+    bound = rt.settings.acct_max_delay
+    req = parse_acct(_request(p), bound)
     if isinstance(req, BadAttribute):
         # Acknowledged so the NAS stops resending what can never be stored; the log keeps it.
         attrs = to_dict(_request(p))
         log("warn", hook="accounting", event="malformed", attribute=req.attribute, problem=req.problem,
             user=attrs.get("User-Name"), session=attrs.get("Acct-Session-Id"), status=attrs.get("Acct-Status-Type"))
         return radiusd.RLM_MODULE_OK
+    if req.delay == bound and (claimed := delay_claimed(_request(p))) is not None and claimed > bound:
+        log("warn", hook="accounting", event="acct_delay_clamped", nas=req.nas_address, user=req.user_name or None,
+            session=req.acct_session_id or None, status=req.status, delay=claimed, used=bound)
     try:
-        runtime().accounting.store(req)  # journaled, applied, or refused for its data (logged whole)
+        rt.accounting.store(req)  # journaled, applied, or refused for its data (logged whole)
     except OSError as exc:
         log("error", hook="accounting", event="journal_write_failed", user=req.user_name,
             session=req.acct_session_id, status=req.status, detail=str(exc))

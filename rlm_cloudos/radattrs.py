@@ -23,8 +23,11 @@ from rlm_cloudos.policy.access import reject
 from rlm_cloudos.policy.types import Decision, Reason
 from rlm_cloudos.requests import ACCT_STATUSES, AccessRequest, AcctRequest, normalize_mac
 
-__all__ = ["ACCT_STATUSES", "AccessRequest", "AcctRequest", "BadAttribute", "Update", "accepted", "normalize_mac",
-           "parse_access", "parse_acct", "rejected", "to_dict"]
+__all__ = ["ACCT_STATUSES", "MAX_DELAY", "AccessRequest", "AcctRequest", "BadAttribute", "Update", "accepted",
+           "delay_claimed", "normalize_mac", "parse_access", "parse_acct", "rejected", "to_dict"]
+
+#: The Acct-Delay-Time believed by default (ModuleSettings.acct_max_delay): a day.
+MAX_DELAY = 86_400
 
 Pairs = Iterable[tuple[str, str]] | None
 #: The lists a hook hands back to radiusd, by name.
@@ -138,8 +141,20 @@ def _integer(attrs: dict[str, str], name: str) -> int | BadAttribute:
     return value
 
 
-def parse_acct(pairs: Pairs) -> AcctRequest | BadAttribute:
-    """Read an Accounting-Request; octet counters fold in their Gigawords (true bytes = G × 2³² + octets)."""
+def delay_claimed(pairs: Pairs) -> int | None:
+    """The Acct-Delay-Time the NAS sent, unclamped; None when absent or unreadable. For the log line of a
+    request whose delay parse_acct clamped (``req.delay == max_delay``): not on every packet's path."""
+    attrs = to_dict(pairs)
+    if "Acct-Delay-Time" not in attrs:
+        return None
+    value = _integer(attrs, "Acct-Delay-Time")
+    return None if isinstance(value, BadAttribute) else value
+
+
+def parse_acct(pairs: Pairs, max_delay: int = MAX_DELAY) -> AcctRequest | BadAttribute:
+    """Read an Accounting-Request; octet counters fold in their Gigawords (true bytes = G × 2³² + octets),
+    and an Acct-Delay-Time past ``max_delay`` becomes ``max_delay`` (the event time is the NAS's
+    word: unbounded, it could date usage into any period)."""
     attrs = to_dict(pairs)
     status = attrs.get("Acct-Status-Type")
     if status not in ACCT_STATUSES:
@@ -179,7 +194,7 @@ def parse_acct(pairs: Pairs) -> AcctRequest | BadAttribute:
         input_octets=inp,
         output_octets=out,
         session_time=session_time,
-        delay=delay,
+        delay=min(delay, max_delay),
         framed_ip=_ip(attrs.get("Framed-IP-Address")),
         calling_station_id=attrs.get("Calling-Station-Id"),
         nas_port_id=attrs.get("NAS-Port-Id"),

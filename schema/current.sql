@@ -26,6 +26,7 @@ DECLARE
   n record;
   sub record;
   o session_open%ROWTYPE;
+  h record;
   per record;
   u record;
   over_before boolean;
@@ -33,6 +34,8 @@ DECLARE
   archived integer;
   wrote boolean := false;
   first_packet boolean := false;
+  reopen boolean := false;
+  stop_now boolean := false;
   counters text := '- - - -';
 BEGIN
   SELECT nas.id, nas.tenant_id, t.timezone INTO n
@@ -46,7 +49,7 @@ BEGIN
   IF p_status IN ('Accounting-On', 'Accounting-Off') THEN
     WITH closed AS (
       UPDATE session_open so
-         SET stopped_at = p_event_time, terminate_cause = 'NAS-Reboot'
+         SET stopped_at = p_event_time, terminate_cause = 'NAS-Reboot', closed_by = 'nas_reset'
        WHERE so.nas_id = n.id AND so.stopped_at IS NULL
          -- Only what the reboot ended: a session heard from at or after the event began after
          -- it (a replayed batch or a late retransmit of the On must not close it).
@@ -71,24 +74,43 @@ BEGIN
   -- and then sees this one's counters, so a delta is never counted twice.
   SELECT * INTO o FROM session_open so WHERE so.acct_unique_id = p_uid FOR UPDATE;
   IF NOT FOUND THEN
+    SELECT NULL::timestamptz AS started_at, NULL::bigint AS input_octets, NULL::bigint AS output_octets,
+           NULL::bigint AS session_time INTO h;
+    -- A packet with counters and no row: a lost Start, or a session whose row was purged.
+    -- What the history holds of it was counted already (the row should have outlived any
+    -- packet, see cloudos_reap_sessions(); this is the guard if it did not).
+    IF p_status <> 'Start' AND (p_in > 0 OR p_out > 0 OR p_time > 0) THEN
+      SELECT hs.started_at, hs.input_octets, hs.output_octets, hs.session_time INTO h
+        FROM session hs
+       WHERE hs.tenant_id = n.tenant_id AND hs.acct_unique_id = p_uid
+         AND hs.started_at BETWEEN p_event_time - make_interval(secs => p_time) - interval '1 day'
+                               AND p_event_time - make_interval(secs => p_time) + interval '1 day'
+       ORDER BY hs.started_at DESC LIMIT 1;
+    END IF;
     -- First packet of the session (a Start, or whatever arrived first): one insert,
-    -- and everything it reports is new.
+    -- and everything it reports is new (past the history's counters, if any).
     INSERT INTO session_open AS so (acct_unique_id, tenant_id, subscriber_id, nas_id, nas_address, username,
                                     acct_session_id, started_at, updated_at, framed_ip, calling_station_id,
                                     nas_port_id, input_octets, output_octets, session_time, stopped_at,
-                                    terminate_cause)
+                                    terminate_cause, closed_by)
     VALUES (p_uid, n.tenant_id, sub.id, n.id, p_nas_address, p_username, p_acct_session_id,
-            p_event_time - make_interval(secs => p_time), p_event_time, p_framed_ip, p_calling, p_nas_port_id,
-            p_in, p_out, p_time, CASE WHEN p_status = 'Stop' THEN p_event_time END,
-            CASE WHEN p_status = 'Stop' THEN p_cause END)
+            coalesce(h.started_at, p_event_time - make_interval(secs => p_time)), p_event_time, p_framed_ip,
+            p_calling, p_nas_port_id, greatest(p_in, h.input_octets), greatest(p_out, h.output_octets),
+            greatest(p_time, h.session_time), CASE WHEN p_status = 'Stop' THEN p_event_time END,
+            CASE WHEN p_status = 'Stop' THEN p_cause END, CASE WHEN p_status = 'Stop' THEN 'stop' END)
     ON CONFLICT (acct_unique_id) DO NOTHING
     RETURNING so.* INTO o;
     IF FOUND THEN
       wrote := true;
       first_packet := true;
-      d_in := p_in;
-      d_out := p_out;
-      d_time := p_time;
+      d_in := greatest(p_in - coalesce(h.input_octets, 0), 0);
+      d_out := greatest(p_out - coalesce(h.output_octets, 0), 0);
+      d_time := greatest(p_time - coalesce(h.session_time, 0), 0);
+      IF h.started_at IS NOT NULL AND p_status <> 'Stop' THEN
+        -- Back from the history, and alive: open there too.
+        UPDATE session hs SET stopped_at = NULL, terminate_cause = NULL
+         WHERE hs.tenant_id = o.tenant_id AND hs.acct_unique_id = o.acct_unique_id AND hs.started_at = o.started_at;
+      END IF;
     ELSE
       -- Another radiusd inserted it in between: continue as an update of its row.
       SELECT * INTO o FROM session_open so WHERE so.acct_unique_id = p_uid FOR UPDATE;
@@ -99,8 +121,17 @@ BEGIN
     d_in := greatest(p_in - o.input_octets, 0);
     d_out := greatest(p_out - o.output_octets, 0);
     d_time := greatest(p_time - o.session_time, 0);
+    -- A Stop is final: it closes an open session, and it replaces the reaper's or an
+    -- On/Off's guess (the session's true end and cause). Nothing reopens what it closed.
+    stop_now := p_status = 'Stop' AND o.closed_by IS DISTINCT FROM 'stop';
+    -- Closed by a guess and heard from again: it is alive. A packet newer than the close
+    -- says so; so do counters that grew since the reaper's close (it closes at the last
+    -- packet stored). An interim from before an On/Off, late, proves nothing after it.
+    reopen := p_status <> 'Stop' AND o.closed_by IN ('stale', 'nas_reset')
+              AND (p_event_time > o.stopped_at
+                   OR (o.closed_by = 'stale' AND (d_in > 0 OR d_out > 0 OR d_time > 0)));
     -- A duplicate or a late interim changes nothing: no write at all.
-    IF d_in > 0 OR d_out > 0 OR d_time > 0 OR (p_status = 'Stop' AND o.stopped_at IS NULL)
+    IF d_in > 0 OR d_out > 0 OR d_time > 0 OR stop_now OR reopen
        OR (o.framed_ip IS NULL AND p_framed_ip IS NOT NULL) OR p_event_time > o.updated_at THEN
       UPDATE session_open so
          SET input_octets = greatest(o.input_octets, p_in),
@@ -109,12 +140,20 @@ BEGIN
              updated_at = greatest(o.updated_at, p_event_time),
              framed_ip = coalesce(o.framed_ip, p_framed_ip),
              nas_address = coalesce(o.nas_address, p_nas_address),
-             stopped_at = CASE WHEN p_status = 'Stop' THEN coalesce(o.stopped_at, p_event_time) ELSE o.stopped_at END,
-             terminate_cause = CASE WHEN p_status = 'Stop' THEN coalesce(o.terminate_cause, p_cause)
-                                    ELSE o.terminate_cause END
+             stopped_at = CASE WHEN stop_now THEN p_event_time WHEN reopen THEN NULL ELSE o.stopped_at END,
+             terminate_cause = CASE WHEN stop_now THEN p_cause WHEN reopen THEN NULL ELSE o.terminate_cause END,
+             closed_by = CASE WHEN stop_now THEN 'stop' WHEN reopen THEN NULL ELSE o.closed_by END
        WHERE so.acct_unique_id = p_uid
       RETURNING so.* INTO o;
       wrote := true;
+      IF reopen THEN
+        -- Its history row was written at the close: open again, until the next close rewrites it.
+        UPDATE session hs
+           SET stopped_at = NULL, terminate_cause = NULL, input_octets = o.input_octets,
+               output_octets = o.output_octets, session_time = o.session_time
+         WHERE hs.tenant_id = o.tenant_id AND hs.acct_unique_id = o.acct_unique_id AND hs.started_at = o.started_at;
+        RAISE LOG 'cloudos_account: session % reopened by %', p_uid, p_status;
+      END IF;
     END IF;
   END IF;
 
@@ -161,14 +200,14 @@ BEGIN
                       extract(epoch FROM o.updated_at), (o.stopped_at IS NOT NULL)::int, counters,
                       upper(coalesce(o.calling_station_id, '')));
     -- Announced to the other radiusd only when it can change what they decide: a
-    -- session appears or ends, or a quota is crossed. A NOTIFY serialises commits
-    -- database-wide (PreCommit_Notify takes one lock until the commit is flushed):
+    -- session appears, comes back or ends, or a quota is crossed. A NOTIFY serialises
+    -- commits database-wide (PreCommit_Notify takes one lock until the commit is flushed):
     -- on every interim it halved accounting throughput (1,950 against 3,450 packets/s,
     -- 8 connections). Between those events another radiusd's cached counters lag by
     -- the interims since, so the limits it sends are generous by that much, and
     -- the crossing itself is still detected here and enforced by CoA.
-    IF first_packet OR p_status NOT IN ('Interim-Update', 'Alive') OR coalesce(over_after AND NOT over_before, false)
-    THEN
+    IF first_packet OR reopen OR p_status NOT IN ('Interim-Update', 'Alive')
+       OR coalesce(over_after AND NOT over_before, false) THEN
       PERFORM pg_notify('cloudos_authz', feed);
     END IF;
   END IF;
@@ -241,7 +280,9 @@ CREATE TABLE public.session_open (
     output_octets bigint DEFAULT 0 NOT NULL,
     session_time bigint DEFAULT 0 NOT NULL,
     terminate_cause text,
-    nas_address inet
+    nas_address inet,
+    closed_by text,
+    CONSTRAINT session_open_closed_by_check CHECK ((closed_by = ANY (ARRAY['stop'::text, 'stale'::text, 'nas_reset'::text])))
 )
 WITH (fillfactor='70');
 
@@ -585,19 +626,24 @@ END $$;
 -- Name: cloudos_reap_sessions(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.cloudos_reap_sessions(p_now timestamp with time zone, OUT reaped integer, OUT purged integer) RETURNS record
+CREATE FUNCTION public.cloudos_reap_sessions(p_now timestamp with time zone, OUT reaped integer, OUT purged integer, OUT as_of timestamp with time zone, OUT forgotten text[]) RETURNS record
     LANGUAGE plpgsql
     AS $$
 BEGIN
+  WITH gone AS (DELETE FROM journal_node j WHERE j.seen_at < p_now - interval '1 day' RETURNING j.node)
+  SELECT coalesce(array_agg(g.node ORDER BY g.node), '{}') INTO forgotten FROM gone g;
+  SELECT least(p_now, min(j.caught_up_at)) INTO as_of FROM journal_node j;
   WITH stale AS (
     UPDATE session_open o
-       SET stopped_at = o.updated_at, terminate_cause = 'Stale'
+       SET stopped_at = o.updated_at, terminate_cause = 'Stale', closed_by = 'stale'
       FROM tenant t
      WHERE t.id = o.tenant_id AND o.stopped_at IS NULL
-       AND o.updated_at < cloudos_stale_cutoff(p_now, t.interim_interval)
+       AND o.updated_at < cloudos_stale_cutoff(as_of, t.interim_interval)
     RETURNING o.*)
   SELECT count(cloudos_archive_session(c)) INTO reaped FROM stale c;
-  DELETE FROM session_open WHERE stopped_at < p_now - interval '2 days';
+  -- Forgotten once nothing has been heard of it for the keep time, however long ago it closed:
+  -- a session still sending keeps the row that holds its counters.
+  DELETE FROM session_open o WHERE o.stopped_at IS NOT NULL AND o.updated_at < as_of - interval '2 days';
   GET DIAGNOSTICS purged = ROW_COUNT;
 END $$;
 
@@ -820,6 +866,16 @@ ALTER TABLE public.invoice ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
+);
+
+--
+-- Name: journal_node; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.journal_node (
+    node text NOT NULL,
+    caught_up_at timestamp with time zone NOT NULL,
+    seen_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 --
@@ -1125,6 +1181,13 @@ ALTER TABLE ONLY public.invoice
 
 ALTER TABLE ONLY public.invoice
     ADD CONSTRAINT invoice_tenant_id_subscriber_id_period_start_key UNIQUE (tenant_id, subscriber_id, period_start);
+
+--
+-- Name: journal_node journal_node_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.journal_node
+    ADD CONSTRAINT journal_node_pkey PRIMARY KEY (node);
 
 --
 -- Name: nas nas_address_no_overlap; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1618,10 +1681,10 @@ GRANT ALL ON FUNCTION public.cloudos_queue_coa(p_subscriber bigint, p_kind text,
 GRANT ALL ON FUNCTION public.cloudos_queue_coa_sessions(p_ids text[], p_kind text, p_rate text, p_reason text) TO cloudos_admin;
 
 --
--- Name: FUNCTION cloudos_reap_sessions(p_now timestamp with time zone, OUT reaped integer, OUT purged integer); Type: ACL; Schema: public; Owner: -
+-- Name: FUNCTION cloudos_reap_sessions(p_now timestamp with time zone, OUT reaped integer, OUT purged integer, OUT as_of timestamp with time zone, OUT forgotten text[]); Type: ACL; Schema: public; Owner: -
 --
 
-GRANT ALL ON FUNCTION public.cloudos_reap_sessions(p_now timestamp with time zone, OUT reaped integer, OUT purged integer) TO cloudos_admin;
+GRANT ALL ON FUNCTION public.cloudos_reap_sessions(p_now timestamp with time zone, OUT reaped integer, OUT purged integer, OUT as_of timestamp with time zone, OUT forgotten text[]) TO cloudos_admin;
 
 --
 -- Name: FUNCTION cloudos_stale_cutoff(p_now timestamp with time zone, p_interim integer); Type: ACL; Schema: public; Owner: -
@@ -1661,6 +1724,13 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.data_request TO cloudos_admin;
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.invoice TO cloudos_admin;
+
+--
+-- Name: TABLE journal_node; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.journal_node TO cloudos_radius;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.journal_node TO cloudos_admin;
 
 --
 -- Name: TABLE nas; Type: ACL; Schema: public; Owner: -

@@ -196,7 +196,9 @@ def radiusd(stack: Stack) -> Iterator[Radiusd]:
     r = run_cli("nas", "add", "loopback", "--tenant", "e2e", "--address", "127.0.0.1", "--secret-stdin",
                 stdin=E2E_SECRET + "\n")
     assert r.code == 0, r.err
-    pid = stack.start_radiusd()
+    # Acct-Delay-Time believed up to 35 days, not the default one: test_quota_coa dates packets
+    # into last month to cross a month boundary (tests/e2e/test_accounting_faults.py runs the default).
+    pid = stack.start_radiusd(env={"CLOUDOS_ACCT_MAX_DELAY": str(35 * 86_400)})
     try:
         yield Radiusd(stack, pid, RadiusLog(stack.radius_log))
     finally:

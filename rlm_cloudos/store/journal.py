@@ -14,7 +14,18 @@ radiusd, and PostgreSQL being down is not a special path: the journal just grows
 until it is back.
 
 Replaying a record twice is harmless: ``cloudos_account()`` counts a packet once
-(a stopped session's row stays in ``session_open`` for two days, cloudos_reap_sessions()).
+(a closed session's row stays in ``session_open`` until nothing has been heard of it for
+two days, cloudos_reap_sessions()).
+
+**How far it is applied.** The drainer records in PostgreSQL (``journal_node``, schema
+0013, keyed by this host's name and the journal's directory) the time before which
+every record this radiusd received is applied: when a read finds nothing waiting, the
+time of that read; while a backlog drains, the receive time of the last record applied.
+Both less ``ORDER_SLACK``: a record's receive time is read just before it is appended.
+At most one write a second while records flow, one every ``IDLE_STATUS_SECONDS`` when
+idle, none while PostgreSQL cannot take the records. The reaper's "now" is no later
+than the oldest of these, so it never closes a session whose interims still wait here.
+Closed with nothing waiting, the journal deletes its row.
 
 The record format is store.journal_record; the directory (segments, position, lock)
 is store.journal_files; this module is the drainer that applies them.
@@ -22,6 +33,7 @@ is store.journal_files; this module is the drainer that applies them.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -29,11 +41,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from rlm_cloudos.errors import BackendUnavailable, Conflict, DrainerStalled, StatementRefused, StatementTimedOut
+from rlm_cloudos.errors import (BackendUnavailable, CloudOSError, Conflict, DrainerStalled, StatementRefused,
+                                StatementTimedOut)
 from rlm_cloudos.requests import AcctRequest
 from rlm_cloudos.store.journal_files import JournalBusy, Segments
 from rlm_cloudos.store.lifecycle import Service
-from rlm_cloudos.store.journal_record import decode, encode, lane_of
+from rlm_cloudos.store.journal_record import decode, encode, lane_of, received_of
 from rlm_cloudos.store.pg import Database
 
 
@@ -53,12 +66,23 @@ class AccountingJournal(Service):
     RETRY_CAP_SECONDS = 8.0
     #: Statements in a row that fit before a halved batch is doubled again.
     GROW_AFTER = 16
+    #: Fewest seconds between two status writes (journal_node) while records are applied.
+    STATUS_SECONDS = 1.0
+    #: Seconds between status writes while nothing arrives: the reaper waits for the oldest.
+    IDLE_STATUS_SECONDS = 10.0
+    #: Seconds a status write that failed (a schema without journal_node, a missing grant) waits.
+    STATUS_RETRY_SECONDS = 60.0
+    #: A record's receive time is read just before it is appended: one appended meanwhile by
+    #: another lane may be older than the last record read, by at most this much.
+    ORDER_SLACK = 1.0
 
     def __init__(self, directory: Path | str, db: Database, log: Callable[..., None], *,
                  on_feed: Callable[[str], None] | None = None,
                  max_batch: int = 500, parallel: int = 1, segment_bytes: int = 64 << 20,
-                 retry_seconds: float = 1.0, stall_seconds: float = 60.0) -> None:
+                 retry_seconds: float = 1.0, stall_seconds: float = 60.0, node: str | None = None) -> None:
         self.directory = Path(directory)
+        #: Who this journal is in journal_node: this host and the journal's directory.
+        self.node = node or f"{socket.gethostname()}:{self.directory.resolve()}"
         #: Where the drainer applies the records (its own pool: see Runtime.start).
         self.db = db
         self._log = log
@@ -85,6 +109,9 @@ class AccountingJournal(Service):
         self._thread: threading.Thread | None = None
         self._last_stats = 0.0
         self._reported = 0
+        self._status_at = -1e9  # time.monotonic() of the last status write (or the retry time after a failure)
+        self._progressed = False  # records applied since the last status written from an idle read
+        self._status_failed = False
         #: Statements written, records applied, records PostgreSQL refused or that could not be read.
         self.statements = 0
         self.applied = 0
@@ -144,6 +171,11 @@ class AccountingJournal(Service):
         if self._pool is not None:
             self._pool.shutdown(wait=False)
         self._stats("journal_closed")
+        if not self._files.backlog() and (self._thread is None or not self._thread.is_alive()):
+            try:
+                self.db.journal_closed(self.node)
+            except CloudOSError:
+                pass  # the row stays; the reaper forgets it in a day, and the next start overwrites it
         self._files.close()
 
     # ------------------------------------------------------------------ drainer side
@@ -158,6 +190,52 @@ class AccountingJournal(Service):
             if self.applied != self._reported or waiting:
                 self._stats("journal_stats")
             self._last_stats, self._reported = time.monotonic(), self.applied
+
+    def _report(self, caught_up: float, *, idle: bool) -> None:
+        """Record in PostgreSQL that every record received before ``caught_up`` is applied, unless
+        one was written less than STATUS_SECONDS ago (IDLE_STATUS_SECONDS with nothing applied since)."""
+        since = time.monotonic() - self._status_at
+        if since < self.STATUS_SECONDS or (idle and not self._progressed and since < self.IDLE_STATUS_SECONDS):
+            return
+        try:
+            self.db.journal_status(self.node, caught_up - self.ORDER_SLACK, time.time())
+        except BackendUnavailable as exc:
+            sqlstate = getattr(exc.__cause__, "sqlstate", None)
+            if not (isinstance(sqlstate, str) and sqlstate.startswith("42")):
+                # PostgreSQL down, or silent: the records will find it so too. Said once, as for them.
+                self._status_at = time.monotonic()
+                self._waiting(exc)
+                return
+            self._status_failed_for(exc)  # no journal_node or no grant: not an outage
+            return
+        except Exception as exc:  # a status that cannot be written must not stop accounting
+            self._status_failed_for(exc)
+            return
+        self._status_at, self._status_failed = time.monotonic(), False
+        if idle:
+            self._progressed = False  # written from a read that found nothing: as fresh as it gets
+            self._caught_up()
+
+    def _status_failed_for(self, exc: Exception) -> None:
+        self._status_at = time.monotonic() + self.STATUS_RETRY_SECONDS - self.STATUS_SECONDS
+        if not self._status_failed:
+            self._status_failed = True
+            self._log("warn", hook="accounting", event="journal_status_failed", node=self.node,
+                      detail=str(exc), consequence="the reaper waits for this radiusd's last status")
+
+    def _waiting(self, exc: BackendUnavailable) -> None:
+        """PostgreSQL cannot take the journal's statements: logged once per outage."""
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+            self._log("error", hook="accounting", event="journal_waiting",
+                      reason="timeout" if isinstance(exc, StatementTimedOut) else "backend_unavailable",
+                      bytes=self._files.backlog(), detail=str(exc))
+
+    def _caught_up(self) -> None:
+        if self._outage_since is not None:
+            self._log("info", hook="accounting", event="journal_caught_up",
+                      after=f"{time.monotonic() - self._outage_since:.0f}s")
+            self._outage_since = None
 
     def _run(self) -> None:
         """The drainer's loop; nothing it meets ends it but close(). An error no branch expects (a bug,
@@ -181,8 +259,10 @@ class AccountingJournal(Service):
         """Apply what the journal holds, ``self.batch`` records at a time, until it is empty or close()."""
         while not self._stop.is_set():
             self.beat = time.monotonic()
+            read_at = time.time()
             lines, end = self._files.read(self.batch)
             if not lines:
+                self._report(read_at, idle=True)  # everything received before the read is applied
                 return
             try:
                 self._apply(lines)
@@ -194,15 +274,15 @@ class AccountingJournal(Service):
                     self.batch = len(lines) // 2
                     self._log("warn", hook="accounting", event="journal_batch_halved", batch=self.batch,
                               detail=str(exc))
-                if self._outage_since is None:
-                    self._outage_since = time.monotonic()
-                    self._log("error", hook="accounting", event="journal_waiting",
-                              reason="timeout" if timed_out else "backend_unavailable",
-                              bytes=self._files.backlog(), detail=str(exc))
+                self._waiting(exc)
                 self._stop.wait(self._backoff())
                 self._maybe_stats(True)
                 continue
             self._files.advance(end)
+            self._progressed = True
+            received = received_of(lines[-1])
+            if received is not None:
+                self._report(received, idle=False)
             self._failures = 0
             self._fitted += 1
             if self.batch < self._max and self._fitted >= self.GROW_AFTER:
@@ -210,10 +290,7 @@ class AccountingJournal(Service):
                 # statement_timeout of work it then throws away.
                 self.batch, self._fitted = min(self._max, self.batch * 2), 0
             self._maybe_stats(False)
-            if self._outage_since is not None:
-                self._log("info", hook="accounting", event="journal_caught_up",
-                          after=f"{time.monotonic() - self._outage_since:.0f}s")
-                self._outage_since = None
+            self._caught_up()
 
     def _backoff(self) -> float:
         """How long to wait before the next try: ``retry_seconds``, doubling per failure in a row

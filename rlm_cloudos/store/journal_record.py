@@ -106,3 +106,21 @@ def lane_of(line: bytes) -> int:
         return int(line[start:line.index(b",", start)])
     except ValueError:
         return -1
+
+
+_RCV = b'"rcv":'
+
+
+def received_of(line: bytes) -> float | None:
+    """encode()'s ``received`` (the radiusd host's clock), read without decoding the line; None when it
+    cannot be read."""
+    try:
+        if line.startswith(_PREFIX):
+            start = line.index(_RCV, len(_PREFIX)) + len(_RCV)
+        elif line.startswith(b"["):  # version 1: [received,lane,…]
+            start = 1
+        else:
+            return None
+        return float(line[start:line.index(b",", start)])
+    except ValueError:
+        return None

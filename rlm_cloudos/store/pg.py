@@ -263,3 +263,12 @@ class Database(Service):
         rows: list[tuple[int, str, str | None]] = self._run(sql.ACCOUNT_JOURNAL, {"records": payload, "now": now},
                                                              lambda c: c.fetchall())
         return rows
+
+    def journal_status(self, node: str, caught_up: float, now: float) -> None:
+        """Record that the journal of ``node`` is applied up to ``caught_up`` (``now``'s clock, epoch
+        seconds): what the reaper waits for (schema 0013). Raises BackendUnavailable."""
+        self._run(sql.JOURNAL_STATUS, {"node": node, "caught_up": caught_up, "now": now}, lambda c: None)
+
+    def journal_closed(self, node: str) -> None:
+        """Forget ``node``'s journal status: it closed with nothing waiting. Raises BackendUnavailable."""
+        self._run(sql.JOURNAL_CLOSED, {"node": node}, lambda c: None)

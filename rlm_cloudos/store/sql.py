@@ -163,3 +163,17 @@ COPY_AUTH_LOG = """
 COPY auth_log (at, tenant_id, nas_id, subscriber_id, username, outcome, reason, auth_method,
                calling_station_id, nas_port_id, nas_port_type, framed_ip, walled_garden) FROM STDIN
 """
+
+# How far this radiusd's accounting journal is applied (schema 0013): every record it received
+# before ``caught_up`` (its own clock, like ``now``) is in PostgreSQL. Stored on PostgreSQL's
+# clock, whatever the skew between the hosts; the reaper waits for the oldest.
+JOURNAL_STATUS = """
+INSERT INTO journal_node AS j (node, caught_up_at, seen_at)
+VALUES (%(node)s, now() - make_interval(secs => greatest(0, %(now)s - %(caught_up)s)), now())
+ON CONFLICT (node) DO UPDATE SET caught_up_at = EXCLUDED.caught_up_at, seen_at = EXCLUDED.seen_at
+"""
+
+# The journal closed with nothing waiting: nothing of this node's can hold the reaper back.
+JOURNAL_CLOSED = """
+DELETE FROM journal_node WHERE node = %(node)s
+"""

@@ -58,6 +58,9 @@ class FakeDb(Database):
     bug: Exception | None = None
     #: When each statement was tried (monotonic), applied or not.
     tries: list[float] = field(default_factory=list)
+    #: journal_status writes: (node, caught_up, now); journal_closed: the nodes forgotten.
+    status: list[tuple[str, float, float]] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.gate.set()
@@ -78,6 +81,16 @@ class FakeDb(Database):
         self.gate.wait(5)
         self._check(req)
         return self._apply([req])[0]
+
+    def journal_status(self, node: str, caught_up: float, now: float) -> None:
+        if self.down:
+            raise BackendUnavailable("PostgreSQL: connection refused")
+        self.status.append((node, caught_up, now))
+
+    def journal_closed(self, node: str) -> None:
+        if self.down:
+            raise BackendUnavailable("PostgreSQL: connection refused")
+        self.closed.append(node)
 
     def account_journal(self, lines: list[bytes], now: float) -> list[tuple[int, str, str | None]]:
         self.gate.wait(5)
@@ -525,3 +538,39 @@ def test_the_drainer_reports_what_it_did_while_busy_and_at_close(tmp_path: Path,
     j.close()
     (closed,) = [f for _, f in logs if f.get("event") == "journal_closed"]
     assert (closed["applied"], closed["dropped"], closed["statements"]) == (3, 0, j.statements)
+
+
+# ----------------------------------------------------------------------- how far it is applied (journal_node)
+def test_the_applied_time_never_passes_a_record_still_waiting(tmp_path: Path, logs: Logs) -> None:
+    db = FakeDb()
+    j = make(tmp_path, db, logs)
+    assert j.node.endswith(":" + str(tmp_path.resolve()))
+    eventually(lambda: len(db.status) == 1)  # idle at start: everything (nothing) is applied
+    j.append(request("u0"))
+    eventually(lambda: backlog(tmp_path) == 0)
+    db.down = True
+    written = len(db.status)
+    waiting_since = time.time()
+    for i in range(1, 4):
+        j.append(request(f"u{i}"))
+    time.sleep(1.5)
+    # Down: nothing written, and every time written so far is before the records that wait.
+    assert len(db.status) == written
+    assert all(caught_up < waiting_since for _, caught_up, _ in db.status)
+    db.down = False
+    eventually(lambda: backlog(tmp_path) == 0)
+    eventually(lambda: db.status[-1][1] > waiting_since, timeout=3.0)
+    # Never more than one write a second.
+    nows = [now for _, _, now in db.status]
+    assert all(b - a >= AccountingJournal.STATUS_SECONDS - 0.05 for a, b in zip(nows, nows[1:]))
+    j.close()
+    assert db.closed == [j.node]  # closed with nothing waiting: forgotten
+
+
+def test_a_journal_closed_with_records_waiting_keeps_its_status(tmp_path: Path, logs: Logs) -> None:
+    db = FakeDb(down=True)
+    j = make(tmp_path, db, logs)
+    j.append(request("u0"))
+    time.sleep(0.2)
+    j.close()
+    assert db.status == [] and db.closed == []

@@ -118,6 +118,12 @@ class FakeDb(Database):
                 rows.append((n, res.result, res.feed))
         return rows
 
+    def journal_status(self, node: str, caught_up: float, now: float) -> None:
+        pass  # how far the journal is applied: not what these tests look at
+
+    def journal_closed(self, node: str) -> None:
+        pass
+
 
 @dataclass
 class FakeAuthLog(AuthLogWriter):
@@ -663,6 +669,25 @@ def test_accounting_ok(rt: FakeRuntime) -> None:
     assert (req.status, req.user_name, req.nas_address) == ("Interim-Update", "ali", "127.0.0.1")
     assert (req.input_octets, req.output_octets, req.session_time) == (2**32 + 5, 2000, 300)
     assert non_debug() == []
+
+
+@pytest.mark.parametrize(("delay", "stored", "clamped"), [
+    (2**32 - 1, 86_400, True), (40 * 86_400, 86_400, True), (86_400, 86_400, False), (300, 300, False)])
+def test_accounting_delay_past_a_day_is_clamped_and_logged_once(rt: FakeRuntime, delay: int, stored: int,
+                                                                 clamped: bool) -> None:
+    # Acct-Delay-Time is the NAS's word on when the event happened: unbounded, usage could be
+    # booked into any period (2^32-1 s is 1890).
+    assert module.accounting(call((*ACCT_REQUEST, ("Acct-Delay-Time", str(delay))))) == radiusd.RLM_MODULE_OK
+    ((_, req),) = rt.db.calls
+    assert req.delay == stored
+    lines = [m for _, m in non_debug()]
+    if clamped:
+        (line,) = lines
+        for needle in ("hook=accounting", "event=acct_delay_clamped", "nas=127.0.0.1", "user=ali",
+                       "session=81e00005", f"delay={delay}", "used=86400"):
+            assert needle in line, (needle, line)
+    else:
+        assert lines == []
 
 
 def test_accounting_on_is_stored(rt: FakeRuntime) -> None:

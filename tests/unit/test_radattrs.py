@@ -13,6 +13,7 @@ from rlm_cloudos.radattrs import (
     AccessRequest,
     AcctRequest,
     BadAttribute,
+    delay_claimed,
     normalize_mac,
     parse_access,
     parse_acct,
@@ -423,3 +424,14 @@ def test_normalize_mac_is_total_and_canonical(text: str | None) -> None:
         assert len(mac) == 17
         assert all(c in "0123456789ABCDEF:" for c in mac)
         assert normalize_mac(mac) == mac
+
+
+def test_delay_time_past_the_bound_is_clamped() -> None:
+    assert isinstance(req := parse_acct(replace(ACCT, "Acct-Delay-Time", str(2**32 - 1))), AcctRequest)
+    assert req.delay == 86_400  # a day by default
+    assert isinstance(req := parse_acct(replace(ACCT, "Acct-Delay-Time", str(40 * 86_400)), 31 * 86_400), AcctRequest)
+    assert req.delay == 31 * 86_400
+    assert isinstance(req := parse_acct(replace(ACCT, "Acct-Delay-Time", "7")), AcctRequest)
+    assert req.delay == 7
+    assert delay_claimed(replace(ACCT, "Acct-Delay-Time", str(2**32 - 1))) == 2**32 - 1
+    assert delay_claimed(replace(ACCT, "Acct-Delay-Time", None)) is None

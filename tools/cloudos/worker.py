@@ -180,8 +180,15 @@ def _failed(conn: Connection, row: Row[Any], exc: Exception, out: Outcome) -> No
 
 
 def reap(conn: Connection, now: datetime) -> tuple[int, int]:
-    """Close stale sessions and purge old closed ones as of ``now``; returns (reaped, purged)."""
-    return sessions.reap(conn, now)
+    """Close stale sessions and purge old closed ones as of ``now``, or as of when every radiusd's
+    journal was last applied (logged when that holds the reaper back); returns (reaped, purged)."""
+    r = sessions.reap(conn, now)
+    if r.forgotten:
+        log.warning(fields(event="journal_node_forgotten", nodes=",".join(r.forgotten),
+                           detail="no journal status for a day; the reaper no longer waits for it"))
+    if (now - r.as_of).total_seconds() >= REAP_EVERY:
+        log.info(fields(event="reaper_waits_for_journal", behind=f"{(now - r.as_of).total_seconds():.0f}s"))
+    return r.reaped, r.purged
 
 
 def _driver_error(exc: DBAPIError | psycopg.Error) -> psycopg.Error | None:

@@ -56,12 +56,15 @@ def disconnect(ctx: Ctx, args: argparse.Namespace) -> None:
 
 def reap(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.tx() as conn:
-        reaped, purged = session_store.reap(conn, ctx.now)
+        reaped, purged, as_of, forgotten = session_store.reap(conn, ctx.now)
         if reaped or purged:
             ctx.audit(conn, action="session.reap", target="sessions", tenant_id=None, before=None,
                       after={"stale_closed": reaped, "purged": purged})
-    ctx.emit({"stale_closed": reaped, "purged": purged},
-             f"{reaped} stale session(s) closed, {purged} old closed session(s) purged")
+    behind = max(0, int((ctx.now - as_of).total_seconds()))
+    ctx.emit({"stale_closed": reaped, "purged": purged, "as_of": as_of.isoformat(), "forgotten": list(forgotten)},
+             f"{reaped} stale session(s) closed, {purged} old closed session(s) purged"
+             + (f"; as of {behind} s ago, while a radiusd's journal is applied" if behind >= 60 else "")
+             + (f"; no longer waiting for {', '.join(forgotten)} (silent a day)" if forgotten else ""))
 
 
 def usage(ctx: Ctx, args: argparse.Namespace) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, func, or_, select, text
 from sqlalchemy.engine import Row
@@ -12,9 +12,21 @@ from sqlalchemy.engine import Row
 from cloudos.store.tables import nas
 from cloudos.store.tables import session_open as o
 
-#: cloudos_reap_sessions (schema 0002): closes sessions silent for two interim intervals plus a margin
-#: and purges closed ones past their keep time, as of ``now``.
-REAP = text("SELECT reaped, purged FROM cloudos_reap_sessions(:now)")
+#: cloudos_reap_sessions (schema 0013): closes sessions silent for two interim intervals plus a margin
+#: and purges closed ones not heard of for the keep time, as of ``now`` or, while a radiusd's journal
+#: still holds accounting, as of when it was last caught up (``as_of``); forgets radiusd silent a day.
+REAP = text("SELECT reaped, purged, as_of, forgotten FROM cloudos_reap_sessions(:now)")
+
+
+class Reaped(NamedTuple):
+    """What one reaper run did."""
+
+    reaped: int
+    purged: int
+    #: The "now" staleness was judged at: earlier than the run's while a journal has a backlog.
+    as_of: datetime
+    #: radiusd journals (host:directory) not heard from for a day, no longer waited for.
+    forgotten: tuple[str, ...]
 
 _LISTED = (o.c.acct_unique_id, o.c.acct_session_id, o.c.username, o.c.started_at, o.c.updated_at, o.c.stopped_at,
            func.host(o.c.framed_ip).label("framed_ip"), o.c.calling_station_id, o.c.nas_port_id, o.c.input_octets,
@@ -53,7 +65,7 @@ def open_of_subscriber(conn: Connection, subscriber_id: int) -> Sequence[Row[Any
     ).all()
 
 
-def reap(conn: Connection, now: datetime) -> tuple[int, int]:
-    """Close stale sessions and purge old closed ones as of ``now``; returns (reaped, purged)."""
+def reap(conn: Connection, now: datetime) -> Reaped:
+    """Close stale sessions and purge old closed ones as of ``now`` (or earlier: see REAP)."""
     row = conn.execute(REAP, {"now": now}).one()
-    return int(row.reaped), int(row.purged)
+    return Reaped(int(row.reaped), int(row.purged), row.as_of, tuple(row.forgotten))
