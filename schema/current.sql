@@ -403,9 +403,12 @@ BEGIN
                                   ORDER BY uc.period_start DESC LIMIT 1) u ON true
              WHERE o.stopped_at IS NULL AND o.subscriber_id IS NOT NULL AND o.nas_id IS NOT NULL
                AND (p_since IS NULL OR o.started_at >= p_since)
+               -- Not while one is pending, nor after a Disconnect the NAS answered; a cancelled one
+               -- (the session was closed, or the subscriber was back within policy) does not count:
+               -- a reaped session heard from again comes back (0011) and is held to policy again.
                AND NOT EXISTS (SELECT 1 FROM coa_outbox c
                                 WHERE c.acct_unique_id = o.acct_unique_id
-                                  AND (c.status = 'pending' OR c.kind = 'disconnect'))) x
+                                  AND (c.status = 'pending' OR (c.kind = 'disconnect' AND c.status <> 'cancelled')))) x
      WHERE x.lapse = 'terminated'
         OR (x.lapse IN ('suspended', 'expired') AND NOT x.garden)
         OR (x.lapse = 'quota_exhausted' AND NOT x.fup)

@@ -18,7 +18,7 @@ Replaying a record twice is harmless: ``cloudos_account()`` counts a packet once
 two days, cloudos_reap_sessions()).
 
 **How far it is applied.** The drainer records in PostgreSQL (``journal_node``, schema
-0013, keyed by this host's name and the journal's directory) the time before which
+0011, keyed by this host's name and the journal's directory) the time before which
 every record this radiusd received is applied: when a read finds nothing waiting, the
 time of that read; while a backlog drains, the receive time of the last record applied.
 Both less ``ORDER_SLACK``: a record's receive time is read just before it is appended.

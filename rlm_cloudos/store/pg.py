@@ -266,7 +266,7 @@ class Database(Service):
 
     def journal_status(self, node: str, caught_up: float, now: float) -> None:
         """Record that the journal of ``node`` is applied up to ``caught_up`` (``now``'s clock, epoch
-        seconds): what the reaper waits for (schema 0013). Raises BackendUnavailable."""
+        seconds): what the reaper waits for (schema 0011). Raises BackendUnavailable."""
         self._run(sql.JOURNAL_STATUS, {"node": node, "caught_up": caught_up, "now": now}, lambda c: None)
 
     def journal_closed(self, node: str) -> None:

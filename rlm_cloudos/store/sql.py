@@ -164,7 +164,7 @@ COPY auth_log (at, tenant_id, nas_id, subscriber_id, username, outcome, reason, 
                calling_station_id, nas_port_id, nas_port_type, framed_ip, walled_garden) FROM STDIN
 """
 
-# How far this radiusd's accounting journal is applied (schema 0013): every record it received
+# How far this radiusd's accounting journal is applied (schema 0011): every record it received
 # before ``caught_up`` (its own clock, like ``now``) is in PostgreSQL. Stored on PostgreSQL's
 # clock, whatever the skew between the hosts; the reaper waits for the oldest.
 JOURNAL_STATUS = """

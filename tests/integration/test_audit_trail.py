@@ -286,7 +286,7 @@ def test_subscriber_personal_data_never_enters_the_trail_in_clear(trail: str) ->
     assert cli("audit", "verify").code == 0
 
 
-# --------------------------------------------------------------------------- rows from before 0011
+# --------------------------------------------------------------------------- rows from before 0009
 def test_rows_written_before_the_keyed_chain_keep_verifying(stack: Stack, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     name = f"t_{os.getpid()}_pre0011"

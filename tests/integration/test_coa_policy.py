@@ -1,4 +1,4 @@
-"""The policy `cloudos worker` holds open sessions to, in a real PostgreSQL (schema 0010):
+"""The policy `cloudos worker` holds open sessions to, in a real PostgreSQL (schema 0008):
 cloudos_coa_sweep finds sessions login would have refused, cloudos_coa_moot ends what is no
 longer needed."""
 
@@ -115,3 +115,18 @@ def test_moot_cancels_when_back_within_policy_or_the_session_closed(world: World
     assert got[fup] == ("cancelled", "back within policy after 0 attempts") and got[admin][0] == "pending"
     assert world.account_row(admin, "Stop", "ali", now + timedelta(seconds=9), 0, 0, 4)[0] == "ok"
     assert moot(world)[admin] == ("cancelled", "session closed after 0 attempts")
+
+
+def test_a_session_back_after_its_disconnect_was_cancelled_is_swept_again(world: World) -> None:
+    """The reaper closed it, so its Disconnect was cancelled; then the session was heard from again and
+    came back (0011): a subscriber still suspended is disconnected again, not left online for good."""
+    db = world.conn
+    now = datetime.now(timezone.utc)
+    uid = start(world, "ali", at=now - timedelta(hours=1))
+    db.execute("UPDATE subscriber SET status = 'suspended' WHERE username = 'ali'")
+    assert sweep(world, now=now) == [(uid, "disconnect", "suspended")]
+    assert db.execute("SELECT reaped FROM cloudos_reap_sessions(%s)", (now,)).fetchone() == (1,)  # silent an hour
+    assert moot(world, now)[uid][0] == "cancelled"
+    assert world.account_row(uid, "Interim-Update", "ali", now, 100, 100, 3600)[0] == "ok"
+    assert db.execute("SELECT stopped_at FROM session_open WHERE acct_unique_id = %s", (uid,)).fetchone() == (None,)
+    assert sweep(world, now=now) == [(uid, "disconnect", "suspended")]

@@ -1,4 +1,4 @@
-"""cloudos_reap_sessions() and what comes after it, in a real PostgreSQL (schema 0013).
+"""cloudos_reap_sessions() and what comes after it, in a real PostgreSQL (schema 0011).
 
 The reaper's "now" is bounded by the journals (journal_node); a closed row is purged on its
 last update, not its stop time; a packet for a session whose row is gone counts only past
@@ -38,7 +38,7 @@ def world(fresh_db: str, cli: Cli) -> Iterator[AcctWorld]:
 
 
 def reap(world: AcctWorld, now: datetime) -> tuple[Any, ...]:
-    """(reaped, purged, as_of, forgotten); as_of and forgotten are None before schema 0013."""
+    """(reaped, purged, as_of, forgotten); as_of and forgotten are None before schema 0011."""
     cur = world.conn.execute("SELECT * FROM cloudos_reap_sessions(%s)", (now,))
     names = [d.name for d in cur.description or ()]
     row = cur.fetchone()

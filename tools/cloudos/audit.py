@@ -1,6 +1,6 @@
 """The admin audit trail: one keyed, hash-chained row per administrative change.
 
-A row of version 2 (every row since migration 0011) carries::
+A row of version 2 (every row since migration 0009) carries::
 
     hash = HMAC-SHA256(chain key of key_id, prev_hash + "\\n" + canonical JSON of
            (version, key_id, at, actor, db_user, tenant_id, action, target, changed, before, after))
@@ -8,7 +8,7 @@ A row of version 2 (every row since migration 0011) carries::
 The chain key is derived with HKDF-SHA256 from the key ring's key ``key_id``
 (CLOUDOS_KEYRING, outside the database), so whoever owns the database but not the
 key ring can neither rewrite a row and recompute the chain nor add a row of their
-own. Rows of version 1, written before 0011, keep their plain SHA-256 rule; the
+own. Rows of version 1, written before 0009, keep their plain SHA-256 rule; the
 first version-2 row's HMAC covers the last version-1 hash and so seals them, and a
 version-1 row after a version-2 row is a forgery. ``db_user`` is the PostgreSQL
 login, stamped by the database. Removal of the newest rows is what a chain cannot
@@ -161,7 +161,7 @@ def _at(at: datetime) -> str:
 
 def chain_hash(prev: str, at: datetime, actor: str, tenant_id: int | None, action: str, target: str,
                before: Any, after: Any) -> str:
-    """Version 1 (rows before migration 0011): unkeyed SHA-256, as 0001 defined it."""
+    """Version 1 (rows before migration 0009): unkeyed SHA-256, as 0001 defined it."""
     payload = _canonical({"at": _at(at), "actor": actor, "tenant_id": tenant_id, "action": action,
                           "target": target, "before": before, "after": after})
     return hashlib.sha256((prev + "\n" + payload).encode()).hexdigest()

@@ -15,7 +15,7 @@ it is settled as cancelled. And every ``SWEEP_EVERY`` seconds it looks among the
 sessions started in the last ``SWEEP_RECENT`` (an index range scan), and once a
 minute among all open sessions, for one that authorize would not have let in with
 nothing queued for it (a login that raced a suspend) and queues a Disconnect. The policy is the schema's
-(cloudos_lapse, schema 0010), not this module's.
+(cloudos_lapse, schema 0008), not this module's.
 """
 
 from __future__ import annotations

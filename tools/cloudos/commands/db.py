@@ -74,7 +74,7 @@ def migrate(ctx: Ctx, args: argparse.Namespace) -> None:
         unbound = subscribers.count_unbound_passwords(conn)
     upgraded, failed = 0, list[int]()
     if unbound:
-        # 0012 binds passwords to their tenant and username; sealing them again needs the key ring,
+        # 0010 binds passwords to their tenant and username; sealing them again needs the key ring,
         # which the database never sees, so it happens here and not in the migration (the key
         # ring was loaded before anything was migrated).
         upgraded, failed = _reencrypt(ctx)

@@ -2,7 +2,7 @@
 
 Rows are inserted by the schema's own functions, which also NOTIFY cloudos_coa;
 the worker claims due rows with SKIP LOCKED so several workers may run. Which
-sessions still need enforcing is the schema's policy too (schema 0010):
+sessions still need enforcing is the schema's policy too (schema 0008):
 cloudos_coa_moot settles what is no longer needed, cloudos_coa_sweep queues a
 Disconnect for an open session that authorize would not have let in.
 """
@@ -23,10 +23,10 @@ from cloudos.store.tables import nas
 QUEUE_SUBSCRIBER_DISCONNECT = text("SELECT cloudos_queue_coa(:subscriber_id, 'disconnect', NULL, :reason)")
 #: cloudos_queue_coa_sessions (schema 0002): a Disconnect-Request for each of these open sessions.
 QUEUE_SESSIONS_DISCONNECT = text("SELECT cloudos_queue_coa_sessions(:ids, 'disconnect', NULL, :reason)")
-#: cloudos_coa_moot (schema 0010): pending requests whose session closed or whose subscriber is back
+#: cloudos_coa_moot (schema 0008): pending requests whose session closed or whose subscriber is back
 #: within policy are settled as cancelled.
 MOOT = text("SELECT cloudos_coa_moot(:now)")
-#: cloudos_coa_sweep (schema 0010): a Disconnect for each open session out of policy with nothing queued
+#: cloudos_coa_sweep (schema 0008): a Disconnect for each open session out of policy with nothing queued
 #: (those started since :since; NULL: all).
 SWEEP = text("SELECT cloudos_coa_sweep(:now, :since)")
 #: What cloudos_queue_coa* NOTIFY on: the worker sleeps on it between polls.

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Row
 from cloudos.store.tables import nas
 from cloudos.store.tables import session_open as o
 
-#: cloudos_reap_sessions (schema 0013): closes sessions silent for two interim intervals plus a margin
+#: cloudos_reap_sessions (schema 0011): closes sessions silent for two interim intervals plus a margin
 #: and purges closed ones not heard of for the keep time, as of ``now`` or, while a radiusd's journal
 #: still holds accounting, as of when it was last caught up (``as_of``); forgets radiusd silent a day.
 REAP = text("SELECT reaped, purged, as_of, forgotten FROM cloudos_reap_sessions(:now)")

@@ -162,7 +162,7 @@ admin_audit = Table(
     Column("after", JSONB(none_as_null=True)),
     Column("prev_hash", Text, nullable=False),
     Column("hash", Text, nullable=False),
-    # 0011: 1 = plain SHA-256 (rows before it), 2 = HMAC under key_id; db_user is set by a trigger.
+    # 0009: 1 = plain SHA-256 (rows before it), 2 = HMAC under key_id; db_user is set by a trigger.
     Column("version", SmallInteger, nullable=False),
     Column("key_id", Text),
     Column("db_user", Text),

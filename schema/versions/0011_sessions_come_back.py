@@ -26,14 +26,14 @@
 
 cloudos_account() is otherwise 0007's, with its ``enable_seqscan = off``.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0011
+Revises: 0010
 """
 
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -19,14 +19,14 @@ Rows are now versioned:
 a trigger whatever the client sent; the client reads session_user in the same
 transaction to sign it. ``changed`` names the fields the change touched.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0009
+Revises: 0008
 """
 
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -9,14 +9,14 @@ ring, which the database never sees, so it is not done here: ``cloudos db migrat
 does it in Python right after this upgrade (``cloudos db reencrypt`` on its own), and
 refuses to report success while a ``c1`` password is left. The column says so.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0010
+Revises: 0009
 """
 
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
