@@ -278,6 +278,9 @@ class AccountingJournal(Service):
                 self._stop.wait(self._backoff())
                 self._maybe_stats(True)
                 continue
+            # Said before the position moves: whoever waits for the journal to be applied then
+            # finds the outage's end in the log too.
+            self._caught_up()
             self._files.advance(end)
             self._progressed = True
             received = received_of(lines[-1])
@@ -290,7 +293,6 @@ class AccountingJournal(Service):
                 # statement_timeout of work it then throws away.
                 self.batch, self._fitted = min(self._max, self.batch * 2), 0
             self._maybe_stats(False)
-            self._caught_up()
 
     def _backoff(self) -> float:
         """How long to wait before the next try: ``retry_seconds``, doubling per failure in a row

@@ -32,8 +32,8 @@ from tests.fixtures.nas import Nas, journal_applied
 from tests.fixtures.proxy import Proxy
 
 TENANT = "faults"
-NAS_ADDRESS = "127.0.0.41"
-REBOOT_NAS_ADDRESS = "127.0.0.42"
+NAS_ADDRESS = "127.0.0.90"
+REBOOT_NAS_ADDRESS = "127.0.0.91"
 SECRET = "faults-nas-secret"
 PASSWORD = "faults-pw"
 HOUR = 3600

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,14 @@ def test_one_exception_tree_each_class_with_a_one_line_docstring_and_a_level() -
     for cls in ours + _tree(cloudos.errors, cloudos.errors.CliError):
         doc = (cls.__doc__ or "").strip()
         assert doc and "\n" not in doc, f"{cls.__name__}: one docstring line"
+
+
+def test_each_e2e_module_has_loopback_nas_addresses_of_its_own() -> None:
+    """The e2e modules share one PostgreSQL, where NAS addresses may not overlap across tenants: two
+    modules that both add 127.0.0.40 pass alone and fail together, in whichever runs second."""
+    owners: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "tests" / "e2e").glob("test_*.py")):
+        for address in set(re.findall(r'"(127\.0\.0\.\d+)"', path.read_text())) - {"127.0.0.1"}:
+            owners.setdefault(address, set()).add(path.name)
+    shared = {a: sorted(m) for a, m in owners.items() if len(m) > 1}
+    assert not shared, f"loopback NAS addresses used by more than one e2e module: {shared}"
