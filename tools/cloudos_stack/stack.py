@@ -11,6 +11,7 @@ PostgreSQL refuses to run as root: as root the cluster runs as the system user
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import json
 import os
@@ -22,11 +23,21 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]  # tools/cloudos_stack/stack.py
 RADDB = REPO / "raddb"
+
+
+#: The database owner (migrations only) and each program's login role: name → its group role (schema 0013).
+OWNER = "cloudos"
+LOGINS = {"radiusd": "cloudos_radius", "worker": "cloudos_worker", "admin": "cloudos_admin"}
+
+
+def new_passwords() -> dict[str, str]:
+    """A fresh password for the owner, every login and Redis."""
+    return {name: os.urandom(18).hex() for name in (OWNER, *LOGINS, "redis")}
 
 
 class StackError(RuntimeError):
@@ -100,6 +111,28 @@ def _signal_and_wait(pid: int, timeout: float) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
+def write_private(path: Path, text: str, owner: str | None = None) -> None:
+    """Write ``path`` as a 0600 file from its creation on (never wider, whatever the umask), replacing
+    any older one; chowned to ``owner`` (an OS user) when given."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # O_CREAT's mode is already 0600 or narrower; this undoes a narrower umask only
+        if owner is not None:
+            pw = pwd.getpwnam(owner)
+            os.fchown(fd, pw.pw_uid, pw.pw_gid)
+        with os.fdopen(fd, "w") as f:
+            fd = -1
+            f.write(text)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    os.replace(tmp, path)
+
+
 def _read_pid(path: Path) -> int | None:
     try:
         return int(path.read_text().split()[0])
@@ -132,6 +165,8 @@ class Stack:
     state: Path
     ports: Ports
     status_secret: str
+    #: Passwords of the owner and of each program's login (LOGINS), and Redis's.
+    passwords: dict[str, str] = field(default_factory=lambda: new_passwords())
     host: str = "127.0.0.1"
     client_lifetime: int = 60
     reject_delay: int = 1
@@ -168,17 +203,43 @@ class Stack:
         return self.radius_state / "log" / "radius.log"
 
     @property
+    def pgpass(self) -> Path:
+        """libpq's password file (PGPASSFILE) for every role: no URL or command line carries a password."""
+        return self.state / "pgpass"
+
+    def login_url(self, login: str) -> str:
+        """The URL of ``login`` (OWNER or a name in LOGINS); its password comes from ``pgpass``."""
+        return f"postgresql://{login}@127.0.0.1:{self.ports.pg}/cloudos"
+
+    @property
     def database_url(self) -> str:
-        return f"postgresql://cloudos@127.0.0.1:{self.ports.pg}/cloudos"
+        """The owner's URL: migrations and the tests' own look into the database."""
+        return self.login_url(OWNER)
+
+    @property
+    def admin_url(self) -> str:
+        return self.login_url("admin")
+
+    @property
+    def radius_url(self) -> str:
+        return self.login_url("radiusd")
+
+    @property
+    def worker_url(self) -> str:
+        return self.login_url("worker")
 
     @property
     def redis_url(self) -> str:
-        return f"redis://127.0.0.1:{self.ports.redis}/0"
+        """Redis with its password (requirepass): kept in 0600 files and the environment, never on argv."""
+        return f"redis://:{self.passwords['redis']}@127.0.0.1:{self.ports.redis}/0"
 
     def env(self) -> dict[str, str]:
         """The CLOUDOS_* variables that point the CLI and radiusd at this stack."""
         return {
-            "CLOUDOS_DATABASE_URL": self.database_url,
+            "CLOUDOS_DATABASE_URL": self.admin_url,
+            "CLOUDOS_OWNER_DATABASE_URL": self.database_url,
+            "CLOUDOS_WORKER_DATABASE_URL": self.worker_url,
+            "PGPASSFILE": str(self.pgpass),
             "CLOUDOS_REDIS_URL": self.redis_url,
             "CLOUDOS_KEYRING": str(self.keyring),
             "CLOUDOS_RADIUS_HOST": self.host,
@@ -193,6 +254,7 @@ class Stack:
         env.update(self.env())
         env.update(
             {
+                "CLOUDOS_DATABASE_URL": self.radius_url,
                 "CLOUDOS_HOME": str(REPO),
                 "CLOUDOS_VENV": str(Path(sys.prefix)),
                 "CLOUDOS_RADDB": str(self.raddb),
@@ -206,16 +268,15 @@ class Stack:
 
     def save(self) -> None:
         self.state.mkdir(parents=True, exist_ok=True)
-        meta = {"ports": asdict(self.ports), "status_secret": self.status_secret, "host": self.host,
-                "client_lifetime": self.client_lifetime, "reject_delay": self.reject_delay,
+        meta = {"ports": asdict(self.ports), "status_secret": self.status_secret, "passwords": self.passwords,
+                "host": self.host, "client_lifetime": self.client_lifetime, "reject_delay": self.reject_delay,
                 "spool_retry": self.spool_retry}
-        path = self.state / "stack.json"
-        path.write_text(json.dumps(meta, indent=2) + "\n")
-        path.chmod(0o600)
+        write_private(self.state / "stack.json", json.dumps(meta, indent=2) + "\n")
         lines = [f"export {k}={shlex.quote(v)}" for k, v in self.env().items()]
-        env_path = self.state / "stack.env"
-        env_path.write_text("# Source me: . .cloudos/stack.env\n" + "\n".join(lines) + "\n")
-        env_path.chmod(0o600)
+        write_private(self.state / "stack.env", "# Source me: . .cloudos/stack.env\n" + "\n".join(lines) + "\n")
+        # Any host, port and database: the tests reach the same cluster through proxies.
+        write_private(self.pgpass, "".join(f"127.0.0.1:*:*:{name}:{pw}\n" for name, pw in self.passwords.items()
+                                           if name != "redis"))
 
     @classmethod
     def load_or_new(cls, state: Path, **overrides: object) -> Stack:
@@ -223,7 +284,7 @@ class Stack:
         if path.exists():
             meta = json.loads(path.read_text())
             return cls(state=state, ports=Ports(**meta["ports"]), status_secret=meta["status_secret"],
-                       host=meta.get("host", "127.0.0.1"), client_lifetime=meta.get("client_lifetime", 60),
+                       passwords=meta.get("passwords") or new_passwords(), host=meta.get("host", "127.0.0.1"), client_lifetime=meta.get("client_lifetime", 60),
                        reject_delay=meta.get("reject_delay", 1), spool_retry=meta.get("spool_retry", 10))
         stack = cls(state=state, ports=Ports.pick(), status_secret=os.urandom(16).hex(), **overrides)  # type: ignore[arg-type]
         return stack
@@ -263,8 +324,16 @@ class Stack:
             if user:
                 pw = pwd.getpwnam(user)
                 os.chown(self.pgdata, pw.pw_uid, pw.pw_gid)
-            _run(self._as_pg([_pg_bin("initdb"), "-D", str(self.pgdata), "-U", "cloudos", "-A", "trust",
-                              "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"]), "initdb")
+            # scram-sha-256 for every connection, local or TCP (pg_hba as initdb writes it): the
+            # owner's password from a 0600 file, removed once initdb has read it.
+            pwfile = self.pgdata.parent / "initdb.pw"
+            write_private(pwfile, self.passwords[OWNER] + "\n", owner=user)
+            try:
+                _run(self._as_pg([_pg_bin("initdb"), "-D", str(self.pgdata), "-U", OWNER, "-A", "scram-sha-256",
+                                  f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"]),
+                     "initdb")
+            finally:
+                pwfile.unlink(missing_ok=True)
             conf = self.pgdata / "postgresql.conf"
             with conf.open("a") as f:
                 f.write(
@@ -273,7 +342,7 @@ class Stack:
                     f"port = {self.ports.pg}\n"
                     f"unix_socket_directories = '{self.pg_socket_dir}'\n"
                     "fsync = on\nmax_connections = 200\nshared_buffers = 256MB\n"
-                    "timezone = 'UTC'\nlog_timezone = 'UTC'\n"
+                    "timezone = 'UTC'\nlog_timezone = 'UTC'\npassword_encryption = 'scram-sha-256'\n"
                 )
         if self.postgres_running():
             return
@@ -287,11 +356,24 @@ class Stack:
         self._ensure_database()
 
     def _ensure_database(self) -> None:
-        psql = self._as_pg([_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(self.ports.pg), "-U", "cloudos",
-                            "-d", "postgres", "-Atqc"])
-        out = _run([*psql, "SELECT 1 FROM pg_database WHERE datname = 'cloudos'"], "psql").strip()
-        if out != "1":
-            _run([*psql, "CREATE DATABASE cloudos"], "createdb")
+        import psycopg
+
+        with psycopg.connect(self.login_url(OWNER).rsplit("/", 1)[0] + "/postgres", passfile=str(self.pgpass),
+                             autocommit=True, connect_timeout=10) as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = 'cloudos'").fetchone() is None:
+                conn.execute("CREATE DATABASE cloudos")
+
+    def create_logins(self, cloudos: Path | None = None) -> None:
+        """Each program's login role (LOGINS) with its password, through `cloudos db create-login` as
+        the owner, the password on standard input. Needs the migrated schema (its group roles)."""
+        exe = cloudos or Path(sys.prefix) / "bin" / "cloudos"
+        env = {**os.environ, **self.env(), "CLOUDOS_DATABASE_URL": self.database_url}
+        env.setdefault("CLOUDOS_ACTOR", "cloudos_stack")
+        for login, group in LOGINS.items():
+            r = subprocess.run([str(exe), "db", "create-login", group, login, "--password-stdin"], env=env,
+                               input=self.passwords[login] + "\n", capture_output=True, text=True)
+            if r.returncode != 0:
+                raise StackError(f"cloudos db create-login {group} {login} failed: {r.stderr.strip()[-500:]}")
 
     def postgres_pid(self) -> int | None:
         return _read_pid(self.pgdata / "postmaster.pid")
@@ -319,9 +401,13 @@ class Stack:
         pid = _read_pid(self.redis_pidfile)
         if pid and _alive(pid):
             return
-        _run(["redis-server", "--bind", "127.0.0.1", "--port", str(self.ports.redis), "--daemonize", "yes",
-              "--pidfile", str(self.redis_pidfile), "--dir", str(d), "--logfile", str(d / "redis.log"),
-              "--save", "", "--appendonly", "no", "--protected-mode", "yes"], "redis-server")
+        # Everything in a 0600 file, the password (requirepass) included: nothing secret on argv.
+        conf = d / "redis.conf"
+        write_private(conf, "".join(f"{k} {v}\n" for k, v in (
+            ("bind", "127.0.0.1"), ("port", self.ports.redis), ("daemonize", "yes"),
+            ("pidfile", self.redis_pidfile), ("dir", d), ("logfile", d / "redis.log"), ("save", '""'),
+            ("appendonly", "no"), ("protected-mode", "yes"), ("requirepass", self.passwords["redis"]))))
+        _run(["redis-server", str(conf)], "redis-server")
         _wait(lambda: _tcp_open(self.ports.redis) and _read_pid(self.redis_pidfile) is not None, 10,
               "Redis did not open its port")
 
@@ -458,13 +544,15 @@ def _run(argv: list[str], what: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m cloudos_stack", description=__doc__.splitlines()[0])
-    ap.add_argument("action", choices=["start", "start-radius", "stop", "env", "status", "applied"])
+    ap.add_argument("action", choices=["start", "logins", "start-radius", "stop", "env", "status", "applied"])
     ap.add_argument("state", type=Path)
     args = ap.parse_args(argv)
     stack = Stack.load_or_new(args.state.resolve())
     try:
         if args.action == "start":
             stack.start()
+        elif args.action == "logins":
+            stack.create_logins()
         elif args.action == "start-radius":
             stack.start_radiusd()
         elif args.action == "stop":
