@@ -8,6 +8,7 @@
 
 CREATE ROLE cloudos_admin NOLOGIN;
 CREATE ROLE cloudos_radius NOLOGIN;
+CREATE ROLE cloudos_worker NOLOGIN;
 
 --
 -- PostgreSQL database dump
@@ -1379,12 +1380,14 @@ ALTER TABLE ONLY public.usage_counter
 -- Name: FUNCTION cloudos_account(p_nas_address inet, p_uid text, p_status text, p_username text, p_acct_session_id text, p_event_time timestamp with time zone, p_in bigint, p_out bigint, p_time bigint, p_framed_ip inet, p_calling text, p_nas_port_id text, p_cause text); Type: ACL; Schema: public; Owner: -
 --
 
+REVOKE ALL ON FUNCTION public.cloudos_account(p_nas_address inet, p_uid text, p_status text, p_username text, p_acct_session_id text, p_event_time timestamp with time zone, p_in bigint, p_out bigint, p_time bigint, p_framed_ip inet, p_calling text, p_nas_port_id text, p_cause text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_account(p_nas_address inet, p_uid text, p_status text, p_username text, p_acct_session_id text, p_event_time timestamp with time zone, p_in bigint, p_out bigint, p_time bigint, p_framed_ip inet, p_calling text, p_nas_port_id text, p_cause text) TO cloudos_radius;
 
 --
 -- Name: FUNCTION cloudos_account_journal(p_records jsonb, p_now double precision); Type: ACL; Schema: public; Owner: -
 --
 
+REVOKE ALL ON FUNCTION public.cloudos_account_journal(p_records jsonb, p_now double precision) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_account_journal(p_records jsonb, p_now double precision) TO cloudos_radius;
 
 --
@@ -1393,18 +1396,34 @@ GRANT ALL ON FUNCTION public.cloudos_account_journal(p_records jsonb, p_now doub
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.session_open TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.session_open TO cloudos_admin;
+GRANT SELECT,DELETE,UPDATE ON TABLE public.session_open TO cloudos_worker;
 
 --
 -- Name: FUNCTION cloudos_archive_session(c public.session_open); Type: ACL; Schema: public; Owner: -
 --
 
+REVOKE ALL ON FUNCTION public.cloudos_archive_session(c public.session_open) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_archive_session(c public.session_open) TO cloudos_radius;
 GRANT ALL ON FUNCTION public.cloudos_archive_session(c public.session_open) TO cloudos_admin;
+GRANT ALL ON FUNCTION public.cloudos_archive_session(c public.session_open) TO cloudos_worker;
+
+--
+-- Name: FUNCTION cloudos_authz_changed(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_authz_changed() FROM PUBLIC;
+
+--
+-- Name: FUNCTION cloudos_ensure_month_partitions(parent regclass, first_month date, months integer); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_ensure_month_partitions(parent regclass, first_month date, months integer) FROM PUBLIC;
 
 --
 -- Name: FUNCTION cloudos_period(p_period text, p_tz text, p_expires timestamp with time zone, p_at timestamp with time zone, OUT period_start timestamp with time zone, OUT period_end timestamp with time zone); Type: ACL; Schema: public; Owner: -
 --
 
+REVOKE ALL ON FUNCTION public.cloudos_period(p_period text, p_tz text, p_expires timestamp with time zone, p_at timestamp with time zone, OUT period_start timestamp with time zone, OUT period_end timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_period(p_period text, p_tz text, p_expires timestamp with time zone, p_at timestamp with time zone, OUT period_start timestamp with time zone, OUT period_end timestamp with time zone) TO cloudos_radius;
 GRANT ALL ON FUNCTION public.cloudos_period(p_period text, p_tz text, p_expires timestamp with time zone, p_at timestamp with time zone, OUT period_start timestamp with time zone, OUT period_end timestamp with time zone) TO cloudos_admin;
 
@@ -1412,26 +1431,46 @@ GRANT ALL ON FUNCTION public.cloudos_period(p_period text, p_tz text, p_expires 
 -- Name: FUNCTION cloudos_queue_coa(p_subscriber bigint, p_kind text, p_rate text, p_reason text); Type: ACL; Schema: public; Owner: -
 --
 
+REVOKE ALL ON FUNCTION public.cloudos_queue_coa(p_subscriber bigint, p_kind text, p_rate text, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_queue_coa(p_subscriber bigint, p_kind text, p_rate text, p_reason text) TO cloudos_admin;
+GRANT ALL ON FUNCTION public.cloudos_queue_coa(p_subscriber bigint, p_kind text, p_rate text, p_reason text) TO cloudos_radius;
 
 --
 -- Name: FUNCTION cloudos_queue_coa_sessions(p_ids text[], p_kind text, p_rate text, p_reason text); Type: ACL; Schema: public; Owner: -
 --
 
+REVOKE ALL ON FUNCTION public.cloudos_queue_coa_sessions(p_ids text[], p_kind text, p_rate text, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_queue_coa_sessions(p_ids text[], p_kind text, p_rate text, p_reason text) TO cloudos_admin;
+GRANT ALL ON FUNCTION public.cloudos_queue_coa_sessions(p_ids text[], p_kind text, p_rate text, p_reason text) TO cloudos_radius;
 
 --
 -- Name: FUNCTION cloudos_reap_sessions(p_now timestamp with time zone, OUT reaped integer, OUT purged integer); Type: ACL; Schema: public; Owner: -
 --
 
+REVOKE ALL ON FUNCTION public.cloudos_reap_sessions(p_now timestamp with time zone, OUT reaped integer, OUT purged integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_reap_sessions(p_now timestamp with time zone, OUT reaped integer, OUT purged integer) TO cloudos_admin;
+GRANT ALL ON FUNCTION public.cloudos_reap_sessions(p_now timestamp with time zone, OUT reaped integer, OUT purged integer) TO cloudos_worker;
+
+--
+-- Name: FUNCTION cloudos_refuse_change(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_refuse_change() FROM PUBLIC;
 
 --
 -- Name: FUNCTION cloudos_stale_cutoff(p_now timestamp with time zone, p_interim integer); Type: ACL; Schema: public; Owner: -
 --
 
+REVOKE ALL ON FUNCTION public.cloudos_stale_cutoff(p_now timestamp with time zone, p_interim integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_stale_cutoff(p_now timestamp with time zone, p_interim integer) TO cloudos_radius;
 GRANT ALL ON FUNCTION public.cloudos_stale_cutoff(p_now timestamp with time zone, p_interim integer) TO cloudos_admin;
+GRANT ALL ON FUNCTION public.cloudos_stale_cutoff(p_now timestamp with time zone, p_interim integer) TO cloudos_worker;
+
+--
+-- Name: FUNCTION cloudos_touch(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_touch() FROM PUBLIC;
 
 --
 -- Name: TABLE admin_audit; Type: ACL; Schema: public; Owner: -
@@ -1452,6 +1491,13 @@ GRANT SELECT ON TABLE public.auth_log TO cloudos_admin;
 
 GRANT INSERT ON TABLE public.coa_outbox TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.coa_outbox TO cloudos_admin;
+GRANT SELECT,UPDATE ON TABLE public.coa_outbox TO cloudos_worker;
+
+--
+-- Name: COLUMN coa_outbox.subscriber_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(subscriber_id) ON TABLE public.coa_outbox TO cloudos_radius;
 
 --
 -- Name: TABLE data_request; Type: ACL; Schema: public; Owner: -
@@ -1471,6 +1517,7 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.invoice TO cloudos_admin;
 
 GRANT SELECT ON TABLE public.nas TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.nas TO cloudos_admin;
+GRANT SELECT ON TABLE public.nas TO cloudos_worker;
 
 --
 -- Name: TABLE notification; Type: ACL; Schema: public; Owner: -
@@ -1497,19 +1544,73 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.plan TO cloudos_admin;
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.session TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.session TO cloudos_admin;
+GRANT SELECT,INSERT,UPDATE ON TABLE public.session TO cloudos_worker;
 
 --
 -- Name: TABLE subscriber; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT ON TABLE public.subscriber TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.subscriber TO cloudos_admin;
+
+--
+-- Name: COLUMN subscriber.id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(id) ON TABLE public.subscriber TO cloudos_radius;
+
+--
+-- Name: COLUMN subscriber.tenant_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(tenant_id) ON TABLE public.subscriber TO cloudos_radius;
+
+--
+-- Name: COLUMN subscriber.username; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(username) ON TABLE public.subscriber TO cloudos_radius;
+
+--
+-- Name: COLUMN subscriber.password_enc; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(password_enc) ON TABLE public.subscriber TO cloudos_radius;
+
+--
+-- Name: COLUMN subscriber.plan_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(plan_id) ON TABLE public.subscriber TO cloudos_radius;
+
+--
+-- Name: COLUMN subscriber.status; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(status) ON TABLE public.subscriber TO cloudos_radius;
+
+--
+-- Name: COLUMN subscriber.expires_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(expires_at) ON TABLE public.subscriber TO cloudos_radius;
+
+--
+-- Name: COLUMN subscriber.mac; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(mac) ON TABLE public.subscriber TO cloudos_radius;
+
+--
+-- Name: COLUMN subscriber.static_ip; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(static_ip) ON TABLE public.subscriber TO cloudos_radius;
 
 --
 -- Name: COLUMN subscriber.locked_until; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT UPDATE(locked_until) ON TABLE public.subscriber TO cloudos_radius;
+GRANT SELECT(locked_until),UPDATE(locked_until) ON TABLE public.subscriber TO cloudos_radius;
 
 --
 -- Name: TABLE support_ticket; Type: ACL; Schema: public; Owner: -
@@ -1523,6 +1624,7 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.support_ticket TO cloudos_admi
 
 GRANT SELECT ON TABLE public.tenant TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.tenant TO cloudos_admin;
+GRANT SELECT ON TABLE public.tenant TO cloudos_worker;
 
 --
 -- Name: TABLE usage_counter; Type: ACL; Schema: public; Owner: -
@@ -1530,6 +1632,12 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.tenant TO cloudos_admin;
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.usage_counter TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.usage_counter TO cloudos_admin;
+
+--
+-- Name: DEFAULT PRIVILEGES FOR FUNCTIONS; Type: DEFAULT ACL; Schema: -; Owner: -
+--
+
+ALTER DEFAULT PRIVILEGES FOR ROLE cloudos REVOKE ALL ON FUNCTIONS  FROM PUBLIC;
 
 --
 -- PostgreSQL database dump complete

@@ -207,6 +207,11 @@ class Stack:
         """libpq's password file (PGPASSFILE) for every role: no URL or command line carries a password."""
         return self.state / "pgpass"
 
+    @property
+    def status_secret_file(self) -> Path:
+        """The Status-Server secret for radclient's -S: a secret on radclient's argv is in /proc/PID/cmdline."""
+        return self.state / "status-secret"
+
     def login_url(self, login: str) -> str:
         """The URL of ``login`` (OWNER or a name in LOGINS); its password comes from ``pgpass``."""
         return f"postgresql://{login}@127.0.0.1:{self.ports.pg}/cloudos"
@@ -274,6 +279,7 @@ class Stack:
         write_private(self.state / "stack.json", json.dumps(meta, indent=2) + "\n")
         lines = [f"export {k}={shlex.quote(v)}" for k, v in self.env().items()]
         write_private(self.state / "stack.env", "# Source me: . .cloudos/stack.env\n" + "\n".join(lines) + "\n")
+        write_private(self.status_secret_file, self.status_secret + "\n")
         # Any host, port and database: the tests reach the same cluster through proxies.
         write_private(self.pgpass, "".join(f"127.0.0.1:*:*:{name}:{pw}\n" for name, pw in self.passwords.items()
                                            if name != "redis"))
@@ -475,7 +481,8 @@ class Stack:
     def radius_ready(self) -> bool:
         """True when radiusd answers a Status-Server on the status port."""
         r = subprocess.run(
-            ["radclient", "-q", "-t", "1", "-r", "1", f"127.0.0.1:{self.ports.status}", "status", self.status_secret],
+            ["radclient", "-q", "-t", "1", "-r", "1", "-S", str(self.status_secret_file),
+             f"127.0.0.1:{self.ports.status}", "status"],
             input="Message-Authenticator = 0x00\n", capture_output=True, text=True,
         )
         return r.returncode == 0
@@ -483,7 +490,8 @@ class Stack:
     def radius_stats(self) -> dict[str, str]:
         """FreeRADIUS's own counters (Status-Server with FreeRADIUS-Statistics-Type = All)."""
         r = subprocess.run(
-            ["radclient", "-x", "-t", "2", "-r", "1", f"127.0.0.1:{self.ports.status}", "status", self.status_secret],
+            ["radclient", "-x", "-t", "2", "-r", "1", "-S", str(self.status_secret_file),
+             f"127.0.0.1:{self.ports.status}", "status"],
             input="Message-Authenticator = 0x00, FreeRADIUS-Statistics-Type = All\n", capture_output=True, text=True,
         )
         stats: dict[str, str] = {}
