@@ -150,3 +150,16 @@ def test_state_files_are_0600_from_their_creation(wide_open: Stack) -> None:
             and not name.endswith((".pid", ".log"))}
     assert wide == {}
     assert {"stack.json", "stack.env", "pgpass", "status-secret", "redis/redis.conf"} <= set(seen)
+
+
+def test_radiusd_and_redis_do_not_run_as_root(radiusd: Radiusd) -> None:
+    """Started by root (the harness here runs as root), radiusd and Redis drop to the `cloudos` user."""
+    assert os.geteuid() == 0, "this check needs the stack started as root"
+    stack = radiusd.stack
+    redis_pid = int(Path(stack.redis_pidfile).read_text().split()[0])
+    uids = {}
+    for name, pid in (("radiusd", radiusd.pid), ("redis", redis_pid)):
+        status = Path(f"/proc/{pid}/status").read_text()
+        uids[name] = [int(v) for v in next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]]
+    assert all(0 not in ids for ids in uids.values()), uids
+    assert radiusd.alive()

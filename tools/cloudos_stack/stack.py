@@ -25,6 +25,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]  # tools/cloudos_stack/stack.py
 RADDB = REPO / "raddb"
@@ -199,6 +200,11 @@ class Stack:
         return self.radius_state / "spool" / "cloudos" / "journal"
 
     @property
+    def radius_pgpass(self) -> Path:
+        """radiusd's PGPASSFILE: only the radiusd login's password, owned by the user radiusd runs as."""
+        return self.radius_state / "pgpass"
+
+    @property
     def radius_log(self) -> Path:
         return self.radius_state / "log" / "radius.log"
 
@@ -260,6 +266,7 @@ class Stack:
         env.update(
             {
                 "CLOUDOS_DATABASE_URL": self.radius_url,
+                "PGPASSFILE": str(self.radius_pgpass),
                 "CLOUDOS_HOME": str(REPO),
                 "CLOUDOS_VENV": str(Path(sys.prefix)),
                 "CLOUDOS_RADDB": str(self.raddb),
@@ -297,7 +304,8 @@ class Stack:
 
     # ------------------------------------------------------------------ PostgreSQL
     def _pg_user(self) -> str | None:
-        """The OS user PostgreSQL runs as: ``cloudos`` when we are root, else ourselves (None)."""
+        """The OS user PostgreSQL, Redis and radiusd run as: ``cloudos`` when we are root, else
+        ourselves (None). Nothing the stack starts runs as root."""
         if os.geteuid() != 0:
             return None
         try:
@@ -305,6 +313,13 @@ class Stack:
         except KeyError:
             raise StackError("running as root needs the system user 'cloudos': run bash scripts/install") from None
         return "cloudos"
+
+    def _traversable(self) -> None:
+        """Every ancestor of the state directory o+x, so that the `cloudos` user reaches its part."""
+        for d in [self.state, *self.state.parents]:
+            mode = d.stat().st_mode
+            if not mode & 0o001:
+                d.chmod(mode | 0o001)
 
     def _as_pg(self, argv: list[str]) -> list[str]:
         user = self._pg_user()
@@ -319,10 +334,7 @@ class Stack:
             pw = pwd.getpwnam(user)
             for d in (self.pgdata.parent, self.pg_socket_dir):
                 os.chown(d, pw.pw_uid, pw.pw_gid)
-            for d in [self.state, *self.state.parents]:
-                mode = d.stat().st_mode
-                if not mode & 0o001:
-                    d.chmod(mode | 0o001)
+            self._traversable()
         if not (self.pgdata / "PG_VERSION").exists():
             if self.pgdata.exists():
                 shutil.rmtree(self.pgdata)
@@ -402,8 +414,11 @@ class Stack:
         return self.state / "redis" / "redis.pid"
 
     def start_redis(self) -> None:
+        user = self._pg_user()
         d = self.state / "redis"
         d.mkdir(parents=True, exist_ok=True)
+        if user:
+            _chown_tree(d, user)
         pid = _read_pid(self.redis_pidfile)
         if pid and _alive(pid):
             return
@@ -412,8 +427,9 @@ class Stack:
         write_private(conf, "".join(f"{k} {v}\n" for k, v in (
             ("bind", "127.0.0.1"), ("port", self.ports.redis), ("daemonize", "yes"),
             ("pidfile", self.redis_pidfile), ("dir", d), ("logfile", d / "redis.log"), ("save", '""'),
-            ("appendonly", "no"), ("protected-mode", "yes"), ("requirepass", self.passwords["redis"]))))
-        _run(["redis-server", str(conf)], "redis-server")
+            ("appendonly", "no"), ("protected-mode", "yes"), ("requirepass", self.passwords["redis"]))),
+            owner=user)
+        _run(["redis-server", str(conf)], "redis-server", user=user)
         _wait(lambda: _tcp_open(self.ports.redis) and _read_pid(self.redis_pidfile) is not None, 10,
               "Redis did not open its port")
 
@@ -434,13 +450,29 @@ class Stack:
         shutil.copytree(source, self.raddb)
         for sub in ("log", "run", "spool", "spool/cloudos"):
             (self.radius_state / sub).mkdir(parents=True, exist_ok=True)
+        user = self._pg_user()
+        write_private(self.status_secret_file, self.status_secret + "\n")  # for radius_ready's radclient -S
+        # radiusd's own password file: its login's line only (the owner's password stays root's).
+        write_private(self.radius_pgpass, f"127.0.0.1:*:*:radiusd:{self.passwords['radiusd']}\n", owner=user)
+        if user:
+            self._traversable()
+            _chown_tree(self.raddb, user)
+            _chown_tree(self.radius_state, user)
+            if self.keyring.exists():
+                pw = pwd.getpwnam(user)
+                os.chown(self.keyring, pw.pw_uid, pw.pw_gid)
 
     def ensure_keyring(self) -> None:
+        """The key ring, 0600, owned by the user radiusd runs as (root, running the CLI, reads it anyway)."""
         if not self.keyring.exists():
             from rlm_cloudos.crypto import KeyRing
 
             self.state.mkdir(parents=True, exist_ok=True)
             KeyRing.create(self.keyring)
+        user = self._pg_user()
+        if user:
+            pw = pwd.getpwnam(user)
+            os.chown(self.keyring, pw.pw_uid, pw.pw_gid)
 
     def radiusd_pid(self) -> int | None:
         pid = _read_pid(self.radiusd_pidfile)
@@ -455,15 +487,16 @@ class Stack:
             return pid
         self.write_raddb(raddb)
         run_env = {**self.radiusd_env(), **(env or {})}
+        as_user = _as_user(self._pg_user())
         check = subprocess.run(["freeradius", "-C", "-d", str(self.raddb)], env=run_env,
-                               capture_output=True, text=True)
+                               capture_output=True, text=True, **as_user)
         if check.returncode != 0:
             raise StackError("freeradius -C rejected the configuration:\n" + (check.stdout + check.stderr)[-3000:])
         out = open(self.radius_state / "log" / "radiusd.stdout", "ab")
         proc = subprocess.Popen(
             ["freeradius", "-f", "-d", str(self.raddb), *extra_args],
             env=run_env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, **as_user,
         )
         out.close()
         _children[proc.pid] = proc
@@ -543,8 +576,25 @@ def _tail(path: Path, n: int = 30) -> str:
         return "(no log)"
 
 
-def _run(argv: list[str], what: str) -> str:
-    r = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+def _as_user(user: str | None) -> dict[str, Any]:
+    """Popen's arguments that run a child as ``user`` (its uid, gid and no other group), or none."""
+    if user is None:
+        return {}
+    pw = pwd.getpwnam(user)
+    return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
+
+
+def _chown_tree(root: Path, user: str) -> None:
+    pw = pwd.getpwnam(user)
+    os.chown(root, pw.pw_uid, pw.pw_gid)
+    for d, dirs, files in os.walk(root):
+        for name in (*dirs, *files):
+            os.chown(os.path.join(d, name), pw.pw_uid, pw.pw_gid, follow_symlinks=False)
+
+
+def _run(argv: list[str], what: str, user: str | None = None) -> str:
+    r: subprocess.CompletedProcess[str] = subprocess.run(argv, capture_output=True, text=True,
+                                                         stdin=subprocess.DEVNULL, **_as_user(user))
     if r.returncode != 0:
         raise StackError(f"{what} failed ({r.returncode}): {(r.stderr or r.stdout).strip()[-2000:]}")
     return r.stdout
