@@ -1479,6 +1479,12 @@ REVOKE ALL ON FUNCTION public.cloudos_touch() FROM PUBLIC;
 GRANT SELECT,INSERT ON TABLE public.admin_audit TO cloudos_admin;
 
 --
+-- Name: TABLE alembic_version; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.alembic_version TO cloudos_admin;
+
+--
 -- Name: TABLE auth_log; Type: ACL; Schema: public; Owner: -
 --
 

@@ -71,7 +71,7 @@ FUNCTIONS = {
     ),
 }
 
-#: Table privileges, per group role, beyond 0001's (cloudos_admin keeps 0001's as they are).
+#: Table privileges, per group role, beyond 0001's (cloudos_admin keeps 0001's and gains alembic_version).
 TABLES = {
     "cloudos_radius": (
         "SELECT ON tenant, nas, plan",
@@ -89,6 +89,10 @@ TABLES = {
         "SELECT, INSERT, UPDATE ON session",
     ),
 }
+
+TABLES["cloudos_admin"] = (
+    "SELECT ON alembic_version",  # `cloudos db status` as the CLI's login
+)
 
 ROLES = ("cloudos_radius", "cloudos_worker", "cloudos_admin")
 

@@ -135,3 +135,9 @@ def test_create_login_refuses_bad_input_and_reads_no_password_from_argv(cli: Cli
     assert r.code != 0 and "group role" in r.err
     r = cli("db", "create-login", "radius", "someone")
     assert r.code != 0 and "--password-stdin" in r.err
+
+
+def test_the_cli_login_can_see_the_schema_revision(cli: Cli) -> None:
+    """`cloudos db status` is the CLI's (as the admin login), not only the owner's."""
+    r = cli("db", "status", "--json")
+    assert r.code == 0, r.err
