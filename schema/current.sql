@@ -8,6 +8,7 @@
 
 CREATE ROLE cloudos_admin NOLOGIN;
 CREATE ROLE cloudos_radius NOLOGIN;
+CREATE ROLE cloudos_worker NOLOGIN;
 
 --
 -- PostgreSQL database dump
@@ -336,7 +337,8 @@ END $$;
 --
 
 CREATE FUNCTION public.cloudos_coa_moot(p_now timestamp with time zone) RETURNS integer
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
 DECLARE
   settled integer;
@@ -383,7 +385,8 @@ $$;
 --
 
 CREATE FUNCTION public.cloudos_coa_sweep(p_now timestamp with time zone, p_since timestamp with time zone) RETURNS integer
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
 DECLARE
   r record;
@@ -1591,12 +1594,14 @@ ALTER TABLE ONLY public.usage_counter
 -- Name: FUNCTION cloudos_account(p_nas_address inet, p_uid text, p_status text, p_username text, p_acct_session_id text, p_event_time timestamp with time zone, p_in bigint, p_out bigint, p_time bigint, p_framed_ip inet, p_calling text, p_nas_port_id text, p_cause text); Type: ACL; Schema: public; Owner: -
 --
 
+REVOKE ALL ON FUNCTION public.cloudos_account(p_nas_address inet, p_uid text, p_status text, p_username text, p_acct_session_id text, p_event_time timestamp with time zone, p_in bigint, p_out bigint, p_time bigint, p_framed_ip inet, p_calling text, p_nas_port_id text, p_cause text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_account(p_nas_address inet, p_uid text, p_status text, p_username text, p_acct_session_id text, p_event_time timestamp with time zone, p_in bigint, p_out bigint, p_time bigint, p_framed_ip inet, p_calling text, p_nas_port_id text, p_cause text) TO cloudos_radius;
 
 --
 -- Name: FUNCTION cloudos_account_journal(p_records jsonb, p_now double precision); Type: ACL; Schema: public; Owner: -
 --
 
+REVOKE ALL ON FUNCTION public.cloudos_account_journal(p_records jsonb, p_now double precision) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_account_journal(p_records jsonb, p_now double precision) TO cloudos_radius;
 
 --
@@ -1605,31 +1610,57 @@ GRANT ALL ON FUNCTION public.cloudos_account_journal(p_records jsonb, p_now doub
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.session_open TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.session_open TO cloudos_admin;
+GRANT SELECT,DELETE,UPDATE ON TABLE public.session_open TO cloudos_worker;
 
 --
 -- Name: FUNCTION cloudos_archive_session(c public.session_open); Type: ACL; Schema: public; Owner: -
 --
 
+REVOKE ALL ON FUNCTION public.cloudos_archive_session(c public.session_open) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_archive_session(c public.session_open) TO cloudos_radius;
 GRANT ALL ON FUNCTION public.cloudos_archive_session(c public.session_open) TO cloudos_admin;
+GRANT ALL ON FUNCTION public.cloudos_archive_session(c public.session_open) TO cloudos_worker;
+
+--
+-- Name: FUNCTION cloudos_audit_stamp(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_audit_stamp() FROM PUBLIC;
+
+--
+-- Name: FUNCTION cloudos_authz_changed(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_authz_changed() FROM PUBLIC;
 
 --
 -- Name: FUNCTION cloudos_coa_moot(p_now timestamp with time zone); Type: ACL; Schema: public; Owner: -
 --
 
+REVOKE ALL ON FUNCTION public.cloudos_coa_moot(p_now timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_coa_moot(p_now timestamp with time zone) TO cloudos_admin;
+GRANT ALL ON FUNCTION public.cloudos_coa_moot(p_now timestamp with time zone) TO cloudos_worker;
 
 --
 -- Name: FUNCTION cloudos_coa_policy_reason(p_reason text); Type: ACL; Schema: public; Owner: -
 --
 
+REVOKE ALL ON FUNCTION public.cloudos_coa_policy_reason(p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_coa_policy_reason(p_reason text) TO cloudos_admin;
 
 --
 -- Name: FUNCTION cloudos_coa_sweep(p_now timestamp with time zone, p_since timestamp with time zone); Type: ACL; Schema: public; Owner: -
 --
 
+REVOKE ALL ON FUNCTION public.cloudos_coa_sweep(p_now timestamp with time zone, p_since timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_coa_sweep(p_now timestamp with time zone, p_since timestamp with time zone) TO cloudos_admin;
+GRANT ALL ON FUNCTION public.cloudos_coa_sweep(p_now timestamp with time zone, p_since timestamp with time zone) TO cloudos_worker;
+
+--
+-- Name: FUNCTION cloudos_ensure_month_partitions(parent regclass, first_month date, months integer); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_ensure_month_partitions(parent regclass, first_month date, months integer) FROM PUBLIC;
 
 --
 -- Name: TABLE plan; Type: ACL; Schema: public; Owner: -
@@ -1642,14 +1673,67 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.plan TO cloudos_admin;
 -- Name: TABLE subscriber; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT ON TABLE public.subscriber TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.subscriber TO cloudos_admin;
+
+--
+-- Name: COLUMN subscriber.id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(id) ON TABLE public.subscriber TO cloudos_radius;
+
+--
+-- Name: COLUMN subscriber.tenant_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(tenant_id) ON TABLE public.subscriber TO cloudos_radius;
+
+--
+-- Name: COLUMN subscriber.username; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(username) ON TABLE public.subscriber TO cloudos_radius;
+
+--
+-- Name: COLUMN subscriber.password_enc; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(password_enc) ON TABLE public.subscriber TO cloudos_radius;
+
+--
+-- Name: COLUMN subscriber.plan_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(plan_id) ON TABLE public.subscriber TO cloudos_radius;
+
+--
+-- Name: COLUMN subscriber.status; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(status) ON TABLE public.subscriber TO cloudos_radius;
+
+--
+-- Name: COLUMN subscriber.expires_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(expires_at) ON TABLE public.subscriber TO cloudos_radius;
+
+--
+-- Name: COLUMN subscriber.mac; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(mac) ON TABLE public.subscriber TO cloudos_radius;
+
+--
+-- Name: COLUMN subscriber.static_ip; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(static_ip) ON TABLE public.subscriber TO cloudos_radius;
 
 --
 -- Name: COLUMN subscriber.locked_until; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT UPDATE(locked_until) ON TABLE public.subscriber TO cloudos_radius;
+GRANT SELECT(locked_until),UPDATE(locked_until) ON TABLE public.subscriber TO cloudos_radius;
 
 --
 -- Name: TABLE usage_counter; Type: ACL; Schema: public; Owner: -
@@ -1662,12 +1746,14 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.usage_counter TO cloudos_admin
 -- Name: FUNCTION cloudos_lapse(s public.subscriber, p public.plan, u public.usage_counter, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: -
 --
 
+REVOKE ALL ON FUNCTION public.cloudos_lapse(s public.subscriber, p public.plan, u public.usage_counter, p_now timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_lapse(s public.subscriber, p public.plan, u public.usage_counter, p_now timestamp with time zone) TO cloudos_admin;
 
 --
 -- Name: FUNCTION cloudos_period(p_period text, p_tz text, p_expires timestamp with time zone, p_at timestamp with time zone, OUT period_start timestamp with time zone, OUT period_end timestamp with time zone); Type: ACL; Schema: public; Owner: -
 --
 
+REVOKE ALL ON FUNCTION public.cloudos_period(p_period text, p_tz text, p_expires timestamp with time zone, p_at timestamp with time zone, OUT period_start timestamp with time zone, OUT period_end timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_period(p_period text, p_tz text, p_expires timestamp with time zone, p_at timestamp with time zone, OUT period_start timestamp with time zone, OUT period_end timestamp with time zone) TO cloudos_radius;
 GRANT ALL ON FUNCTION public.cloudos_period(p_period text, p_tz text, p_expires timestamp with time zone, p_at timestamp with time zone, OUT period_start timestamp with time zone, OUT period_end timestamp with time zone) TO cloudos_admin;
 
@@ -1675,32 +1761,58 @@ GRANT ALL ON FUNCTION public.cloudos_period(p_period text, p_tz text, p_expires 
 -- Name: FUNCTION cloudos_queue_coa(p_subscriber bigint, p_kind text, p_rate text, p_reason text); Type: ACL; Schema: public; Owner: -
 --
 
+REVOKE ALL ON FUNCTION public.cloudos_queue_coa(p_subscriber bigint, p_kind text, p_rate text, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_queue_coa(p_subscriber bigint, p_kind text, p_rate text, p_reason text) TO cloudos_admin;
+GRANT ALL ON FUNCTION public.cloudos_queue_coa(p_subscriber bigint, p_kind text, p_rate text, p_reason text) TO cloudos_radius;
 
 --
 -- Name: FUNCTION cloudos_queue_coa_sessions(p_ids text[], p_kind text, p_rate text, p_reason text); Type: ACL; Schema: public; Owner: -
 --
 
+REVOKE ALL ON FUNCTION public.cloudos_queue_coa_sessions(p_ids text[], p_kind text, p_rate text, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_queue_coa_sessions(p_ids text[], p_kind text, p_rate text, p_reason text) TO cloudos_admin;
+GRANT ALL ON FUNCTION public.cloudos_queue_coa_sessions(p_ids text[], p_kind text, p_rate text, p_reason text) TO cloudos_radius;
 
 --
 -- Name: FUNCTION cloudos_reap_sessions(p_now timestamp with time zone, OUT reaped integer, OUT purged integer, OUT as_of timestamp with time zone, OUT forgotten text[]); Type: ACL; Schema: public; Owner: -
 --
 
+REVOKE ALL ON FUNCTION public.cloudos_reap_sessions(p_now timestamp with time zone, OUT reaped integer, OUT purged integer, OUT as_of timestamp with time zone, OUT forgotten text[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_reap_sessions(p_now timestamp with time zone, OUT reaped integer, OUT purged integer, OUT as_of timestamp with time zone, OUT forgotten text[]) TO cloudos_admin;
+GRANT ALL ON FUNCTION public.cloudos_reap_sessions(p_now timestamp with time zone, OUT reaped integer, OUT purged integer, OUT as_of timestamp with time zone, OUT forgotten text[]) TO cloudos_worker;
+
+--
+-- Name: FUNCTION cloudos_refuse_change(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_refuse_change() FROM PUBLIC;
 
 --
 -- Name: FUNCTION cloudos_stale_cutoff(p_now timestamp with time zone, p_interim integer); Type: ACL; Schema: public; Owner: -
 --
 
+REVOKE ALL ON FUNCTION public.cloudos_stale_cutoff(p_now timestamp with time zone, p_interim integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_stale_cutoff(p_now timestamp with time zone, p_interim integer) TO cloudos_radius;
 GRANT ALL ON FUNCTION public.cloudos_stale_cutoff(p_now timestamp with time zone, p_interim integer) TO cloudos_admin;
+GRANT ALL ON FUNCTION public.cloudos_stale_cutoff(p_now timestamp with time zone, p_interim integer) TO cloudos_worker;
+
+--
+-- Name: FUNCTION cloudos_touch(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_touch() FROM PUBLIC;
 
 --
 -- Name: TABLE admin_audit; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT,INSERT ON TABLE public.admin_audit TO cloudos_admin;
+
+--
+-- Name: TABLE alembic_version; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.alembic_version TO cloudos_admin;
 
 --
 -- Name: TABLE auth_log; Type: ACL; Schema: public; Owner: -
@@ -1715,6 +1827,13 @@ GRANT SELECT ON TABLE public.auth_log TO cloudos_admin;
 
 GRANT INSERT ON TABLE public.coa_outbox TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.coa_outbox TO cloudos_admin;
+GRANT SELECT,UPDATE ON TABLE public.coa_outbox TO cloudos_worker;
+
+--
+-- Name: COLUMN coa_outbox.subscriber_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(subscriber_id) ON TABLE public.coa_outbox TO cloudos_radius;
 
 --
 -- Name: TABLE data_request; Type: ACL; Schema: public; Owner: -
@@ -1734,6 +1853,7 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.invoice TO cloudos_admin;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.journal_node TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.journal_node TO cloudos_admin;
+GRANT SELECT,DELETE ON TABLE public.journal_node TO cloudos_worker;
 
 --
 -- Name: TABLE nas; Type: ACL; Schema: public; Owner: -
@@ -1741,6 +1861,7 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.journal_node TO cloudos_admin;
 
 GRANT SELECT ON TABLE public.nas TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.nas TO cloudos_admin;
+GRANT SELECT ON TABLE public.nas TO cloudos_worker;
 
 --
 -- Name: TABLE notification; Type: ACL; Schema: public; Owner: -
@@ -1760,6 +1881,7 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.payment TO cloudos_admin;
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.session TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.session TO cloudos_admin;
+GRANT SELECT,INSERT,UPDATE ON TABLE public.session TO cloudos_worker;
 
 --
 -- Name: TABLE support_ticket; Type: ACL; Schema: public; Owner: -
@@ -1773,6 +1895,13 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.support_ticket TO cloudos_admi
 
 GRANT SELECT ON TABLE public.tenant TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.tenant TO cloudos_admin;
+GRANT SELECT ON TABLE public.tenant TO cloudos_worker;
+
+--
+-- Name: DEFAULT PRIVILEGES FOR FUNCTIONS; Type: DEFAULT ACL; Schema: -; Owner: -
+--
+
+ALTER DEFAULT PRIVILEGES FOR ROLE cloudos REVOKE ALL ON FUNCTIONS  FROM PUBLIC;
 
 --
 -- PostgreSQL database dump complete

@@ -27,7 +27,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "double"))
 
-from cloudos_stack import Ports, Stack  # noqa: E402
+from cloudos_stack import LOGINS, Ports, Stack  # noqa: E402
 
 from tests.fixtures.nas import Nas, NasOptions, journal_applied  # noqa: E402
 
@@ -110,14 +110,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         s.start()
         os.environ.update(s.env())
         os.environ["CLOUDOS_ACTOR"] = "pytest"
+        # Migrations as the owner; then each program's login (radiusd, worker, admin), as the stack and
+        # the demo make them, and the CLI as the admin login from here on.
+        os.environ["CLOUDOS_DATABASE_URL"] = s.database_url
         r = run_cli("db", "migrate")
         assert r.code == 0, r.err
+        for login, group in LOGINS.items():
+            r = run_cli("db", "create-login", group, login, "--password-stdin", stdin=s.passwords[login] + "\n")
+            assert r.code == 0, r.err
         # A migrated template for tests that need a database of their own.
         with psycopg.connect(s.database_url, autocommit=True) as conn:
             conn.execute("CREATE DATABASE cloudos_template")
         os.environ["CLOUDOS_DATABASE_URL"] = _db_url(s, "cloudos_template")
         r = run_cli("db", "migrate")
-        os.environ["CLOUDOS_DATABASE_URL"] = s.database_url
+        os.environ["CLOUDOS_DATABASE_URL"] = s.admin_url
         assert r.code == 0, r.err
         yield s
     finally:

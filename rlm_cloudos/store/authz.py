@@ -27,7 +27,7 @@ import collections
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, LiteralString, NamedTuple
 
@@ -50,6 +50,62 @@ class NasKey(NamedTuple):
     id: int
     name: str
     tenant_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Forget:
+    """An unverified Accounting-On/Off: drop (never edit) what holds a session on the NAS."""
+
+    nas_id: int
+
+
+def as_invalidation(message: notices.Message) -> notices.Message | Forget:
+    """What a message from an unverified sender may do: drop entries, never write into them.
+
+    Any role can NOTIFY any channel. T, P, S and N only drop entries (the next login reads
+    PostgreSQL), harmless whoever sent them; A carries counters and sessions, X closes sessions,
+    and a forger could use them to make an exhausted quota look unused or hide live sessions from
+    Simultaneous-Use. From a sender not verified as radiusd's role they only drop the entries they name.
+    """
+    match message:
+        case notices.SessionChanged(subscriber_id=sid):
+            return notices.SubscriberChanged(sid)
+        case notices.NasReset(nas_id=nas_id):
+            return Forget(nas_id)
+    return message
+
+
+class Producers:
+    """Which backend PIDs belong to a member of cloudos_radius (A and X come from cloudos_account(),
+    which only radiusd calls); remembered for ``ttl`` seconds.
+
+    A PID is checked in pg_stat_activity when its notification arrives. A forger who exits at once
+    leaves no row and is not verified; reusing a verified PID within ``ttl`` would need the host
+    to hand out every other PID first (Linux allocates them in increasing order).
+    """
+
+    QUERY: LiteralString = """
+SELECT pid FROM pg_stat_activity
+ WHERE pid = ANY(%(pids)s) AND usesysid IS NOT NULL AND pg_has_role(usesysid, 'cloudos_radius', 'MEMBER')
+"""
+
+    def __init__(self, ttl: float = 10.0) -> None:
+        self.ttl = ttl
+        self._seen: dict[int, tuple[bool, float]] = {}
+
+    def unknown(self, pids: set[int], now: float) -> list[int]:
+        """The PIDs among ``pids`` to look up."""
+        return sorted(p for p in pids if (seen := self._seen.get(p)) is None or now - seen[1] >= self.ttl)
+
+    def learn(self, looked_up: list[int], members: set[int], now: float) -> None:
+        if len(self._seen) > 10_000:
+            self._seen = {p: v for p, v in self._seen.items() if now - v[1] < self.ttl}
+        for pid in looked_up:
+            self._seen[pid] = (pid in members, now)
+
+    def verified(self, pid: int) -> bool:
+        seen = self._seen.get(pid)
+        return seen is not None and seen[0]
 
 
 class AuthzCache:
@@ -200,11 +256,18 @@ class AuthzCache:
             assert ctx.subscriber is not None
             self._by_sub.pop(ctx.subscriber.id, None)
 
-    def apply(self, message: str) -> None:
-        """Apply one cloudos_authz notification (store.notices); raises ValueError on a malformed one."""
-        self.apply_message(notices.parse(message))
+    def apply(self, message: str, *, verified: bool = True) -> None:
+        """Apply one cloudos_authz notification (store.notices); raises ValueError on a malformed one.
+        ``verified=False`` (a sender that is not radiusd's role): only as the invalidation it implies."""
+        parsed = notices.parse(message)
+        self.apply_message(parsed if verified else as_invalidation(parsed))
 
-    def apply_message(self, message: notices.Message) -> None:
+    def _drop_nas_sessions(self, nas_id: int) -> None:
+        """Forget every entry holding a session on ``nas_id``: the next login reads PostgreSQL."""
+        self._touch("X", 0)
+        self._drop(lambda c: not any(s.nas_id == nas_id for s in c.sessions))
+
+    def apply_message(self, message: notices.Message | Forget) -> None:
         """Apply one parsed cloudos_authz message."""
         with self._lock:
             self._seq += 1
@@ -228,6 +291,8 @@ class AuthzCache:
                     self._nas.clear()
                     for listener in self._nas_listeners:
                         listener()
+                case Forget(nas_id=nas_id):
+                    self._drop_nas_sessions(nas_id)
                 case notices.NasReset(nas_id=nas_id, at=at):
                     self._touch("X", 0)
 
@@ -282,6 +347,8 @@ class AuthzFeed(Service):
         self._ping = ping_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._producers = Producers()
+        self._unverified = 0
 
     def open(self) -> None:
         """Start listening (in a thread of its own, reconnecting until closed)."""
@@ -330,6 +397,21 @@ class AuthzFeed(Service):
         finally:
             timer.cancel()
 
+    def _verify(self, conn: psycopg.Connection[Any], pids: set[int]) -> None:
+        """Look up the senders not known (or known too long ago) in one bounded statement."""
+        now = time.monotonic()
+        unknown = self._producers.unknown(pids, now)
+        if not unknown:
+            return
+        timer = threading.Timer(self._connect_timeout, sever, (conn,))
+        timer.daemon = True
+        timer.start()
+        try:
+            members = {int(r[0]) for r in conn.execute(Producers.QUERY, {"pids": unknown}).fetchall()}
+        finally:
+            timer.cancel()
+        self._producers.learn(unknown, members, now)
+
     def _listen(self) -> None:
         with psycopg.connect(self._url, autocommit=True, connect_timeout=self._connect_timeout,
                              application_name="rlm_cloudos_feed", keepalives=1, keepalives_idle=5,
@@ -339,9 +421,21 @@ class AuthzFeed(Service):
             self._log("info", hook="authz_feed", event="feed_connected")
             last_ping = last_stats = time.monotonic()
             while not self._stop.is_set():
-                for note in conn.notifies(timeout=1.0):
+                # Collected first: the connection is locked while notifies() runs, and the senders
+                # are looked up on it before anything is applied.
+                notes = list(conn.notifies(timeout=1.0, stop_after=1))
+                if notes:
+                    self._verify(conn, {n.pid for n in notes})
+                for note in notes:
+                    verified = self._producers.verified(note.pid)
+                    if not verified:
+                        self._unverified += 1
+                        if self._unverified in (1, 10, 100) or self._unverified % 1000 == 0:
+                            self._log("warn", hook="authz_feed", event="unverified_sender", pid=note.pid,
+                                      count=self._unverified, detail=note.payload[:60],
+                                      action="applied only as an invalidation")
                     try:
-                        self._cache.apply(note.payload)
+                        self._cache.apply(note.payload, verified=verified)
                     except (ValueError, KeyError) as exc:
                         # Not ours to understand: drop everything rather than serve something wrong.
                         self._log("error", hook="authz_feed", event="bad_message", error=type(exc).__name__,

@@ -21,7 +21,7 @@ from typing import Unpack
 import psycopg
 import pytest
 
-from cloudos_stack import REPO, Ports, Stack
+from cloudos_stack import LOGINS, OWNER, REPO, Ports, Stack, write_private
 from tests.conftest import RadiusLog, run_cli
 from tests.fixtures.nas import Nas, NasOptions, journal_applied
 from tests.fixtures.pg import fetch_one
@@ -44,8 +44,11 @@ class Container:
     proc: subprocess.Popen[bytes] | None = None
 
     def env(self) -> list[str]:
+        """podman's --env-file (0600) for radiusd: its own login, the password in PGPASSWORD (libpq),
+        none of it on podman's command line."""
         values = {
-            "CLOUDOS_DATABASE_URL": self.stack.database_url,
+            "CLOUDOS_DATABASE_URL": self.stack.radius_url,
+            "PGPASSWORD": self.stack.passwords["radiusd"],
             "CLOUDOS_REDIS_URL": self.stack.redis_url,
             "CLOUDOS_KEYRING": "/run/secrets/cloudos-keyring.json",
             "CLOUDOS_RADIUS_HOST": "127.0.0.1",
@@ -57,7 +60,7 @@ class Container:
             "CLOUDOS_CLIENT_LIFETIME": "2",
             "CLOUDOS_SPOOL_RETRY": "1",
         }
-        return [arg for k, v in values.items() for arg in ("-e", f"{k}={v}")]
+        return env_file(self.stack.state / f"{self.name}.env", values)
 
     def start(self) -> None:
         subprocess.run([*PODMAN, "rm", "-f", self.name], capture_output=True)
@@ -90,6 +93,12 @@ class Container:
         return Nas(self.stack.host, self.stack.ports.auth, self.stack.ports.acct, SECRET, **kw)
 
 
+def env_file(path: Path, values: dict[str, str]) -> list[str]:
+    """``--env-file PATH`` with ``values``, the file 0600 from its creation."""
+    write_private(path, "".join(f"{k}={v}\n" for k, v in values.items()))
+    return ["--env-file", str(path)]
+
+
 @pytest.fixture(scope="session")
 def image() -> str:
     image = os.environ.get("CLOUDOS_TEST_IMAGE")
@@ -104,8 +113,13 @@ def container(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     stack.start()
     os.environ.update(stack.env())
     os.environ["CLOUDOS_ACTOR"] = "pytest-container"
+    os.environ["CLOUDOS_DATABASE_URL"] = stack.database_url  # migrations as the owner, then the admin login
+    assert run_cli("db", "migrate").code == 0
+    for login, group in LOGINS.items():
+        r = run_cli("db", "create-login", group, login, "--password-stdin", stdin=stack.passwords[login] + "\n")
+        assert r.code == 0, r.err
+    os.environ["CLOUDOS_DATABASE_URL"] = stack.admin_url
     for argv, stdin in (
-        (("db", "migrate"), None),
         (("tenant", "add", "boxed"), None),
         (("nas", "add", "host-nas", "--address", "127.0.0.1", "--secret-stdin"), SECRET + "\n"),
         (("plan", "add", "home", "--rate-limit", "2M/8M", "--quota", "100GB", "--address-list", "ppp"), None),
@@ -274,19 +288,24 @@ def test_restart_mid_stream_loses_and_doubles_nothing(container: Container) -> N
 
 def test_the_compose_services_commands_work_in_the_image(container: Container, image: str) -> None:
     """compose.yaml's migrate, worker and cli services run `cloudos` from this image."""
-    def cloudos(*argv: str) -> subprocess.CompletedProcess[str]:
+    stack = container.stack
+
+    def cloudos(*argv: str, login: str = "admin") -> subprocess.CompletedProcess[str]:
+        """As compose runs it: the service's own login, its password in PGPASSWORD from an env file."""
+        env = env_file(stack.state / f"compose-{login}.env",
+                       {"CLOUDOS_DATABASE_URL": stack.login_url(login), "PGPASSWORD": stack.passwords[login]})
         return subprocess.run(
             [*PODMAN, "run", "--rm", "--network", "host", "--ulimit", "nofile=1024:1024", "--ulimit",
-             "nproc=1024:1024", "-e", f"CLOUDOS_DATABASE_URL={container.stack.database_url}",
+             "nproc=1024:1024", *env,
              "-e", "CLOUDOS_KEYRING=/run/secrets/cloudos-keyring.json",
              "-v", f"{container.keyring}:/run/secrets/cloudos-keyring.json:ro", image, "cloudos", *argv],
             capture_output=True, text=True, timeout=120)
 
-    migrate = cloudos("db", "migrate", "--json")
+    migrate = cloudos("db", "migrate", "--json", login=OWNER)
     assert migrate.returncode == 0, migrate.stderr
     status = json.loads(cloudos("db", "status", "--json").stdout)
     assert status["up_to_date"] is True
-    worker = cloudos("worker", "--once", "--json")
+    worker = cloudos("worker", "--once", "--json", login="worker")
     assert worker.returncode == 0, worker.stderr
     assert json.loads(worker.stdout)["failed"] == 0
     listed = cloudos("subscriber", "list", "--json")

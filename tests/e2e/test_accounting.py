@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -135,7 +136,9 @@ def test_the_detail_spool_is_replayed_into_postgresql(radiusd: Radiusd, subscrib
         f'\tAcct-Unique-Session-Id = "spool-{unique}"\n'
         f"\tTimestamp = {int(now)}\n\n")
     before = usage(radiusd.stack, subscriber)
-    (spool / f"detail-{time.strftime('%Y%m%d%H', time.gmtime(now))}-test").write_text(entry)
+    detail = spool / f"detail-{time.strftime('%Y%m%d%H', time.gmtime(now))}-test"
+    detail.write_text(entry)
+    os.chown(detail, spool.stat().st_uid, spool.stat().st_gid)  # radiusd's, as rlm_detail would leave it
     deadline = time.monotonic() + 20
     while session(radiusd.stack, f"P{unique}") is None:
         assert time.monotonic() < deadline, "the spooled entry was not replayed"

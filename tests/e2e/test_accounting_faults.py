@@ -47,7 +47,9 @@ class Faulty:
     pg: Proxy
     log: RadiusLog
     nas: Callable[..., Nas]
+    #: The owner's, to look at everything; the reaper runs as the worker's login, as in production.
     database_url: str
+    worker_url: str
 
     def add(self, cli: Cli, user: str) -> str:
         r = cli("subscriber", "add", user, "--tenant", TENANT, "--plan", "one", "--password-stdin",
@@ -73,7 +75,7 @@ class Faulty:
 
     def reap(self, now: datetime) -> tuple[int, int]:
         """The worker's reaper, as it runs every minute, with its clock at ``now``."""
-        engine = create_engine(sqlalchemy_url(self.database_url), poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        engine = create_engine(sqlalchemy_url(self.worker_url), poolclass=NullPool, isolation_level="AUTOCOMMIT")
         try:
             with engine.connect() as conn:
                 return worker.reap(conn, now)
@@ -95,17 +97,17 @@ def faulty(stack: Stack, cli: Cli, tmp_path_factory: pytest.TempPathFactory) -> 
         if port not in picked and port not in (stack.ports.auth, stack.ports.acct, stack.ports.status):
             picked.append(port)
     mine = Stack(state=tmp_path_factory.mktemp("faults"), ports=Ports(stack.ports.pg, stack.ports.redis, *picked),
-                 status_secret=stack.status_secret, reject_delay=0, client_lifetime=stack.client_lifetime,
-                 spool_retry=1)
+                 status_secret=stack.status_secret, passwords=stack.passwords, reject_delay=0,
+                 client_lifetime=stack.client_lifetime, spool_retry=1)
     shutil.copy2(stack.keyring, mine.keyring)
     with Proxy("127.0.0.1", stack.ports.pg) as pg:
         # The module's defaults: no CLOUDOS_ACCT_MAX_DELAY from the session's radiusd.
-        mine.start_radiusd(env={"CLOUDOS_DATABASE_URL": f"postgresql://cloudos@127.0.0.1:{pg.port}/cloudos",
+        mine.start_radiusd(env={"CLOUDOS_DATABASE_URL": f"postgresql://radiusd@127.0.0.1:{pg.port}/cloudos",
                                 "CLOUDOS_ACCT_MAX_DELAY": ""})
         try:
             nas = functools.partial(Nas, mine.host, mine.ports.auth, mine.ports.acct, SECRET, timeout=5.0,
                                     applied=functools.partial(journal_applied, mine.acct_journal))
-            yield Faulty(mine, pg, RadiusLog(mine.radius_log), nas, stack.database_url)
+            yield Faulty(mine, pg, RadiusLog(mine.radius_log), nas, stack.database_url, stack.worker_url)
         finally:
             pg.pass_()
             mine.stop_radiusd()

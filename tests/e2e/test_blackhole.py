@@ -125,13 +125,13 @@ def bh(stack: Stack, cli: Callable[..., CliResult], tmp_path_factory: pytest.Tem
     # Its own state (journal, log, raddb copy) and ports; the session's key ring, PostgreSQL and Redis.
     mine = Stack(state=tmp_path_factory.mktemp("blackhole"),
                  ports=Ports(stack.ports.pg, stack.ports.redis, *picked),
-                 status_secret=stack.status_secret, reject_delay=0, client_lifetime=stack.client_lifetime,
+                 status_secret=stack.status_secret, passwords=stack.passwords, reject_delay=0, client_lifetime=stack.client_lifetime,
                  spool_retry=1)
     shutil.copy2(stack.keyring, mine.keyring)
     with Proxy("127.0.0.1", stack.ports.pg) as pg, Proxy("127.0.0.1", stack.ports.redis) as redis:
         mine.start_radiusd(env={
-            "CLOUDOS_DATABASE_URL": f"postgresql://cloudos@127.0.0.1:{pg.port}/cloudos",
-            "CLOUDOS_REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
+            "CLOUDOS_DATABASE_URL": f"postgresql://radiusd@127.0.0.1:{pg.port}/cloudos",
+            "CLOUDOS_REDIS_URL": f"redis://:{stack.passwords['redis']}@127.0.0.1:{redis.port}/0",
         })
         try:
             nas = functools.partial(Nas, mine.host, mine.ports.auth, mine.ports.acct, timeout=NAS_TIMEOUT,

@@ -61,7 +61,9 @@ def worker(stack: Stack, routers: dict[str, RouterOS]) -> Iterator[Worker]:
 
     def start(*args: str) -> subprocess.Popen[bytes]:
         cloudos = str(Path(sys.executable).with_name("cloudos"))
-        started.append(subprocess.Popen([cloudos, "worker", "--poll", "0.2", *args], env=dict(os.environ),
+        # As in production: the worker's own login (cloudos_worker), not the CLI's.
+        started.append(subprocess.Popen([cloudos, "worker", "--poll", "0.2", *args],
+                                        env=dict(os.environ, CLOUDOS_DATABASE_URL=stack.worker_url),
                                         stdout=log, stderr=subprocess.STDOUT))
         return started[-1]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +23,7 @@ EXTRA_PLANS = 400
 
 def demo(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
     # The session's CLOUDOS_* point at the test stack: the demo must find its own.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDOS_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDOS_", "PG"))}
     env["CLOUDOS_DEMO_STATE"] = str(state)
     return subprocess.run(["bash", str(REPO / "scripts" / "demo"), *args], cwd=REPO, env=env, text=True,
                           capture_output=True, stdin=subprocess.DEVNULL, timeout=600)
@@ -42,7 +43,7 @@ def demo_state(tmp_path: Path) -> Iterator[Path]:
 
 def crowd(stack: Stack) -> None:
     """Many tenants and plans, named to sort after demo-isp and home-10m."""
-    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+    with psycopg.connect(stack.database_url, passfile=str(stack.pgpass), autocommit=True) as conn:
         (demo_isp,) = fetch_one(conn.execute("SELECT id FROM tenant WHERE name = 'demo-isp'"))
         conn.execute("INSERT INTO tenant (name, timezone) SELECT 'zz-isp-' || g, 'Asia/Karachi' "
                      "FROM generate_series(1, %s) g ON CONFLICT DO NOTHING", (EXTRA_TENANTS,))
@@ -63,7 +64,7 @@ def test_the_demo_runs_three_times_in_a_row(demo_state: Path) -> None:
         assert "Received Access-Accept" in run.stdout
         assert run.stdout.count("Received Accounting-Response") == 2
         assert "already exists" not in run.stderr
-    with psycopg.connect(stack.database_url) as conn:
+    with psycopg.connect(stack.database_url, passfile=str(stack.pgpass)) as conn:
         counts = conn.execute(
             "SELECT (SELECT count(*) FROM tenant WHERE name = 'demo-isp'), "
             "(SELECT count(*) FROM plan WHERE name = 'home-10m'), "
@@ -78,13 +79,57 @@ def test_a_failing_lookup_stops_the_demo_instead_of_adding(demo_state: Path) -> 
     first = demo(demo_state)
     assert first.returncode == 0, first.stderr[-3000:]
     stack = Stack.load_or_new(demo_state)
-    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+    with psycopg.connect(stack.database_url, passfile=str(stack.pgpass), autocommit=True) as conn:
         conn.execute("ALTER TABLE plan RENAME TO plan_gone")
     try:
         broken = demo(demo_state)
     finally:
-        with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        with psycopg.connect(stack.database_url, passfile=str(stack.pgpass), autocommit=True) as conn:
             conn.execute("ALTER TABLE plan_gone RENAME TO plan")
     assert broken.returncode != 0
     assert "demo: cloudos plan list failed" in broken.stderr
     assert "already exists" not in broken.stderr
+
+
+def test_the_demo_puts_no_secret_on_a_command_line(demo_state: Path) -> None:
+    """Every program the demo runs (strace -f: radclient, the cloudos CLI, initdb, pg_ctl, redis-server,
+    freeradius, psql …) is started with an argv free of the NAS secret, the subscriber's password,
+    the Status-Server secret and every database and Redis password."""
+    trace = demo_state.parent / "demo.strace"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDOS_", "PG"))}
+    env["CLOUDOS_DEMO_STATE"] = str(demo_state)
+    output = demo_state.parent / "demo.out"
+    out_file = output.open("wb")
+    proc = subprocess.Popen(["strace", "-f", "-q", "-e", "trace=execve", "-s", "65536", "-o", str(trace),
+                             "bash", str(REPO / "scripts" / "demo")], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+                            stdout=out_file, stderr=subprocess.STDOUT)
+    try:
+        # The demo leaves radiusd running (traced): wait for bash, the first process, to exit.
+        deadline = time.monotonic() + 600
+        top: str | None = None
+        while time.monotonic() < deadline:
+            lines = trace.read_text(errors="replace").splitlines() if trace.exists() else []
+            top = top or (lines[0].split()[0] if lines else None)
+            if top and any(line.startswith(f"{top} +++ exited") for line in lines):
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError("the demo did not finish within 600 s")
+    finally:
+        proc.terminate()  # strace detaches from what is still running
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # the kernel detaches its tracees; they run on
+            proc.wait(10)
+        out_file.close()
+    out = output.read_text(errors="replace")
+    assert any(line.startswith(f"{top} +++ exited with 0 +++") for line in lines), out[-3000:]
+    execs = [line for line in lines if " execve(" in line]
+    assert any("radclient" in line for line in execs) and any("cloudos" in line for line in execs)
+    stack = Stack.load_or_new(demo_state)
+    secrets = dict(line.split("=", 1) for line in (demo_state / "demo-secrets").read_text().split())
+    secrets |= {f"password of {k}": v for k, v in stack.passwords.items()}
+    secrets["status secret"] = stack.status_secret
+    leaks = [(name, line[:300]) for line in execs for name, secret in secrets.items() if secret in line]
+    assert leaks == []

@@ -87,8 +87,8 @@ def server(request: pytest.FixtureRequest, radiusd: Radiusd, stack: Stack,
             picked.append(port)
     # Its own ports and state; the session's key ring, PostgreSQL and Redis.
     mine = Stack(state=tmp_path_factory.mktemp(variant), ports=Ports(stack.ports.pg, stack.ports.redis, *picked),
-                 status_secret=stack.status_secret, reject_delay=0, client_lifetime=stack.client_lifetime,
-                 spool_retry=1)
+                 status_secret=stack.status_secret, passwords=stack.passwords, reject_delay=0,
+                 client_lifetime=stack.client_lifetime, spool_retry=1)
     shutil.copy2(stack.keyring, mine.keyring)
     pid = mine.start_radiusd(env={"CLOUDOS_CLIENT_NETWORKS": "127.0.0.0/24, ::1/128"} if variant == "client_networks"
                              else {})

@@ -53,7 +53,8 @@ def worker(router: RouterOS, stack: Stack) -> Iterator[subprocess.Popen[bytes]]:
     cloudos = str(Path(sys.executable).with_name("cloudos"))
     log = open(stack.state / "worker.log", "ab")
     proc = subprocess.Popen([cloudos, "worker", "--poll", "0.2", "--timeout", "0.5", "--max-attempts", "2"],
-                            env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
+                            env=dict(os.environ, CLOUDOS_DATABASE_URL=stack.worker_url), stdout=log,
+                            stderr=subprocess.STDOUT)
     yield proc
     proc.terminate()
     proc.wait(10)

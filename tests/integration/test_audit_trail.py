@@ -257,7 +257,7 @@ def test_an_empty_trail_has_nothing_to_anchor(trail: str, tmp_path: Path) -> Non
 def test_subscriber_personal_data_never_enters_the_trail_in_clear(trail: str) -> None:
     r = cli("subscriber", "add", "ayesha", "--plan", "p1", "--password-stdin", "--name", PERSONAL["name"],
             "--phone", PERSONAL["phone"], "--email", PERSONAL["email"], "--address", PERSONAL["address"],
-            "--cnic", PERSONAL["cnic"], stdin="pw-ayesha-1\n")
+            "--cnic-stdin", stdin="pw-ayesha-1\n" + PERSONAL["cnic"] + "\n")
     assert r.code == 0, r.err
     assert cli("subscriber", "suspend", "ayesha", "--reason", "unpaid").code == 0
     with psycopg.connect(trail) as conn:

@@ -4,6 +4,7 @@ AuthzCache fed by a real AuthzFeed answering what AUTHORIZE reads."""
 from __future__ import annotations
 
 import itertools
+import os
 import operator
 import time
 from collections.abc import Callable, Iterator
@@ -13,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
+import psycopg.sql
 import pytest
 
 from cloudos_stack import Stack
@@ -339,3 +341,66 @@ def test_the_cache_answers_what_postgresql_reads(world: FeedWorld, fed: tuple[Pa
     events = [fields.get("event") for _, fields in logs]
     assert "feed_connected" in events
     assert not {"feed_lost", "bad_message"} & set(events), logs
+
+
+# ----------------------------------------------------------------------- forged notifications
+def test_a_forged_notification_cannot_write_into_the_cache(world: FeedWorld, fed: tuple[Pair, list[Any]],
+                                                          stack: Stack) -> None:
+    """Any role may NOTIFY cloudos_authz. An A message with counters from a role that is not radiusd's
+    would make capped's exhausted quota look unused, an X would hide its live session from
+    Simultaneous-Use: from such a sender they only drop the entry, and the next login reads PostgreSQL."""
+    p, logs = fed
+
+    def fill() -> AccessContext:
+        """A fill once the feed has delivered what was just written (a fill that races one is refused)."""
+        for _ in range(50):
+            token = p.cache.begin()
+            ctx = p.db.access_context(NAS1, "capped", T0)
+            assert ctx is not None
+            if p.cache.store(token, NAS1, ctx):
+                return ctx
+            time.sleep(0.05)
+        raise AssertionError("every fill was refused")
+
+    c1 = new_uid()
+    world.account(c1, "Start", "capped", T0)
+    world.account(c1, "Interim-Update", "capped", T0 + timedelta(seconds=300), 2 * MB, 9 * MB, 300)
+    held = fill()
+    assert held.usage is not None and held.usage.total == 11 * MB and len(held.sessions) == 1
+    assert held.subscriber is not None and held.nas_id is not None
+    sid, nas_id, start = held.subscriber.id, held.nas_id, int(held.usage.period_start.timestamp())
+
+    forger, password = f"forger_{os.getpid()}", os.urandom(12).hex()
+    with psycopg.connect(stack.database_url, autocommit=True) as owner:
+        owner.execute(psycopg.sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+            psycopg.sql.Identifier(forger), psycopg.sql.Literal(password)))
+    try:
+        with psycopg.connect(world.url, user=forger, password=password, autocommit=True) as conn:
+            forged = {
+                "A": f"A {sid} {c1} {nas_id} {time.time():.6f} 0 {start} 0 0 0 {MAC_A}",  # usage zeroed
+                "X": f"X {nas_id}",  # every session of the NAS closed
+            }
+            for kind, payload in forged.items():
+                fill()
+                conn.execute("SELECT pg_notify('cloudos_authz', %s)", (payload,))
+
+                def changed() -> bool:
+                    ctx = p.cache.context(NAS1, "capped", T0)
+                    return ctx is None or ctx.usage is None or ctx.usage.total != 11 * MB or len(ctx.sessions) != 1
+
+                assert wait_for(changed, 3.0), f"the forged {kind} message was not heard"
+                after = p.cache.context(NAS1, "capped", T0)
+                assert after is None, (kind, after.usage if after else None, after.sessions if after else None)
+                refilled = fill()  # PostgreSQL still says what it said
+                assert refilled.usage is not None and refilled.usage.total == 11 * MB
+                assert len(refilled.sessions) == 1
+    finally:
+        with psycopg.connect(stack.database_url, autocommit=True) as owner:
+            owner.execute(psycopg.sql.SQL("DROP ROLE {}").format(psycopg.sql.Identifier(forger)))
+    assert any(f.get("event") == "unverified_sender" for _, f in logs), logs
+
+    # radiusd's own messages still write in place: a Stop is announced, and applied, not dropped.
+    fill()
+    world.account(c1, "Stop", "capped", T0 + timedelta(seconds=600), 3 * MB, 9 * MB, 600)
+    assert wait_for(lambda: (c := p.cache.context(NAS1, "capped", T0)) is not None
+                    and c.usage is not None and c.usage.total == 12 * MB and c.sessions == (), 3.0)

@@ -190,11 +190,19 @@ def test_plan_add_list_update(plan: str) -> None:
 
 
 # --------------------------------------------------------------------------- subscribers
+def test_a_cnic_on_argv_is_refused(plan: str, fresh_db: str) -> None:
+    """A CNIC on the command line is in /proc/PID/cmdline for every local user to read."""
+    r = cli("subscriber", "add", "argv", "--plan", "home", "--password-stdin", "--cnic", "35202-9876543-9",
+            stdin="pw\n")
+    assert r.code == 2 and "--cnic-stdin" in r.err and r.err.count("\n") == 1, r.err
+    assert cli("subscriber", "show", "argv").code != 0
+
+
 def test_subscriber_lifecycle(plan: str, fresh_db: str) -> None:
     password = "Zx9-subscriber-pw"
     r = cli("subscriber", "add", "ali", "--plan", "home", "--password-stdin", "--expires", "2026-12-31",
             "--mac", "aa:bb:cc:dd:ee:ff", "--static-ip", "10.9.0.5", "--name", "Ali Khan", "--phone", "+923001234567",
-            "--cnic", "35202-9876543-9", stdin=password + "\n")
+            "--cnic-stdin", stdin=password + "\n35202-9876543-9\n")
     assert r.code == 0, r.err
     assert password not in r.out
     shown = json.loads(cli("subscriber", "show", "ali", "--json").out)

@@ -216,6 +216,9 @@ def test_healthcheck_sends_status_server(dockerfile: list[tuple[str, str]]) -> N
     assert "Message-Authenticator = 0x00" in cmd
     assert "127.0.0.1:" in cmd and "CLOUDOS_RADIUS_STATUS_PORT" in cmd
     assert "CLOUDOS_STATUS_SECRET" in cmd
+    # The secret reaches radclient in a file (-S), never as an argument: argv is in /proc/PID/cmdline.
+    radclient = cmd[cmd.index("radclient"):].split(";")[0]
+    assert "-S " in radclient and "CLOUDOS_STATUS_SECRET" not in radclient, radclient
 
 
 def test_cmd_runs_freeradius_in_foreground_to_stdout(dockerfile: list[tuple[str, str]]) -> None:

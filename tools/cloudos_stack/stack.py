@@ -11,6 +11,7 @@ PostgreSQL refuses to run as root: as root the cluster runs as the system user
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import json
 import os
@@ -22,11 +23,22 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]  # tools/cloudos_stack/stack.py
 RADDB = REPO / "raddb"
+
+
+#: The database owner (migrations only) and each program's login role: name → its group role (schema 0012).
+OWNER = "cloudos"
+LOGINS = {"radiusd": "cloudos_radius", "worker": "cloudos_worker", "admin": "cloudos_admin"}
+
+
+def new_passwords() -> dict[str, str]:
+    """A fresh password for the owner, every login and Redis."""
+    return {name: os.urandom(18).hex() for name in (OWNER, *LOGINS, "redis")}
 
 
 class StackError(RuntimeError):
@@ -100,6 +112,28 @@ def _signal_and_wait(pid: int, timeout: float) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
+def write_private(path: Path, text: str, owner: str | None = None) -> None:
+    """Write ``path`` as a 0600 file from its creation on (never wider, whatever the umask), replacing
+    any older one; chowned to ``owner`` (an OS user) when given."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # O_CREAT's mode is already 0600 or narrower; this undoes a narrower umask only
+        if owner is not None:
+            pw = pwd.getpwnam(owner)
+            os.fchown(fd, pw.pw_uid, pw.pw_gid)
+        with os.fdopen(fd, "w") as f:
+            fd = -1
+            f.write(text)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    os.replace(tmp, path)
+
+
 def _read_pid(path: Path) -> int | None:
     try:
         return int(path.read_text().split()[0])
@@ -132,6 +166,8 @@ class Stack:
     state: Path
     ports: Ports
     status_secret: str
+    #: Passwords of the owner and of each program's login (LOGINS), and Redis's.
+    passwords: dict[str, str] = field(default_factory=lambda: new_passwords())
     host: str = "127.0.0.1"
     client_lifetime: int = 60
     reject_delay: int = 1
@@ -164,21 +200,57 @@ class Stack:
         return self.radius_state / "spool" / "cloudos" / "journal"
 
     @property
+    def radius_pgpass(self) -> Path:
+        """radiusd's PGPASSFILE: only the radiusd login's password, owned by the user radiusd runs as."""
+        return self.radius_state / "pgpass"
+
+    @property
     def radius_log(self) -> Path:
         return self.radius_state / "log" / "radius.log"
 
     @property
+    def pgpass(self) -> Path:
+        """libpq's password file (PGPASSFILE) for every role: no URL or command line carries a password."""
+        return self.state / "pgpass"
+
+    @property
+    def status_secret_file(self) -> Path:
+        """The Status-Server secret for radclient's -S: a secret on radclient's argv is in /proc/PID/cmdline."""
+        return self.state / "status-secret"
+
+    def login_url(self, login: str) -> str:
+        """The URL of ``login`` (OWNER or a name in LOGINS); its password comes from ``pgpass``."""
+        return f"postgresql://{login}@127.0.0.1:{self.ports.pg}/cloudos"
+
+    @property
     def database_url(self) -> str:
-        return f"postgresql://cloudos@127.0.0.1:{self.ports.pg}/cloudos"
+        """The owner's URL: migrations and the tests' own look into the database."""
+        return self.login_url(OWNER)
+
+    @property
+    def admin_url(self) -> str:
+        return self.login_url("admin")
+
+    @property
+    def radius_url(self) -> str:
+        return self.login_url("radiusd")
+
+    @property
+    def worker_url(self) -> str:
+        return self.login_url("worker")
 
     @property
     def redis_url(self) -> str:
-        return f"redis://127.0.0.1:{self.ports.redis}/0"
+        """Redis with its password (requirepass): kept in 0600 files and the environment, never on argv."""
+        return f"redis://:{self.passwords['redis']}@127.0.0.1:{self.ports.redis}/0"
 
     def env(self) -> dict[str, str]:
         """The CLOUDOS_* variables that point the CLI and radiusd at this stack."""
         return {
-            "CLOUDOS_DATABASE_URL": self.database_url,
+            "CLOUDOS_DATABASE_URL": self.admin_url,
+            "CLOUDOS_OWNER_DATABASE_URL": self.database_url,
+            "CLOUDOS_WORKER_DATABASE_URL": self.worker_url,
+            "PGPASSFILE": str(self.pgpass),
             "CLOUDOS_REDIS_URL": self.redis_url,
             "CLOUDOS_KEYRING": str(self.keyring),
             "CLOUDOS_RADIUS_HOST": self.host,
@@ -193,6 +265,8 @@ class Stack:
         env.update(self.env())
         env.update(
             {
+                "CLOUDOS_DATABASE_URL": self.radius_url,
+                "PGPASSFILE": str(self.radius_pgpass),
                 "CLOUDOS_HOME": str(REPO),
                 "CLOUDOS_VENV": str(Path(sys.prefix)),
                 "CLOUDOS_RADDB": str(self.raddb),
@@ -206,16 +280,16 @@ class Stack:
 
     def save(self) -> None:
         self.state.mkdir(parents=True, exist_ok=True)
-        meta = {"ports": asdict(self.ports), "status_secret": self.status_secret, "host": self.host,
-                "client_lifetime": self.client_lifetime, "reject_delay": self.reject_delay,
+        meta = {"ports": asdict(self.ports), "status_secret": self.status_secret, "passwords": self.passwords,
+                "host": self.host, "client_lifetime": self.client_lifetime, "reject_delay": self.reject_delay,
                 "spool_retry": self.spool_retry}
-        path = self.state / "stack.json"
-        path.write_text(json.dumps(meta, indent=2) + "\n")
-        path.chmod(0o600)
+        write_private(self.state / "stack.json", json.dumps(meta, indent=2) + "\n")
         lines = [f"export {k}={shlex.quote(v)}" for k, v in self.env().items()]
-        env_path = self.state / "stack.env"
-        env_path.write_text("# Source me: . .cloudos/stack.env\n" + "\n".join(lines) + "\n")
-        env_path.chmod(0o600)
+        write_private(self.state / "stack.env", "# Source me: . .cloudos/stack.env\n" + "\n".join(lines) + "\n")
+        write_private(self.status_secret_file, self.status_secret + "\n")
+        # Any host, port and database: the tests reach the same cluster through proxies.
+        write_private(self.pgpass, "".join(f"127.0.0.1:*:*:{name}:{pw}\n" for name, pw in self.passwords.items()
+                                           if name != "redis"))
 
     @classmethod
     def load_or_new(cls, state: Path, **overrides: object) -> Stack:
@@ -223,14 +297,15 @@ class Stack:
         if path.exists():
             meta = json.loads(path.read_text())
             return cls(state=state, ports=Ports(**meta["ports"]), status_secret=meta["status_secret"],
-                       host=meta.get("host", "127.0.0.1"), client_lifetime=meta.get("client_lifetime", 60),
+                       passwords=meta.get("passwords") or new_passwords(), host=meta.get("host", "127.0.0.1"), client_lifetime=meta.get("client_lifetime", 60),
                        reject_delay=meta.get("reject_delay", 1), spool_retry=meta.get("spool_retry", 10))
         stack = cls(state=state, ports=Ports.pick(), status_secret=os.urandom(16).hex(), **overrides)  # type: ignore[arg-type]
         return stack
 
     # ------------------------------------------------------------------ PostgreSQL
     def _pg_user(self) -> str | None:
-        """The OS user PostgreSQL runs as: ``cloudos`` when we are root, else ourselves (None)."""
+        """The OS user PostgreSQL, Redis and radiusd run as: ``cloudos`` when we are root, else
+        ourselves (None). Nothing the stack starts runs as root."""
         if os.geteuid() != 0:
             return None
         try:
@@ -238,6 +313,13 @@ class Stack:
         except KeyError:
             raise StackError("running as root needs the system user 'cloudos': run bash scripts/install") from None
         return "cloudos"
+
+    def _traversable(self) -> None:
+        """Every ancestor of the state directory o+x, so that the `cloudos` user reaches its part."""
+        for d in [self.state, *self.state.parents]:
+            mode = d.stat().st_mode
+            if not mode & 0o001:
+                d.chmod(mode | 0o001)
 
     def _as_pg(self, argv: list[str]) -> list[str]:
         user = self._pg_user()
@@ -252,10 +334,7 @@ class Stack:
             pw = pwd.getpwnam(user)
             for d in (self.pgdata.parent, self.pg_socket_dir):
                 os.chown(d, pw.pw_uid, pw.pw_gid)
-            for d in [self.state, *self.state.parents]:
-                mode = d.stat().st_mode
-                if not mode & 0o001:
-                    d.chmod(mode | 0o001)
+            self._traversable()
         if not (self.pgdata / "PG_VERSION").exists():
             if self.pgdata.exists():
                 shutil.rmtree(self.pgdata)
@@ -263,8 +342,16 @@ class Stack:
             if user:
                 pw = pwd.getpwnam(user)
                 os.chown(self.pgdata, pw.pw_uid, pw.pw_gid)
-            _run(self._as_pg([_pg_bin("initdb"), "-D", str(self.pgdata), "-U", "cloudos", "-A", "trust",
-                              "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"]), "initdb")
+            # scram-sha-256 for every connection, local or TCP (pg_hba as initdb writes it): the
+            # owner's password from a 0600 file, removed once initdb has read it.
+            pwfile = self.pgdata.parent / "initdb.pw"
+            write_private(pwfile, self.passwords[OWNER] + "\n", owner=user)
+            try:
+                _run(self._as_pg([_pg_bin("initdb"), "-D", str(self.pgdata), "-U", OWNER, "-A", "scram-sha-256",
+                                  f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"]),
+                     "initdb")
+            finally:
+                pwfile.unlink(missing_ok=True)
             conf = self.pgdata / "postgresql.conf"
             with conf.open("a") as f:
                 f.write(
@@ -273,7 +360,7 @@ class Stack:
                     f"port = {self.ports.pg}\n"
                     f"unix_socket_directories = '{self.pg_socket_dir}'\n"
                     "fsync = on\nmax_connections = 200\nshared_buffers = 256MB\n"
-                    "timezone = 'UTC'\nlog_timezone = 'UTC'\n"
+                    "timezone = 'UTC'\nlog_timezone = 'UTC'\npassword_encryption = 'scram-sha-256'\n"
                 )
         if self.postgres_running():
             return
@@ -287,11 +374,24 @@ class Stack:
         self._ensure_database()
 
     def _ensure_database(self) -> None:
-        psql = self._as_pg([_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(self.ports.pg), "-U", "cloudos",
-                            "-d", "postgres", "-Atqc"])
-        out = _run([*psql, "SELECT 1 FROM pg_database WHERE datname = 'cloudos'"], "psql").strip()
-        if out != "1":
-            _run([*psql, "CREATE DATABASE cloudos"], "createdb")
+        import psycopg
+
+        with psycopg.connect(self.login_url(OWNER).rsplit("/", 1)[0] + "/postgres", passfile=str(self.pgpass),
+                             autocommit=True, connect_timeout=10) as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = 'cloudos'").fetchone() is None:
+                conn.execute("CREATE DATABASE cloudos")
+
+    def create_logins(self, cloudos: Path | None = None) -> None:
+        """Each program's login role (LOGINS) with its password, through `cloudos db create-login` as
+        the owner, the password on standard input. Needs the migrated schema (its group roles)."""
+        exe = cloudos or Path(sys.prefix) / "bin" / "cloudos"
+        env = {**os.environ, **self.env(), "CLOUDOS_DATABASE_URL": self.database_url}
+        env.setdefault("CLOUDOS_ACTOR", "cloudos_stack")
+        for login, group in LOGINS.items():
+            r = subprocess.run([str(exe), "db", "create-login", group, login, "--password-stdin"], env=env,
+                               input=self.passwords[login] + "\n", capture_output=True, text=True)
+            if r.returncode != 0:
+                raise StackError(f"cloudos db create-login {group} {login} failed: {r.stderr.strip()[-500:]}")
 
     def postgres_pid(self) -> int | None:
         return _read_pid(self.pgdata / "postmaster.pid")
@@ -314,14 +414,22 @@ class Stack:
         return self.state / "redis" / "redis.pid"
 
     def start_redis(self) -> None:
+        user = self._pg_user()
         d = self.state / "redis"
         d.mkdir(parents=True, exist_ok=True)
+        if user:
+            _chown_tree(d, user)
         pid = _read_pid(self.redis_pidfile)
         if pid and _alive(pid):
             return
-        _run(["redis-server", "--bind", "127.0.0.1", "--port", str(self.ports.redis), "--daemonize", "yes",
-              "--pidfile", str(self.redis_pidfile), "--dir", str(d), "--logfile", str(d / "redis.log"),
-              "--save", "", "--appendonly", "no", "--protected-mode", "yes"], "redis-server")
+        # Everything in a 0600 file, the password (requirepass) included: nothing secret on argv.
+        conf = d / "redis.conf"
+        write_private(conf, "".join(f"{k} {v}\n" for k, v in (
+            ("bind", "127.0.0.1"), ("port", self.ports.redis), ("daemonize", "yes"),
+            ("pidfile", self.redis_pidfile), ("dir", d), ("logfile", d / "redis.log"), ("save", '""'),
+            ("appendonly", "no"), ("protected-mode", "yes"), ("requirepass", self.passwords["redis"]))),
+            owner=user)
+        _run(["redis-server", str(conf)], "redis-server", user=user)
         _wait(lambda: _tcp_open(self.ports.redis) and _read_pid(self.redis_pidfile) is not None, 10,
               "Redis did not open its port")
 
@@ -342,13 +450,29 @@ class Stack:
         shutil.copytree(source, self.raddb)
         for sub in ("log", "run", "spool", "spool/cloudos"):
             (self.radius_state / sub).mkdir(parents=True, exist_ok=True)
+        user = self._pg_user()
+        write_private(self.status_secret_file, self.status_secret + "\n")  # for radius_ready's radclient -S
+        # radiusd's own password file: its login's line only (the owner's password stays root's).
+        write_private(self.radius_pgpass, f"127.0.0.1:*:*:radiusd:{self.passwords['radiusd']}\n", owner=user)
+        if user:
+            self._traversable()
+            _chown_tree(self.raddb, user)
+            _chown_tree(self.radius_state, user)
+            if self.keyring.exists():
+                pw = pwd.getpwnam(user)
+                os.chown(self.keyring, pw.pw_uid, pw.pw_gid)
 
     def ensure_keyring(self) -> None:
+        """The key ring, 0600, owned by the user radiusd runs as (root, running the CLI, reads it anyway)."""
         if not self.keyring.exists():
             from rlm_cloudos.crypto import KeyRing
 
             self.state.mkdir(parents=True, exist_ok=True)
             KeyRing.create(self.keyring)
+        user = self._pg_user()
+        if user:
+            pw = pwd.getpwnam(user)
+            os.chown(self.keyring, pw.pw_uid, pw.pw_gid)
 
     def radiusd_pid(self) -> int | None:
         pid = _read_pid(self.radiusd_pidfile)
@@ -363,15 +487,16 @@ class Stack:
             return pid
         self.write_raddb(raddb)
         run_env = {**self.radiusd_env(), **(env or {})}
+        as_user = _as_user(self._pg_user())
         check = subprocess.run(["freeradius", "-C", "-d", str(self.raddb)], env=run_env,
-                               capture_output=True, text=True)
+                               capture_output=True, text=True, **as_user)
         if check.returncode != 0:
             raise StackError("freeradius -C rejected the configuration:\n" + (check.stdout + check.stderr)[-3000:])
         out = open(self.radius_state / "log" / "radiusd.stdout", "ab")
         proc = subprocess.Popen(
             ["freeradius", "-f", "-d", str(self.raddb), *extra_args],
             env=run_env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, **as_user,
         )
         out.close()
         _children[proc.pid] = proc
@@ -389,7 +514,8 @@ class Stack:
     def radius_ready(self) -> bool:
         """True when radiusd answers a Status-Server on the status port."""
         r = subprocess.run(
-            ["radclient", "-q", "-t", "1", "-r", "1", f"127.0.0.1:{self.ports.status}", "status", self.status_secret],
+            ["radclient", "-q", "-t", "1", "-r", "1", "-S", str(self.status_secret_file),
+             f"127.0.0.1:{self.ports.status}", "status"],
             input="Message-Authenticator = 0x00\n", capture_output=True, text=True,
         )
         return r.returncode == 0
@@ -397,7 +523,8 @@ class Stack:
     def radius_stats(self) -> dict[str, str]:
         """FreeRADIUS's own counters (Status-Server with FreeRADIUS-Statistics-Type = All)."""
         r = subprocess.run(
-            ["radclient", "-x", "-t", "2", "-r", "1", f"127.0.0.1:{self.ports.status}", "status", self.status_secret],
+            ["radclient", "-x", "-t", "2", "-r", "1", "-S", str(self.status_secret_file),
+             f"127.0.0.1:{self.ports.status}", "status"],
             input="Message-Authenticator = 0x00, FreeRADIUS-Statistics-Type = All\n", capture_output=True, text=True,
         )
         stats: dict[str, str] = {}
@@ -449,8 +576,25 @@ def _tail(path: Path, n: int = 30) -> str:
         return "(no log)"
 
 
-def _run(argv: list[str], what: str) -> str:
-    r = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+def _as_user(user: str | None) -> dict[str, Any]:
+    """Popen's arguments that run a child as ``user`` (its uid, gid and no other group), or none."""
+    if user is None:
+        return {}
+    pw = pwd.getpwnam(user)
+    return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
+
+
+def _chown_tree(root: Path, user: str) -> None:
+    pw = pwd.getpwnam(user)
+    os.chown(root, pw.pw_uid, pw.pw_gid)
+    for d, dirs, files in os.walk(root):
+        for name in (*dirs, *files):
+            os.chown(os.path.join(d, name), pw.pw_uid, pw.pw_gid, follow_symlinks=False)
+
+
+def _run(argv: list[str], what: str, user: str | None = None) -> str:
+    r: subprocess.CompletedProcess[str] = subprocess.run(argv, capture_output=True, text=True,
+                                                         stdin=subprocess.DEVNULL, **_as_user(user))
     if r.returncode != 0:
         raise StackError(f"{what} failed ({r.returncode}): {(r.stderr or r.stdout).strip()[-2000:]}")
     return r.stdout
@@ -458,13 +602,15 @@ def _run(argv: list[str], what: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m cloudos_stack", description=__doc__.splitlines()[0])
-    ap.add_argument("action", choices=["start", "start-radius", "stop", "env", "status", "applied"])
+    ap.add_argument("action", choices=["start", "logins", "start-radius", "stop", "env", "status", "applied"])
     ap.add_argument("state", type=Path)
     args = ap.parse_args(argv)
     stack = Stack.load_or_new(args.state.resolve())
     try:
         if args.action == "start":
             stack.start()
+        elif args.action == "logins":
+            stack.create_logins()
         elif args.action == "start-radius":
             stack.start_radiusd()
         elif args.action == "stop":

@@ -1,4 +1,4 @@
-"""cloudos db migrate | status | schema | reencrypt"""
+"""cloudos db migrate | status | schema | reencrypt | create-login | logins"""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from cloudos.commands._common import Subparsers, leaf
-from cloudos.context import Ctx, database_url, sqlalchemy_url
-from cloudos.errors import CliError
-from cloudos.store import subscribers
+from cloudos.context import Ctx, database_url, read_secret, sqlalchemy_url, table
+from cloudos.errors import CliError, UsageError
+from cloudos.store import roles, subscribers
 from rlm_cloudos.crypto import PASSWORD
 from rlm_cloudos.errors import DecryptError
 
@@ -200,6 +200,33 @@ def schema(ctx: Ctx, args: argparse.Namespace) -> None:
         print(sql_text, end="")
 
 
+def create_login(ctx: Ctx, args: argparse.Namespace) -> None:
+    group = args.role if args.role.startswith("cloudos_") else f"cloudos_{args.role}"
+    if group not in roles.GROUPS:
+        raise UsageError(f"ROLE is one of {', '.join(roles.GROUPS)} (or radius, worker, admin), not {args.role!r}")
+    if group == args.name or args.name in roles.GROUPS:
+        raise UsageError(f"{args.name!r} is a group role: name the login something else")
+    if not args.password_stdin:
+        raise UsageError("the password is read from standard input: add --password-stdin")
+    password = read_secret("login password")
+    with ctx.tx() as conn:
+        found = roles.existing(conn, args.name)
+        if found is not None and found.rolsuper:
+            raise CliError(f"role {args.name!r} is a superuser: a program's login must not be one")
+        created = roles.create_login(conn, group, args.name, password)
+        ctx.audit(conn, action="db.create_login", target=f"role:{args.name}", tenant_id=None,
+                  before=None if created else {"login": args.name},
+                  after={"login": args.name, "role": group})
+    ctx.emit({"login": args.name, "role": group, "created": created},
+             f"login {args.name} {'created' if created else 'updated'}, member of {group}")
+
+
+def logins(ctx: Ctx, args: argparse.Namespace) -> None:
+    with ctx.read() as conn:
+        rows = [dict(r._mapping) for r in roles.logins(conn)]
+    ctx.emit(rows, table(rows, ["login", "role"]))
+
+
 def register(sub: Subparsers) -> None:
     db = sub.add_parser("db", help="schema migrations")
     dsub = db.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -210,3 +237,9 @@ def register(sub: Subparsers) -> None:
     p = leaf(dsub, "schema", "print the schema as pg_dump shows it, stable across runs (schema/current.sql)",
              schema)
     p.add_argument("--write", action="store_true", help="write it to schema/current.sql instead")
+    p = leaf(dsub, "create-login", "create (or re-password) a program's login role in a cloudos group role; "
+             "run as the database owner", create_login)
+    p.add_argument("role", metavar="ROLE", help="cloudos_radius, cloudos_worker or cloudos_admin (or radius, worker, admin)")
+    p.add_argument("name", metavar="NAME", help="the login role's name")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    leaf(dsub, "logins", "list the login roles of the cloudos group roles", logins)

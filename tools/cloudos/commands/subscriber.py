@@ -56,7 +56,11 @@ def _update(ctx: Ctx, conn: Connection, tenant: Row[Any], before: Row[Any], acti
 def add(ctx: Ctx, args: argparse.Namespace) -> None:
     if not args.password_stdin:
         raise UsageError("the password is read from standard input: add --password-stdin")
+    if args.cnic is not None:
+        raise UsageError("--cnic VALUE would show the CNIC to every local user (ps, /proc): "
+                         "use --cnic-stdin (the line after the password)")
     password = read_secret("subscriber password")
+    cnic = read_secret("CNIC") if args.cnic_stdin else None
     keyring = ctx.keyring
     with ctx.tx() as conn:
         tenant = ctx.tenant(conn, args.tenant)
@@ -69,7 +73,7 @@ def add(ctx: Ctx, args: argparse.Namespace) -> None:
             "expires_at": expires_at_for_date(args.expires, tenant.timezone) if args.expires else None,
             "mac": args.mac, "static_ip": args.static_ip, "full_name": args.name, "phone": args.phone,
             "email": args.email, "postal_address": args.address,
-            "cnic_enc": keyring.encrypt(args.cnic, "subscriber.cnic") if args.cnic else None,
+            "cnic_enc": keyring.encrypt(cnic, "subscriber.cnic") if cnic else None,
         }
         row = subscribers.add(conn, values)
         ctx.audit(conn, action="subscriber.add", target=f"subscriber:{tenant.name}/{args.username}",
@@ -246,7 +250,10 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--phone")
     p.add_argument("--email")
     p.add_argument("--address", help="postal address")
-    p.add_argument("--cnic", help="national identity card number (stored encrypted)")
+    p.add_argument("--cnic-stdin", action="store_true",
+                   help="read the national identity card number (stored encrypted) from standard input, "
+                        "on the line after the password")
+    p.add_argument("--cnic", help=argparse.SUPPRESS)  # refused: argv is visible to every local user
     p = leaf(s, "show", "show a subscriber with usage this period and online sessions", show)
     user(p)
     p = leaf(s, "list", "list subscribers", list_)
