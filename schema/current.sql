@@ -1772,6 +1772,7 @@ GRANT ALL ON FUNCTION public.cloudos_queue_coa(p_subscriber bigint, p_kind text,
 REVOKE ALL ON FUNCTION public.cloudos_queue_coa_sessions(p_ids text[], p_kind text, p_rate text, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_queue_coa_sessions(p_ids text[], p_kind text, p_rate text, p_reason text) TO cloudos_admin;
 GRANT ALL ON FUNCTION public.cloudos_queue_coa_sessions(p_ids text[], p_kind text, p_rate text, p_reason text) TO cloudos_radius;
+GRANT ALL ON FUNCTION public.cloudos_queue_coa_sessions(p_ids text[], p_kind text, p_rate text, p_reason text) TO cloudos_worker;
 
 --
 -- Name: FUNCTION cloudos_reap_sessions(p_now timestamp with time zone, OUT reaped integer, OUT purged integer, OUT as_of timestamp with time zone, OUT forgotten text[]); Type: ACL; Schema: public; Owner: -
@@ -1827,7 +1828,7 @@ GRANT SELECT ON TABLE public.auth_log TO cloudos_admin;
 
 GRANT INSERT ON TABLE public.coa_outbox TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.coa_outbox TO cloudos_admin;
-GRANT SELECT,UPDATE ON TABLE public.coa_outbox TO cloudos_worker;
+GRANT SELECT,INSERT,UPDATE ON TABLE public.coa_outbox TO cloudos_worker;
 
 --
 -- Name: COLUMN coa_outbox.subscriber_id; Type: ACL; Schema: public; Owner: -

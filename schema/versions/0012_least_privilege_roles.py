@@ -60,7 +60,8 @@ FUNCTIONS = {
         "cloudos_reap_sessions(timestamptz)",
         "cloudos_stale_cutoff(timestamptz, integer)",
         "cloudos_archive_session(session_open)",
-        # 0008's enforcement policy: see DEFINER below.
+        # 0008's enforcement policy (see DEFINER below), and its escalation of a failed CoA.
+        "cloudos_queue_coa_sessions(text[], text, text, text)",
         "cloudos_coa_moot(timestamptz)",
         "cloudos_coa_sweep(timestamptz, timestamptz)",
     ),
@@ -87,7 +88,7 @@ TABLES = {
     ),
     "cloudos_worker": (
         "SELECT ON tenant, nas",
-        "SELECT, UPDATE ON coa_outbox",
+        "SELECT, INSERT, UPDATE ON coa_outbox",
         "SELECT, UPDATE, DELETE ON session_open",
         "SELECT, INSERT, UPDATE ON session",
         # The reaper judges staleness as of the journals' progress and forgets silent nodes (0011).

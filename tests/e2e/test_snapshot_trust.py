@@ -198,7 +198,7 @@ def test_a_password_ciphertext_copied_to_another_subscriber_does_not_log_in(
 
 
 def test_reencrypt_upgrades_old_rows_and_their_logins_keep_working(
-        radiusd: Radiusd, world: dict[str, Nas], cli: Cli, unique: str) -> None:
+        radiusd: Radiusd, world: dict[str, Nas], cli: Cli, unique: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Rows sealed the way main sealed them (KeyRing.encrypt, purpose only) are upgraded by
     `cloudos db reencrypt`, once: the second run finds nothing; `cloudos db migrate` does the same."""
     ring = KeyRing.load(radiusd.stack.keyring)
@@ -233,6 +233,7 @@ def test_reencrypt_upgrades_old_rows_and_their_logins_keep_working(
         conn.execute("INSERT INTO subscriber (tenant_id, username, plan_id, password_enc)"
                      " SELECT tenant_id, %s, plan_id, %s FROM subscriber WHERE username = %s",
                      (late, ring.encrypt("late-pw", "subscriber.password"), users[0]))
+    monkeypatch.setenv("CLOUDOS_DATABASE_URL", radiusd.stack.database_url)  # migrations run as the owner
     r = cli("db", "migrate")
     assert r.code == 0 and "1 subscriber password(s) re-encrypted" in r.out, (r.out, r.err)
     assert world[NAS1].pap(late, "late-pw").accepted
