@@ -230,6 +230,8 @@ class Bench:
     def __init__(self, stack: Stack, subs: list[BenchSubscriber], runs: int, meter: Meter, base_url: str,
                  big_rows: int) -> None:
         self.stack, self.subs, self.runs, self.base = stack, subs, runs, base_url
+        #: rlm_cloudos's login (cloudos_radius), on the same server: base_url is the owner's, to look.
+        self.radius_base = stack.radius_url.rsplit("/", 1)[0]
         self.postmaster, self.redis = meter.postmaster, meter.redis
         self.big = f"auth {big_rows // 1000}k rows"
         # A login run sends the population AUTH_PASSES times: one pass at 8,000 logins/s
@@ -272,7 +274,7 @@ class Bench:
         # would run during whatever came next (it cost the next login cell a fifth).
         cells = []
         for db, workload in (("cloudos", "auth 30/sub"), ("cloudos_big", self.big)):
-            pid = self.stack.start_radiusd(env={"CLOUDOS_DATABASE_URL": f"{self.base}/{db}"})
+            pid = self.stack.start_radiusd(env={"CLOUDOS_DATABASE_URL": f"{self.radius_base}/{db}"})
             try:
                 warm(self.auth_once, self.stack.ports.auth)
                 cells.append(self._measure("cloudos", workload, self.auth, pid, self.check))
@@ -280,7 +282,7 @@ class Bench:
                 self.stack.stop_radiusd()
         cells.append(self.cold())
         cells.append(self.two_radiusd())
-        pid = self.stack.start_radiusd(env={"CLOUDOS_DATABASE_URL": f"{self.base}/cloudos"})
+        pid = self.stack.start_radiusd(env={"CLOUDOS_DATABASE_URL": f"{self.radius_base}/cloudos"})
         try:
             warm(self.auth_once, self.stack.ports.auth)
             check = self.acct_check(f"{self.base}/cloudos", CLOUDOS_STORED)
@@ -295,7 +297,7 @@ class Bench:
         cache is empty): a fresh radiusd per run, the median run kept."""
         cells = []
         for _ in range(self.runs):
-            pid = self.stack.start_radiusd(env={"CLOUDOS_DATABASE_URL": f"{self.base}/cloudos"})
+            pid = self.stack.start_radiusd(env={"CLOUDOS_DATABASE_URL": f"{self.radius_base}/cloudos"})
             try:
                 meter = Meter((pid,), self.postmaster, self.redis)
                 cells.append(measure("cloudos", "auth cold", self.auth_once, (self.stack.ports.auth,), meter, 1,
@@ -313,10 +315,11 @@ class Bench:
         while {fresh.auth, fresh.acct, fresh.status} & {self.stack.ports.auth, self.stack.ports.acct,
                                                          self.stack.ports.status}:
             fresh = Ports.pick()
-        second = Stack(state=STATE / "second-radiusd", status_secret=os.urandom(16).hex(), reject_delay=0,
+        second = Stack(state=STATE / "second-radiusd", status_secret=os.urandom(16).hex(),
+                       passwords=self.stack.passwords, reject_delay=0,
                        client_lifetime=3600, ports=Ports(pg=self.stack.ports.pg, redis=self.stack.ports.redis,
                                                          auth=fresh.auth, acct=fresh.acct, status=fresh.status))
-        env = {"CLOUDOS_DATABASE_URL": f"{self.base}/cloudos", "CLOUDOS_KEYRING": str(self.stack.keyring)}
+        env = {"CLOUDOS_DATABASE_URL": f"{self.radius_base}/cloudos", "CLOUDOS_KEYRING": str(self.stack.keyring)}
         first = self.stack.start_radiusd(env=env)
         try:
             other = second.start_radiusd(env=env)
@@ -403,12 +406,13 @@ def main(argv: list[str] | None = None) -> int:
             with psycopg.connect(base + "/postgres", autocommit=True) as conn:
                 if db != "cloudos":
                     conn.execute(f'CREATE DATABASE "{db}"')
-            os.environ["CLOUDOS_DATABASE_URL"] = f"{base}/{db}"
+            os.environ["CLOUDOS_DATABASE_URL"] = f"{base}/{db}"  # the owner's: migrations
             assert cloudos_cli(["db", "migrate"]) == 0
             with psycopg.connect(f"{base}/{db}") as conn:
                 cloudos_data.load(conn, subs, keyring, nas_address="127.0.0.1", nas_secret=NAS_SECRET,
                                   history_rows_per_subscriber=rows, now=now)
         os.environ["CLOUDOS_DATABASE_URL"] = stack.database_url
+        stack.create_logins()  # rlm_cloudos runs as its own login (cloudos_radius), as in production
         for db, rows in (("radius", 30), ("radius_big", big_per_sub)):
             url = stock_data.create_stock_database(stack, db)
             with psycopg.connect(url) as conn:

@@ -206,6 +206,9 @@ def stock_env(stack: Stack, *, nas_secret: str | None = None, db: str = STOCK_DB
         "BENCH_PG_PORT": str(stack.ports.pg),
         "BENCH_PG_DB": db,
         "BENCH_PG_USER": "cloudos",
+        # The stock pipeline logs in as the owner, as its own docs do; its password from the
+        # stack's passfile (radiusd's own holds only rlm_cloudos's login).
+        "PGPASSFILE": str(stack.pgpass),
     }
 
 
