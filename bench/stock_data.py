@@ -29,7 +29,7 @@ import psycopg
 
 from bench.raddb import compose
 from bench.spec import BenchSubscriber, Fate
-from cloudos_stack import Stack
+from cloudos_stack import OWNER, Stack
 
 HERE = Path(__file__).resolve().parent
 STOCK_RADDB = HERE / "stock" / "raddb"
@@ -206,9 +206,10 @@ def stock_env(stack: Stack, *, nas_secret: str | None = None, db: str = STOCK_DB
         "BENCH_PG_PORT": str(stack.ports.pg),
         "BENCH_PG_DB": db,
         "BENCH_PG_USER": "cloudos",
-        # The stock pipeline logs in as the owner, as its own docs do; its password from the
-        # stack's passfile (radiusd's own holds only rlm_cloudos's login).
-        "PGPASSFILE": str(stack.pgpass),
+        # The stock pipeline logs in as the owner of its own tables, its password in rlm_sql's
+        # config from the environment (radiusd runs as the cloudos user: the stack's passfile is
+        # root's, and radiusd's own holds only rlm_cloudos's login).
+        "BENCH_PG_PASSWORD": stack.passwords[OWNER],
     }
 
 
