@@ -314,12 +314,14 @@ class Stack:
             raise StackError("running as root needs the system user 'cloudos': run bash scripts/install") from None
         return "cloudos"
 
-    def _traversable(self) -> None:
-        """Every ancestor of the state directory o+x, so that the `cloudos` user reaches its part."""
-        for d in [self.state, *self.state.parents]:
-            mode = d.stat().st_mode
-            if not mode & 0o001:
-                d.chmod(mode | 0o001)
+    def _traversable(self, *more: Path) -> None:
+        """Every ancestor of the state directory (and of ``more``) o+x, so that the `cloudos` user
+        reaches its part: traverse only, nothing becomes listable or readable that was not."""
+        for top in (self.state, *more):
+            for d in [top, *top.parents]:
+                mode = d.stat().st_mode
+                if not mode & 0o001:
+                    d.chmod(mode | 0o001)
 
     def _as_pg(self, argv: list[str]) -> list[str]:
         user = self._pg_user()
@@ -455,7 +457,9 @@ class Stack:
         # radiusd's own password file: its login's line only (the owner's password stays root's).
         write_private(self.radius_pgpass, f"127.0.0.1:*:*:radiusd:{self.passwords['radiusd']}\n", owner=user)
         if user:
-            self._traversable()
+            # radiusd, as the cloudos user, loads rlm_cloudos from the repository and Python from the
+            # virtualenv: a clone under a 0700 directory (mktemp -d, /root) would hide them from it.
+            self._traversable(REPO, Path(sys.prefix))
             _chown_tree(self.raddb, user)
             _chown_tree(self.radius_state, user)
             if self.keyring.exists():
