@@ -75,6 +75,11 @@ def as_invalidation(message: notices.Message) -> notices.Message | Forget:
     return message
 
 
+#: The messages that carry state into the cache (counters, a NAS reset's time) rather than only
+#: naming entries to drop: accepted as written only from a sender in cloudos_radius.
+WRITING = frozenset({"A ", "X "})
+
+
 class Producers:
     """Which backend PIDs belong to a member of cloudos_radius (A and X come from cloudos_account(),
     which only radiusd calls); remembered for ``ttl`` seconds.
@@ -424,10 +429,14 @@ class AuthzFeed(Service):
                 # Collected first: the connection is locked while notifies() runs, and the senders
                 # are looked up on it before anything is applied.
                 notes = list(conn.notifies(timeout=1.0, stop_after=1))
-                if notes:
-                    self._verify(conn, {n.pid for n in notes})
+                # Only what writes into the cache needs its sender checked; the rest (T, P, S, N) only
+                # drops entries whoever sends it, and is applied at once: a suspend made with the CLI
+                # must not wait for a lookup of the CLI's (often already gone) backend.
+                writes = {n.pid for n in notes if n.payload[:2] in WRITING}
+                if writes:
+                    self._verify(conn, writes)
                 for note in notes:
-                    verified = self._producers.verified(note.pid)
+                    verified = note.payload[:2] not in WRITING or self._producers.verified(note.pid)
                     if not verified:
                         self._unverified += 1
                         if self._unverified in (1, 10, 100) or self._unverified % 1000 == 0:
