@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, ROUND_HALF_UP
 
 from rlm_cloudos.errors import InvalidValue
 
@@ -71,10 +71,30 @@ def parse_size(text: str) -> int:
     return int(value)
 
 
-def format_size(n: int) -> str:
-    """A short human form of a byte count, in SI units (the ones parse_size reads back)."""
-    for unit, factor in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
+_SI = (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("KB", 10**3))
+_IEC = (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10))
+
+
+def _exact(n: int, units: tuple[tuple[str, int], ...]) -> str | None:
+    """``n`` in the largest of ``units`` it reaches, if that takes at most two decimals."""
+    for unit, factor in units:
         if n >= factor:
             q = Decimal(n) / factor
-            return f"{q.normalize():f}{unit}" if q == q.quantize(Decimal("0.01")) else f"{n}B"
+            return f"{q.normalize():f}{unit}" if q == q.quantize(Decimal("0.01")) else None
+    return None
+
+
+def format_size(n: int) -> str:
+    """A byte count exactly, as short as parse_size reads it back: SI units (``50GB``), else binary
+    (``1.5GiB``), else bytes. For sizes that are set (a plan's quota), where exactness matters."""
+    return _exact(n, _SI) or _exact(n, _IEC) or f"{n}B"
+
+
+def usage_size(n: int) -> str:
+    """A byte count as a NOC reads a counter: SI units, two decimals at most (``113.45GB``), so a
+    counter is readable whatever its value. Rounded: for usage, never for a size to set."""
+    for unit, factor in _SI:
+        if n >= factor:
+            q = (Decimal(n) / factor).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+            return f"{q.normalize():f}{unit}"
     return f"{n}B"

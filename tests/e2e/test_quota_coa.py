@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -207,6 +208,25 @@ def test_session_list_and_usage(radiusd: Radiusd, router: RouterOS, cli: Cli, un
     assert (usage["download_bytes"], usage["upload_bytes"], usage["quota_bytes"]) == (5000, 1000, 10 * 10**9)
     shown = json.loads(cli("subscriber", "show", unique, "--tenant", TENANT, "--json").out)
     assert shown["usage"]["total_bytes"] == 6000 and len(shown["online_sessions"]) == 1
+
+
+def test_usage_and_sessions_read_as_a_noc_reads_them(radiusd: Radiusd, router: RouterOS, cli: Cli,
+                                                      unique: str) -> None:
+    """Counters are never round: the human output shortens them anyway (issue 12 saw
+    `113454184400B of 100GB`), while --json keeps every byte."""
+    add(cli, unique, "big-quota")
+    nas = radiusd.nas(secret=SECRET, source=NAS_ADDRESS)
+    nas.acct("Start", unique, f"{unique}-h", framed_ip="10.50.0.21")
+    nas.acct("Interim-Update", unique, f"{unique}-h", input_octets=1_234_567, output_octets=5_678_901_234,
+             session_time=300)
+    usage = cli("usage", unique, "--tenant", TENANT).out
+    listed = cli("session", "list", "--tenant", TENANT, "--online", "--user", unique).out
+    shown = cli("subscriber", "show", unique, "--tenant", TENANT).out
+    assert f"{unique}: 5.68GB of 10GB from" in usage and "download 5.68GB, upload 1.23MB" in usage, usage
+    assert "5.68GB" in listed and "1.23MB" in listed, listed
+    assert "5.68GB of 10GB this period (down 5.68GB, up 1.23MB)" in shown, shown
+    assert not re.search(r"\d{5,}B\b", usage + listed + shown)  # no raw byte counts
+    assert json.loads(cli("usage", unique, "--tenant", TENANT, "--json").out)["download_bytes"] == 5_678_901_234
 
 
 def test_month_boundary_in_karachi_starts_a_new_quota_period(radiusd: Radiusd, router: RouterOS, cli: Cli, unique: str) -> None:

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rlm_cloudos.policy import RateLimitError, SizeError, parse_rate_limit, parse_size
-from rlm_cloudos.policy.rates import format_size
+from rlm_cloudos.policy.rates import format_size, usage_size
 
 
 @pytest.mark.parametrize(
@@ -133,10 +133,32 @@ def test_parse_size_rejects_and_names_the_input(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("n", "text"),
-    [(50 * 10**9, "50GB"), (1_500_000, "1.5MB"), (999, "999B"), (10**12, "1TB"), (2000, "2KB"), (1, "1B")],
+    [(50 * 10**9, "50GB"), (1_500_000, "1.5MB"), (999, "999B"), (10**12, "1TB"), (2000, "2KB"), (1, "1B"),
+     # Binary quotas read as they were set (issue 12: a 1.5GiB quota showed as 1610612736B).
+     (3 * 2**29, "1.5GiB"), (2**40, "1TiB"), (1024, "1KiB"), (1023, "1023B"), (10**9 + 1, "1000000001B")],
 )
 def test_format_size_of_round_values(n: int, text: str) -> None:
     assert format_size(n) == text
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [(113_454_184_400, "113.45GB"), (107_374_183_400, "107.37GB"), (3 * 2**29, "1.61GB"), (999, "999B"),
+     (1_000, "1KB"), (1_004_999, "1MB"), (1_005_000, "1.01MB"), (10**15, "1000TB")],
+)
+def test_usage_size_is_short_whatever_the_count(n: int, text: str) -> None:
+    assert usage_size(n) == text
+
+
+@given(st.integers(0, 2**63 - 1))
+def test_usage_size_is_within_half_a_hundredth_of_its_unit(n: int) -> None:
+    text = usage_size(n)
+    assert len(text) <= 12
+    if text.endswith("B") and text[-2].isdigit():
+        assert int(text[:-1]) == n
+    else:
+        factor = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}[text[-2:]]
+        assert abs(Decimal(text[:-2]) * factor - n) <= Decimal(factor) / 200
 
 
 @given(st.integers(1, 999), st.sampled_from([1, 10**3, 10**6, 10**9, 10**12]))

@@ -17,7 +17,7 @@ from cloudos.context import Ctx, database_url, table
 from cloudos.errors import CliError
 from cloudos.store import coa, sessions as session_store, subscribers, usage as usage_store
 from rlm_cloudos.policy import billing_period
-from rlm_cloudos.policy.rates import format_size
+from rlm_cloudos.policy.rates import format_size, usage_size
 
 def _session_row(r: Any) -> dict[str, Any]:
     return {
@@ -34,7 +34,7 @@ def list_(ctx: Ctx, args: argparse.Namespace) -> None:
         tenant = ctx.tenant(conn, args.tenant)
         rows = [_session_row(r) for r in session_store.listing(conn, tenant.id, online=args.online,
                                                                username=args.user, limit=args.limit)]
-    human = [dict(r, down=format_size(r["download_bytes"]), up=format_size(r["upload_bytes"]),
+    human = [dict(r, down=usage_size(r["download_bytes"]), up=usage_size(r["upload_bytes"]),
                   state="online" if r["stopped_at"] is None else (r["terminate_cause"] or "stopped")) for r in rows]
     ctx.emit(rows, table(human, ["username", "acct_session_id", "nas", "framed_ip", "started_at", "down", "up",
                                  "state"]))
@@ -87,8 +87,8 @@ def usage(ctx: Ctx, args: argparse.Namespace) -> None:
                      "session_seconds": h.session_time} for h in history],
     }
     quota = f" of {format_size(sub.quota_bytes)}" if sub.quota_bytes else ""
-    ctx.emit(data, [f"{args.username}: {format_size(up + down)}{quota} from {start.isoformat()} to {end.isoformat()}",
-                    f"  download {format_size(down)}, upload {format_size(up)}, online {secs // 3600}h{secs % 3600 // 60:02d}m"])
+    ctx.emit(data, [f"{args.username}: {usage_size(up + down)}{quota} from {start.isoformat()} to {end.isoformat()}",
+                    f"  download {usage_size(down)}, upload {usage_size(up)}, online {secs // 3600}h{secs % 3600 // 60:02d}m"])
 
 
 def _period_day(text: str) -> date:

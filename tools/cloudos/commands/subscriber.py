@@ -17,7 +17,7 @@ from cloudos.store import coa, plans, sessions, subscribers, usage
 from rlm_cloudos.errors import DecryptError
 from rlm_cloudos.policy import expires_at_for_date
 from rlm_cloudos.policy.paid import local_date, next_paid_until, paid_until
-from rlm_cloudos.policy.rates import format_size
+from rlm_cloudos.policy.rates import format_size, usage_size
 
 _AUDITED = ("id", "username", "plan_id", "status", "status_reason", "expires_at", "mac", "static_ip", "full_name",
             "phone", "email", "postal_address", "password_enc", "cnic_enc", "locked_until")
@@ -152,8 +152,8 @@ def show(ctx: Ctx, args: argparse.Namespace) -> None:
         f"  phone       {view['phone'] or ''}",
         f"  email       {view['email'] or ''}",
         f"  cnic        {view['cnic'] or ''}",
-        f"  usage       {format_size(u['total_bytes'])}{quota} this period "
-        f"(down {format_size(u['download_bytes'])}, up {format_size(u['upload_bytes'])})",
+        f"  usage       {usage_size(u['total_bytes'])}{quota} this period "
+        f"(down {usage_size(u['download_bytes'])}, up {usage_size(u['upload_bytes'])})",
         f"  online      {len(view['online_sessions'])} session(s)",
     ]
     lines += [f"    {s['acct_session_id']} since {s['started_at']} ip {s['framed_ip']} mac {s['calling_station_id']}"
