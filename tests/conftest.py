@@ -16,6 +16,7 @@ import functools
 import io
 import itertools
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "double"))
 
-from cloudos_stack import LOGINS, Ports, Stack  # noqa: E402
+from cloudos_stack import LOGINS, Ports, Stack, free_port  # noqa: E402
 
 from tests.fixtures.nas import Nas, NasOptions, journal_applied  # noqa: E402
 
@@ -99,6 +100,21 @@ def add_plan_and_subscriber(plan: str, rate_limit: str, username: str, password:
         r = run_cli(*argv, stdin=stdin)
         assert r.code == 0, (argv, r.err)
     return username, password
+
+
+def beside(stack: Stack, state: Path) -> Stack:
+    """A stack for a radiusd of a test's own, in ``state`` on free ports of its own, sharing the
+    session's PostgreSQL, Redis, passwords, status secret and key ring (start only its radiusd)."""
+    picked: list[int] = []
+    while len(picked) < 3:
+        port = free_port()
+        if port not in picked and port not in (stack.ports.auth, stack.ports.acct, stack.ports.status):
+            picked.append(port)
+    mine = Stack(state=state, ports=Ports(stack.ports.pg, stack.ports.redis, *picked),
+                 status_secret=stack.status_secret, passwords=stack.passwords, reject_delay=0,
+                 client_lifetime=stack.client_lifetime, spool_retry=1)
+    shutil.copy2(stack.keyring, mine.keyring)
+    return mine
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ boundary test). pyrad plays the NAS; the reaper is the worker's own function.
 from __future__ import annotations
 
 import functools
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,9 +24,9 @@ from sqlalchemy.pool import NullPool
 
 from cloudos import worker
 from cloudos.context import sqlalchemy_url
-from cloudos_stack import Ports, Stack, free_port
+from cloudos_stack import Stack
 from rlm_cloudos.store.journal_files import backlog
-from tests.conftest import Cli, RadiusLog
+from tests.conftest import Cli, RadiusLog, beside
 from tests.fixtures.nas import Nas, journal_applied
 from tests.fixtures.proxy import Proxy
 
@@ -91,15 +90,7 @@ def faulty(stack: Stack, cli: Cli, tmp_path_factory: pytest.TempPathFactory) -> 
         assert r.code == 0, r.err
     r = cli("plan", "add", "one", "--tenant", TENANT, "--rate-limit", "2M/8M", "--simultaneous-use", "1")
     assert r.code == 0, r.err
-    picked: list[int] = []
-    while len(picked) < 3:
-        port = free_port()
-        if port not in picked and port not in (stack.ports.auth, stack.ports.acct, stack.ports.status):
-            picked.append(port)
-    mine = Stack(state=tmp_path_factory.mktemp("faults"), ports=Ports(stack.ports.pg, stack.ports.redis, *picked),
-                 status_secret=stack.status_secret, passwords=stack.passwords, reject_delay=0,
-                 client_lifetime=stack.client_lifetime, spool_retry=1)
-    shutil.copy2(stack.keyring, mine.keyring)
+    mine = beside(stack, tmp_path_factory.mktemp("faults"))
     with Proxy("127.0.0.1", stack.ports.pg) as pg:
         # The module's defaults: no CLOUDOS_ACCT_MAX_DELAY from the session's radiusd.
         mine.start_radiusd(env={"CLOUDOS_DATABASE_URL": f"postgresql://radiusd@127.0.0.1:{pg.port}/cloudos",

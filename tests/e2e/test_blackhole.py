@@ -16,7 +16,6 @@ import concurrent.futures
 import functools
 import inspect
 import re
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,10 +23,10 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 
-from cloudos_stack import RADDB, Ports, Stack, free_port
+from cloudos_stack import RADDB, Stack
 from rlm_cloudos.store.authz import AuthzFeed
 from rlm_cloudos.store.live import Live
-from tests.conftest import CliResult, RadiusLog
+from tests.conftest import CliResult, RadiusLog, beside
 from tests.fixtures.nas import Nas, Reply, journal_applied, wait_accepted
 from tests.fixtures.proxy import Proxy
 
@@ -117,17 +116,8 @@ def bh(stack: Stack, cli: Callable[..., CliResult], tmp_path_factory: pytest.Tem
         assert cli("plan", "add", "p", "--tenant", tenant, "--rate-limit", "2M/4M").code == 0
     r = cli("tenant", "set", CACHED_TENANT, "--backend-down", "cached", "--backend-down-cache-seconds", "600")
     assert r.code == 0, r.err
-    picked: list[int] = []
-    while len(picked) < 3:
-        port = free_port()
-        if port not in picked and port not in (stack.ports.auth, stack.ports.acct, stack.ports.status):
-            picked.append(port)
     # Its own state (journal, log, raddb copy) and ports; the session's key ring, PostgreSQL and Redis.
-    mine = Stack(state=tmp_path_factory.mktemp("blackhole"),
-                 ports=Ports(stack.ports.pg, stack.ports.redis, *picked),
-                 status_secret=stack.status_secret, passwords=stack.passwords, reject_delay=0, client_lifetime=stack.client_lifetime,
-                 spool_retry=1)
-    shutil.copy2(stack.keyring, mine.keyring)
+    mine = beside(stack, tmp_path_factory.mktemp("blackhole"))
     with Proxy("127.0.0.1", stack.ports.pg) as pg, Proxy("127.0.0.1", stack.ports.redis) as redis:
         mine.start_radiusd(env={
             "CLOUDOS_DATABASE_URL": f"postgresql://radiusd@127.0.0.1:{pg.port}/cloudos",

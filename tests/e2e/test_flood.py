@@ -23,7 +23,6 @@ import collections
 import ipaddress
 import json
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -39,8 +38,8 @@ import psycopg
 import pytest
 from pyrad.client import Timeout
 
-from cloudos_stack import REPO, Ports, Stack, free_port
-from tests.conftest import E2E_SECRET, Cli, RadiusLog, Radiusd, add_plan_and_subscriber
+from cloudos_stack import REPO, Stack
+from tests.conftest import E2E_SECRET, Cli, RadiusLog, Radiusd, add_plan_and_subscriber, beside
 from tests.fixtures.flood import FLOOD_NETWORK, access_request
 from tests.fixtures.nas import Nas
 
@@ -80,16 +79,7 @@ def server(request: pytest.FixtureRequest, radiusd: Radiusd, stack: Stack,
     # Each a radiusd of its own, even the shipped one: the flood fills the module's log allowance
     # for a minute, and the session's radiusd must still log the next test's unknown address.
     variant: str = request.param
-    picked: list[int] = []
-    while len(picked) < 3:
-        port = free_port()
-        if port not in picked and port not in (stack.ports.auth, stack.ports.acct, stack.ports.status):
-            picked.append(port)
-    # Its own ports and state; the session's key ring, PostgreSQL and Redis.
-    mine = Stack(state=tmp_path_factory.mktemp(variant), ports=Ports(stack.ports.pg, stack.ports.redis, *picked),
-                 status_secret=stack.status_secret, passwords=stack.passwords, reject_delay=0,
-                 client_lifetime=stack.client_lifetime, spool_retry=1)
-    shutil.copy2(stack.keyring, mine.keyring)
+    mine = beside(stack, tmp_path_factory.mktemp(variant))  # its own ports and state
     pid = mine.start_radiusd(env={"CLOUDOS_CLIENT_NETWORKS": "127.0.0.0/24, ::1/128"} if variant == "client_networks"
                              else {})
     try:
