@@ -8,6 +8,7 @@ for a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import traceback
@@ -21,9 +22,13 @@ from cloudos.context import Ctx
 from cloudos.errors import CliError
 
 
+class ArgumentError(Exception):
+    """The command line does not parse: exit 2, in the output form the user asked for."""
+
+
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        raise ArgumentError(f"{message} (see {self.prog} --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,34 +51,50 @@ def _db_message(exc: SQLAlchemyError) -> str:
     return " ".join(text.split())[:300]
 
 
+def fail(message: str, code: int, *, as_json: bool) -> int:
+    """Report an error on stderr, one line: ``cloudos: error: …``, or under --json the object
+    ``{"error": …, "exit_code": …}``; returns ``code``."""
+    if as_json:
+        print(json.dumps({"error": message, "exit_code": code}, ensure_ascii=False), file=sys.stderr)
+    else:
+        print(f"cloudos: error: {message}", file=sys.stderr)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    as_json = "--json" in argv
+    for i, arg in enumerate(argv, 1):
+        try:
+            arg.encode()
+        except UnicodeEncodeError:
+            return fail(f"argument {i} is not valid UTF-8 text: {arg.encode(errors='surrogateescape')!r}", 2,
+                        as_json=as_json)
+    try:
+        args = build_parser().parse_args(argv)
+    except ArgumentError as exc:
+        return fail(str(exc), 2, as_json=as_json)
     # The one clock reading of this command: every statement and rule it runs is handed this instant.
     ctx = Ctx(now=datetime.now(timezone.utc), json=getattr(args, "json", False))
     try:
         args.func(ctx, args)
         return 0
     except CliError as exc:
-        print(f"cloudos: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return fail(str(exc), exc.exit_code, as_json=as_json)
     except DBAPIError as exc:
         if exc.connection_invalidated or "connection" in type(getattr(exc, "orig", exc)).__name__.lower() \
                 or type(getattr(exc, "orig", None)).__name__ == "OperationalError":
-            print(f"cloudos: error: cannot use PostgreSQL: {_db_message(exc)}", file=sys.stderr)
-        else:
-            print(f"cloudos: error: {_db_message(exc)}", file=sys.stderr)
-        return 1
+            return fail(f"cannot use PostgreSQL: {_db_message(exc)}", 1, as_json=as_json)
+        return fail(_db_message(exc), 1, as_json=as_json)
     except SQLAlchemyError as exc:
-        print(f"cloudos: error: {_db_message(exc)}", file=sys.stderr)
-        return 1
+        return fail(_db_message(exc), 1, as_json=as_json)
     except KeyboardInterrupt:
         print("cloudos: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # the last line of defence: one line, never a traceback
         if os.environ.get("CLOUDOS_DEBUG"):
             traceback.print_exc()
-        print(f"cloudos: error: unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]}", file=sys.stderr)
-        return 1
+        return fail(f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]}", 1, as_json=as_json)
     finally:
         if ctx._engine is not None:
             ctx._engine.dispose()

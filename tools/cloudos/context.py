@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import ArgumentError
 
 from cloudos import audit
 from cloudos.errors import CliError, UsageError
@@ -60,11 +61,19 @@ class Ctx:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = create_engine(
-                sqlalchemy_url(database_url()),
-                pool_pre_ping=False,
-                connect_args={"connect_timeout": 5, "application_name": "cloudos-cli"},
-            )
+            url = database_url()
+            if not url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+                raise CliError("CLOUDOS_DATABASE_URL is not a PostgreSQL URL: expected "
+                               "postgresql://USER@HOST:PORT/DATABASE")
+            try:
+                self._engine = create_engine(
+                    sqlalchemy_url(url),
+                    pool_pre_ping=False,
+                    connect_args={"connect_timeout": 5, "application_name": "cloudos-cli"},
+                )
+            except (ArgumentError, ValueError):
+                raise CliError("CLOUDOS_DATABASE_URL is not a PostgreSQL URL: expected "
+                               "postgresql://USER@HOST:PORT/DATABASE") from None
         return self._engine
 
     @property
