@@ -505,6 +505,7 @@ CREATE TABLE public.subscriber (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     terminated_at timestamp with time zone,
     locked_until timestamp with time zone,
+    CONSTRAINT subscriber_static_ip_ipv4 CHECK (((static_ip IS NULL) OR ((family(static_ip) = 4) AND (masklen(static_ip) = 32)))),
     CONSTRAINT subscriber_status_check CHECK ((status = ANY (ARRAY['active'::text, 'suspended'::text, 'terminated'::text]))),
     CONSTRAINT subscriber_username_check CHECK (((length(username) >= 1) AND (length(username) <= 253)))
 );
@@ -1400,6 +1401,18 @@ CREATE INDEX session_open_subscriber ON public.session_open USING btree (subscri
 --
 
 CREATE INDEX subscriber_plan ON public.subscriber USING btree (plan_id);
+
+--
+-- Name: subscriber_static_ip; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX subscriber_static_ip ON public.subscriber USING btree (tenant_id, static_ip) WHERE (static_ip IS NOT NULL);
+
+--
+-- Name: subscriber_username_folded; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX subscriber_username_folded ON public.subscriber USING btree (tenant_id, lower(username));
 
 --
 -- Name: auth_log_default_tenant_id_username_at_idx; Type: INDEX ATTACH; Schema: public; Owner: -

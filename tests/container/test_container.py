@@ -245,7 +245,7 @@ def test_the_image_is_what_an_operator_would_run(container: Container, image: st
 def test_restart_mid_stream_loses_and_doubles_nothing(container: Container) -> None:
     """Stop the container in the middle of an accounting stream; the NAS keeps retransmitting
     what was not answered; a new container on the same volume carries on."""
-    r = run_cli("subscriber", "add", "restart-user", "--plan", "home", "--password-stdin", stdin="pw-r\n")
+    r = run_cli("subscriber", "add", "restart-user", "--plan", "home", "--password-stdin", stdin="pw-restart\n")
     assert r.code == 0, r.err
     nas = container.nas(timeout=2, retries=30)
     sessions = [f"rs-{i}" for i in range(10)]

@@ -41,7 +41,7 @@ def fleet(radiusd: Radiusd, cli: Cli) -> list[tuple[Nas, str, str]]:
     for n in range(SUBSCRIBERS):
         nas, tenant, plan = nases[n % len(nases)]
         name = f"bulk{n:03d}"
-        r = cli("subscriber", "add", name, "--tenant", tenant, "--plan", plan, "--password-stdin", stdin="pw\n")
+        r = cli("subscriber", "add", name, "--tenant", tenant, "--plan", plan, "--password-stdin", stdin="pw-1234\n")
         assert r.code == 0, r.err
         users.append((nas, tenant, name))
     return users

@@ -80,7 +80,7 @@ def worker(stack: Stack, routers: dict[str, RouterOS]) -> Iterator[Worker]:
 
 
 def add(cli: Cli, user: str, plan: str) -> None:
-    r = cli("subscriber", "add", user, "--tenant", TENANT, "--plan", plan, "--password-stdin", stdin="pw\n")
+    r = cli("subscriber", "add", user, "--tenant", TENANT, "--plan", plan, "--password-stdin", stdin="pw-1234\n")
     assert r.code == 0, r.err
 
 
@@ -201,7 +201,7 @@ def test_login_that_raced_a_suspend_is_disconnected(radiusd: Radiusd, routers: d
     worker("--timeout", "0.5")
     add(cli, unique, "e-single")
     nas = radiusd.nas(secret=SECRET, source=ANSWERING)
-    assert nas.pap(unique, "pw").accepted
+    assert nas.pap(unique, "pw-1234").accepted
     r = cli("subscriber", "suspend", unique, "--tenant", TENANT, "--json")
     assert r.code == 0 and json.loads(r.out)["disconnects_queued"] == 0
     sid = f"{unique}-late"

@@ -16,6 +16,7 @@ from cloudos.store import audit, coa, nas, plans, sessions, subscribers, tenants
 from tests.conftest import run_cli as cli
 
 UTC = timezone.utc
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -30,10 +31,10 @@ def world(fresh_db: str) -> str:
         (("plan", "add", "d30", "--tenant", "isp1", "--rate-limit", "1M/1M", "--period", "30d"), None),
         (("plan", "add", "other", "--tenant", "isp2", "--rate-limit", "1M/1M"), None),
         (("subscriber", "add", "ali", "--tenant", "isp1", "--plan", "home", "--password-stdin",
-          "--mac", "aa:bb:cc:dd:ee:ff", "--static-ip", "100.64.0.9"), "pw\n"),
-        (("subscriber", "add", "bob", "--tenant", "isp1", "--plan", "d30", "--password-stdin"), "pw\n"),
+          "--mac", "aa:bb:cc:dd:ee:ff", "--static-ip", "100.64.0.9"), "pw-1234\n"),
+        (("subscriber", "add", "bob", "--tenant", "isp1", "--plan", "d30", "--password-stdin"), "pw-1234\n"),
         (("subscriber", "suspend", "bob", "--tenant", "isp1"), None),
-        (("subscriber", "add", "zed", "--tenant", "isp2", "--plan", "other", "--password-stdin"), "pw\n"),
+        (("subscriber", "add", "zed", "--tenant", "isp2", "--plan", "other", "--password-stdin"), "pw-1234\n"),
     ]
     for argv, stdin in steps:
         r = cli(*argv, stdin=stdin)
@@ -90,16 +91,16 @@ def test_partial_updates_refuse_unknown_columns(conn: Connection) -> None:
 
 
 def test_subscriber_list_filters(conn: Connection) -> None:
-    assert names(subscribers.listing(conn, 1)) == ["ali", "bob", "cy"]
-    assert names(subscribers.listing(conn, 2)) == ["zed"]
-    assert names(subscribers.listing(conn, 1, status="suspended")) == ["bob"]
-    assert names(subscribers.listing(conn, 1, status="active")) == ["ali", "cy"]
-    assert names(subscribers.listing(conn, 1, status="terminated")) == []
-    assert names(subscribers.listing(conn, 1, plan_name="home")) == ["ali"]
-    assert names(subscribers.listing(conn, 1, plan_name="other")) == []  # isp2's plan
-    assert names(subscribers.listing(conn, 1, status="active", plan_name="d30")) == []
-    assert names(subscribers.listing(conn, 1, status="suspended", plan_name="d30")) == ["bob"]
-    assert [r.plan for r in subscribers.listing(conn, 1)] == ["home", "d30", None]
+    assert names(subscribers.listing(conn, 1, now=NOW)) == ["ali", "bob", "cy"]
+    assert names(subscribers.listing(conn, 2, now=NOW)) == ["zed"]
+    assert names(subscribers.listing(conn, 1, now=NOW, status="suspended")) == ["bob"]
+    assert names(subscribers.listing(conn, 1, now=NOW, status="active")) == ["ali", "cy"]
+    assert names(subscribers.listing(conn, 1, now=NOW, status="terminated")) == []
+    assert names(subscribers.listing(conn, 1, now=NOW, plan_name="home")) == ["ali"]
+    assert names(subscribers.listing(conn, 1, now=NOW, plan_name="other")) == []  # isp2's plan
+    assert names(subscribers.listing(conn, 1, now=NOW, status="active", plan_name="d30")) == []
+    assert names(subscribers.listing(conn, 1, now=NOW, status="suspended", plan_name="d30")) == ["bob"]
+    assert [r.plan for r in subscribers.listing(conn, 1, now=NOW)] == ["home", "d30", None]
 
 
 def test_subscriber_add_casts_mac_and_address(conn: Connection) -> None:

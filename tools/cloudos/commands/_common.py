@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import calendar
 import ipaddress
 import re
 from collections.abc import Callable
@@ -78,11 +79,22 @@ def _mac(text: str) -> str:
     return mac
 
 
+_DATE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
+
+
 def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"invalid date {text!r}: expected YYYY-MM-DD") from None
+    m = _DATE.match(text)
+    if not m:
+        raise ValueError(f"invalid date {text!r}: expected YYYY-MM-DD")
+    year, month, day = (int(g) for g in m.groups())
+    if not 1 <= month <= 12:
+        raise ValueError(f"invalid date {text!r}: there is no month {month}")
+    if year < 1:
+        raise ValueError(f"invalid date {text!r}: there is no year 0")
+    last = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= last:
+        raise ValueError(f"invalid date {text!r}: {calendar.month_name[month]} {year} has {last} days")
+    return date(year, month, day)
 
 
 _PERIOD = re.compile(r"^(monthly|[1-9][0-9]{0,3}d)$")
@@ -107,6 +119,77 @@ def _username(text: str) -> str:
     if not 1 <= len(text.encode()) <= 253 or any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
         raise ValueError(f"invalid username {text!r}: 1 to 253 bytes, no control characters")
     return text
+
+
+#: The rule for a new username (README: "Usernames"): what a subscriber can type on a router's
+#: PPPoE or Hotspot login and a NOC can read back over the phone. Unique per tenant whatever the
+#: case (schema 0013); a login matches the stored case exactly.
+USERNAME_RULE = "1 to 64 characters: letters, digits and . _ - @ +, starting with a letter or digit"
+_NEW_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
+
+
+def _new_username(text: str) -> str:
+    if not _NEW_USERNAME.match(text):
+        raise ValueError(f"invalid username {text!r}: {USERNAME_RULE}")
+    return text
+
+
+#: Shortest subscriber password accepted (README: "Usernames and passwords").
+MIN_PASSWORD = 6
+
+
+def check_password(password: str) -> str:
+    """A new subscriber password; raises UsageError (read_secret already bounds it to 128)."""
+    if len(password) < MIN_PASSWORD:
+        raise UsageError(f"the password must be at least {MIN_PASSWORD} characters")
+    return password
+
+
+def _static_ip(text: str) -> str:
+    """A subscriber's Framed-IP-Address: one IPv4 host address a NAS can route to a subscriber."""
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        raise ValueError(f"invalid IP address {text!r}") from None
+    if ip.version != 4:
+        raise ValueError(f"static IP {text!r} is IPv6: Framed-IP-Address carries IPv4 only (give an IPv4 address, "
+                         "or use the plan's pool)")
+    if ip.is_unspecified or ip.is_loopback or ip.is_multicast or ip.is_link_local or ip.is_reserved \
+            or ip == ipaddress.IPv4Address("255.255.255.255"):
+        raise ValueError(f"static IP {text!r} cannot be given to a subscriber "
+                         "(unspecified, loopback, link-local, multicast or reserved)")
+    return str(ip)
+
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+
+
+def _email(text: str) -> str:
+    if len(text) > 254 or not _EMAIL.match(text):
+        raise ValueError(f"invalid email address {text!r}")
+    return text
+
+
+def _phone(text: str) -> str:
+    """A phone number in E.164 (+923001234567); a Pakistani 03001234567 is written so."""
+    digits = re.sub(r"[\s().-]", "", text)
+    if re.fullmatch(r"03[0-9]{9}", digits):
+        digits = "+92" + digits[1:]
+    elif re.fullmatch(r"923[0-9]{9}", digits):
+        digits = "+" + digits
+    if not re.fullmatch(r"\+[1-9][0-9]{6,14}", digits):
+        raise ValueError(f"invalid phone number {text!r}: e.g. 03001234567 or +923001234567")
+    return digits
+
+
+def _text(limit: int, what: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = " ".join(text.split())
+        if len(value) > limit:
+            raise ValueError(f"{what} is longer than {limit} characters")
+        return value
+
+    return parse
 
 
 def _price(text: str) -> str:
@@ -140,6 +223,12 @@ date_arg = _wrap(_date, "date")
 period_arg = _wrap(_period, "period")
 name_arg = _wrap(_name, "name")
 username_arg = _wrap(_username, "username")
+new_username_arg = _wrap(_new_username, "username")
+static_ip_arg = _wrap(_static_ip, "static IP")
+email_arg = _wrap(_email, "email address")
+phone_arg = _wrap(_phone, "phone number")
+name_text_arg = _wrap(_text(200, "a name"), "name")
+address_text_arg = _wrap(_text(500, "an address"), "address")
 price_arg = _wrap(_price, "amount")
 positive_arg = _wrap(_positive, "number")
 port_arg = _wrap(_port, "port")

@@ -104,3 +104,15 @@ def settle(conn: Connection, request_id: int, status: str, result: str) -> None:
 def note(conn: Connection, request_id: int, result: str) -> None:
     """Record ``result`` on a request that stays pending (it will be retried)."""
     conn.execute(update(c).where(c.c.id == request_id, c.c.status == "pending").values(result=result))
+
+
+def cancel_subscriber_disconnects(conn: Connection, subscriber_id: int, result: str) -> int:
+    """Settle as cancelled the subscriber's pending Disconnect-Requests queued because it was out of
+    policy (suspended, expired …: cloudos_coa_policy_reason, schema 0008), which a resume makes wrong;
+    an operator's own disconnect stays. Returns how many. One in flight when this commits is not
+    stopped, but its answer no longer retries it (settle() leaves a cancelled row as it is)."""
+    return conn.execute(
+        update(c).where(c.c.subscriber_id == subscriber_id, c.c.kind == "disconnect", c.c.status == "pending",
+                        func.cloudos_coa_policy_reason(c.c.reason))
+        .values(status="cancelled", result=result, done_at=func.now())
+    ).rowcount

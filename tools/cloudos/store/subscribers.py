@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, cast, func, insert, select, update
+from sqlalchemy import Connection, cast, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import INET, MACADDR
 from sqlalchemy.engine import Row
 
@@ -24,6 +25,36 @@ def by_username(conn: Connection, tenant_id: int, username: str, *, lock: bool =
     return conn.execute(q).first()
 
 
+def by_usernames(conn: Connection, tenant_id: int, usernames: Sequence[str], *,
+                 lock: bool = False) -> dict[str, Row[Any]]:
+    """Tenant ``tenant_id``'s subscribers with these usernames, by username (``lock``: FOR UPDATE,
+    taken in id order so two bulk changes cannot deadlock)."""
+    q = (select(subscriber).where(subscriber.c.tenant_id == tenant_id, subscriber.c.username.in_(list(usernames)))
+         .order_by(subscriber.c.id))
+    if lock:
+        q = q.with_for_update()
+    return {r.username: r for r in conn.execute(q)}
+
+
+def by_folded_username(conn: Connection, tenant_id: int, username: str) -> Row[Any] | None:
+    """The subscriber whose username is ``username`` in any case (schema 0013 allows one), or None."""
+    return conn.execute(select(subscriber.c.id, subscriber.c.username).where(
+        subscriber.c.tenant_id == tenant_id, func.lower(subscriber.c.username) == username.lower())).first()
+
+
+def holding_static_ip(conn: Connection, tenant_id: int, static_ip: str) -> Row[Any] | None:
+    """The subscriber (id, username) given ``static_ip`` in the tenant, or None."""
+    return conn.execute(select(subscriber.c.id, subscriber.c.username).where(
+        subscriber.c.tenant_id == tenant_id, subscriber.c.static_ip == cast(static_ip, INET))).first()
+
+
+def bound_to_mac(conn: Connection, tenant_id: int, mac: str) -> Sequence[Row[Any]]:
+    """The subscribers (id, username) of the tenant bound to ``mac``, by username."""
+    return conn.execute(select(subscriber.c.id, subscriber.c.username).where(
+        subscriber.c.tenant_id == tenant_id, subscriber.c.mac == cast(mac, MACADDR))
+        .order_by(subscriber.c.username)).all()
+
+
 def exists(conn: Connection, tenant_id: int, username: str) -> bool:
     """Whether tenant ``tenant_id`` has a subscriber ``username``."""
     return conn.execute(
@@ -38,14 +69,20 @@ def add(conn: Connection, values: Mapping[str, Any]) -> Row[Any]:
     return conn.execute(insert(subscriber).values(cols).returning(subscriber)).one()
 
 
-def listing(conn: Connection, tenant_id: int, *, status: str | None = None,
+def listing(conn: Connection, tenant_id: int, *, now: datetime, status: str | None = None,
             plan_name: str | None = None) -> Sequence[Row[Any]]:
     """Tenant ``tenant_id``'s subscribers with their plan's name as ``plan``, by username;
-    only those with this ``status`` and on the plan named ``plan_name`` when given."""
+    only those with this ``status`` and on the plan named ``plan_name`` when given. ``expired``
+    is an active subscriber whose paid time ended by ``now``; ``active`` one whose has not."""
     q = (select(subscriber, plan.c.name.label("plan"))
          .outerjoin(plan, plan.c.id == subscriber.c.plan_id)
          .where(subscriber.c.tenant_id == tenant_id))
-    if status:
+    lapsed = subscriber.c.expires_at <= now
+    if status == "expired":
+        q = q.where(subscriber.c.status == "active", lapsed)
+    elif status == "active":
+        q = q.where(subscriber.c.status == "active", or_(subscriber.c.expires_at.is_(None), ~lapsed))
+    elif status:
         q = q.where(subscriber.c.status == status)
     if plan_name:
         q = q.where(plan.c.name == plan_name)
