@@ -189,7 +189,7 @@ def test_disconnect_stops_when_the_subscriber_is_resumed(radiusd: Radiusd, route
     assert cli("subscriber", "resume", unique, "--tenant", TENANT).code == 0
     ((kind, reason, status, result, attempts),) = wait_for(settled(radiusd.stack, unique, 1), timeout=5)
     assert (kind, reason, status) == ("disconnect", "suspended", "cancelled") and attempts >= 3
-    assert result.startswith(f"back within policy after {attempts} attempts")
+    assert result == "subscriber resumed"  # cancelled by the resume itself, not left for the worker to find
     nas.acct("Stop", unique, f"{unique}-s", session_time=30)
 
 
