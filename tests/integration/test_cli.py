@@ -343,3 +343,29 @@ def test_key_ring_that_others_can_read_is_refused(plan: str, tmp_path: Path,
     monkeypatch.setenv("CLOUDOS_KEYRING", str(ring))
     r = cli("subscriber", "add", "k1", "--plan", "home", "--password-stdin", stdin="pw-1234\n")
     assert r.code == 1 and one_line(r.err) and "0600" in r.err
+
+
+def test_cloudos_help_names_each_group_as_its_module_does() -> None:
+    """`cloudos --help` lists GROUPS without importing the modules: each line must say what the
+    module's own register() says, and every group a module registers must be in GROUPS."""
+    from cloudos.cli import GROUPS
+
+    (full,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    registered = {a.dest: a.help for a in full._choices_actions}
+    assert registered == {name: help_ for name, (_, help_) in GROUPS.items()}
+    (lazy,) = [a for a in build_parser([])._actions if isinstance(a, argparse._SubParsersAction)]
+    assert [a.dest for a in lazy._choices_actions] == list(GROUPS)
+
+
+def test_a_command_imports_only_its_own_group() -> None:
+    code = ("import sys; from cloudos.cli import main\n"
+            "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('sqlalchemy', 'alembic', 'redis', 'psycopg') if m in sys.modules))")
+    def loaded(*argv: str) -> str:
+        r = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "CLOUDOS_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"})
+        return r.stdout.strip().splitlines()[-1]
+
+    assert loaded("--help") == "[]"
+    assert loaded("subscriber", "--help") == "['sqlalchemy']"
+    assert "alembic" not in loaded("subscriber", "show", "x") and "redis" not in loaded("subscriber", "show", "x")

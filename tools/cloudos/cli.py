@@ -3,23 +3,41 @@
 Exit codes: 0 success, 1 a failed operation, 2 bad usage, 3 the audit trail or
 its anchor shows tampering. Errors are one line on stderr; set CLOUDOS_DEBUG=1
 for a traceback.
+
+A command imports only its own group's module (``GROUPS``): ``cloudos --help`` loads
+neither SQLAlchemy nor Alembic, and ``cloudos subscriber show`` no Alembic or Redis.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
 import traceback
 from datetime import datetime, timezone
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-
-from cloudos.commands import audit, db, explain, nas, plan, session, subscriber, tenant
-from cloudos.context import Ctx
 from cloudos.errors import CliError
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import SQLAlchemyError
+
+#: Each top-level command: the module whose register() adds it, and its one-line help, which
+#: `cloudos --help` shows without importing the module (a test holds the two equal).
+GROUPS: dict[str, tuple[str, str]] = {
+    "db": ("cloudos.commands.db", "schema migrations"),
+    "tenant": ("cloudos.commands.tenant", "ISPs served by this installation"),
+    "nas": ("cloudos.commands.nas", "routers (RADIUS clients) allowed to talk to radiusd"),
+    "plan": ("cloudos.commands.plan", "service plans: speed, quota, price"),
+    "subscriber": ("cloudos.commands.subscriber", "subscribers: the people who log in"),
+    "session": ("cloudos.commands.session", "accounting sessions: who is online, disconnect, reap"),
+    "usage": ("cloudos.commands.session", "a subscriber's use in a billing period"),
+    "worker": ("cloudos.commands.session", "send queued CoA/Disconnect requests and reap stale sessions"),
+    "explain": ("cloudos.commands.explain", "what authorize would decide for USERNAME right now, and why"),
+    "audit": ("cloudos.commands.audit", "the immutable admin audit trail"),
+}
 
 
 class ArgumentError(Exception):
@@ -31,12 +49,26 @@ class Parser(argparse.ArgumentParser):
         raise ArgumentError(f"{message} (see {self.prog} --help)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser; given ``argv``, only the group it names is built in full (the others are
+    names and help), so only that group's module is imported."""
     ap = Parser(prog="cloudos", description="Administer CloudOS RADIUS: tenants, NAS, plans, subscribers, audit.",
                 epilog="Environment: CLOUDOS_DATABASE_URL, CLOUDOS_KEYRING, CLOUDOS_ACTOR (for the audit trail).")
     sub = ap.add_subparsers(dest="group", required=True, metavar="COMMAND", parser_class=Parser)
-    for mod in (db, tenant, nas, plan, subscriber, session, explain, audit):
-        mod.register(sub)
+    wanted = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
+    modules = list(dict.fromkeys(m for m, _ in GROUPS.values()))
+    if wanted is not None:
+        modules = [GROUPS[wanted][0]] if wanted in GROUPS else []
+    built: set[str] = set()
+    for name in modules:
+        before = set(sub.choices)
+        importlib.import_module(name).register(sub)
+        built |= set(sub.choices) - before
+    placeholders = {name: help_ for name, (_, help_) in GROUPS.items() if name not in built}
+    for name, help_ in placeholders.items():
+        sub.add_parser(name, help=help_)
+    # `cloudos --help` lists the groups in GROUPS's order, whichever were built in full.
+    sub._choices_actions.sort(key=lambda a: list(GROUPS).index(a.dest) if a.dest in GROUPS else len(GROUPS))
     return ap
 
 
@@ -71,9 +103,13 @@ def main(argv: list[str] | None = None) -> int:
             return fail(f"argument {i} is not valid UTF-8 text: {arg.encode(errors='surrogateescape')!r}", 2,
                         as_json=as_json)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(argv).parse_args(argv)
     except ArgumentError as exc:
         return fail(str(exc), 2, as_json=as_json)
+    if not hasattr(args, "func"):  # a group whose module did not build (only an unknown one can get here)
+        return fail(f"unknown command {args.group!r} (see cloudos --help)", 2, as_json=as_json)
+    from cloudos.context import Ctx
+
     # The one clock reading of this command: every statement and rule it runs is handed this instant.
     ctx = Ctx(now=datetime.now(timezone.utc), json=getattr(args, "json", False))
     try:
@@ -81,23 +117,32 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except CliError as exc:
         return fail(str(exc), exc.exit_code, as_json=as_json)
-    except DBAPIError as exc:
-        if exc.connection_invalidated or "connection" in type(getattr(exc, "orig", exc)).__name__.lower() \
-                or type(getattr(exc, "orig", None)).__name__ == "OperationalError":
-            return fail(f"cannot use PostgreSQL: {_db_message(exc)}", 1, as_json=as_json)
-        return fail(_db_message(exc), 1, as_json=as_json)
-    except SQLAlchemyError as exc:
-        return fail(_db_message(exc), 1, as_json=as_json)
     except KeyboardInterrupt:
         print("cloudos: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # the last line of defence: one line, never a traceback
+        database = _database_error(exc)
+        if database is not None:
+            return fail(database, 1, as_json=as_json)
         if os.environ.get("CLOUDOS_DEBUG"):
             traceback.print_exc()
         return fail(f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]}", 1, as_json=as_json)
     finally:
         if ctx._engine is not None:
             ctx._engine.dispose()
+
+
+def _database_error(exc: BaseException) -> str | None:
+    """The one-line message of a SQLAlchemy error, or None for any other exception (SQLAlchemy is
+    looked at only if the command loaded it)."""
+    sa: Any = sys.modules.get("sqlalchemy.exc")
+    if sa is None or not isinstance(exc, sa.SQLAlchemyError):
+        return None
+    if isinstance(exc, sa.DBAPIError) and (
+            exc.connection_invalidated or "connection" in type(getattr(exc, "orig", exc)).__name__.lower()
+            or type(getattr(exc, "orig", None)).__name__ == "OperationalError"):
+        return f"cannot use PostgreSQL: {_db_message(exc)}"
+    return _db_message(exc)
 
 
 if __name__ == "__main__":

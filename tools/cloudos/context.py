@@ -20,7 +20,6 @@ from cloudos import audit
 from cloudos.errors import CliError, UsageError
 from cloudos.store import tenants
 from rlm_cloudos.crypto import KeyRing
-from rlm_cloudos.store import live
 from rlm_cloudos.errors import KeyRingError
 
 
@@ -129,6 +128,8 @@ class Ctx:
         """After a committed change: the subscriber's snapshot and lockout go (or, for a tenant-wide
         change, every snapshot of the tenant goes stale).
         Redis out of reach is a warning, not a failure: snapshots then expire on their own."""
+        from rlm_cloudos.store import live  # only a change needs Redis (and its import)
+
         if not live.invalidate(os.environ.get("CLOUDOS_REDIS_URL", ""), tenant_id, username):
             print("cloudos: warning: Redis unreachable: cached authorize snapshots of this tenant expire on their "
                   "own (backend_down_cache_seconds)", file=sys.stderr)
