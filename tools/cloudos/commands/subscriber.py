@@ -229,7 +229,7 @@ def show(ctx: Ctx, args: argparse.Namespace) -> None:
     lines += [f"    {s.acct_session_id} since {when.local(s.started_at, tz)} ip {s.framed_ip or '-'} "
               f"mac {s.calling_station_id or '-'}" for s in online]
     lines.append(f"  created     {when.local(row.created_at, tz)}")
-    ctx.emit(view, lines)
+    ctx.emit(view, [line.rstrip() for line in lines])
 
 
 _CSV_COLUMNS = ("id", "tenant", "username", "status", "status_reason", "plan", "paid_until", "mac", "static_ip",
