@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
+from rlm_cloudos.requests import normalize_mac
+
 
 class LiveSession(NamedTuple):
     """An accounting session without a Stop, as authorize reads it."""
@@ -14,7 +16,8 @@ class LiveSession(NamedTuple):
     nas_id: int
     #: Its last accounting, in seconds since the epoch.
     updated: float
-    #: Calling-Station-Id, upper-cased by PostgreSQL ('' when the NAS sent none).
+    #: Calling-Station-Id as the NAS sent it, upper-cased by PostgreSQL ('' when it sent none): compare
+    #: it through ``same_mac``, never with ``==``.
     mac: str
 
 
@@ -25,15 +28,24 @@ def stale_after(interim_interval: int) -> int:
     return 2 * -(-interim_interval * 11 // 10) + 60
 
 
-def count_online(sessions: Iterable[LiveSession], mac: str | None, interim_interval: int, now: datetime) -> int:
-    """Sessions that are not stale at ``now``, leaving out at most one from ``mac``: a redial that
-    replaces a dropped session must not be refused as a second login, but five live sessions
-    from one (spoofed) MAC are still four more than the one being replaced."""
+def same_mac(session_mac: str, mac: str | None) -> bool:
+    """Whether a session's Calling-Station-Id names the device ``mac`` (normalised, as
+    requests.normalize_mac spells it; None: the login carries no MAC, which matches nothing).
+    The session's is normalised the same way: a NAS that writes AA-BB-CC-DD-EE-FF in accounting
+    is redialling from AA:BB:CC:DD:EE:FF."""
+    return mac is not None and normalize_mac(session_mac) == mac
+
+
+def live_sessions(sessions: Iterable[LiveSession], interim_interval: int, now: datetime) -> list[LiveSession]:
+    """The sessions heard from recently enough to count at ``now`` (see stale_after)."""
     cutoff = now.timestamp() - stale_after(interim_interval)
-    live = 0
-    redial = False
-    for s in sessions:
-        if s.updated > cutoff:
-            live += 1
-            redial = redial or s.mac == mac
-    return live - 1 if redial else live
+    return [s for s in sessions if s.updated > cutoff]
+
+
+def count_online(sessions: Iterable[LiveSession], mac: str | None, interim_interval: int, now: datetime) -> int:
+    """Sessions that are not stale at ``now``, leaving out at most one from ``mac`` (same_mac): a
+    redial that replaces a dropped session must not be refused as a second login, but five live
+    sessions from one (spoofed) MAC are still four more than the one being replaced."""
+    live = live_sessions(sessions, interim_interval, now)
+    redial = any(same_mac(s.mac, mac) for s in live)
+    return len(live) - 1 if redial else len(live)
