@@ -1,14 +1,18 @@
 """cloudos explain USERNAME: what authorize would decide right now, and why.
 
 It reads the same facts as the hot path (store.sql.EXPLAIN shares its columns
-with store.sql.AUTHORIZE) and calls the same policy.decide_access.
+with store.sql.AUTHORIZE) and calls the same policy.decide_access. The one input
+a login brings that explain has to assume is its Calling-Station-Id: --mac, else
+the bound MAC, else the MAC of the subscriber's newest live session (a redial
+from the device that is online, the login a NOC is asked about), else none. It
+says which, and every fact that depends on the MAC is counted with that one.
 """
 
 from __future__ import annotations
 
 import argparse
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from cloudos.commands._common import Subparsers, leaf, mac_arg, tenant_opt, username_arg
 from cloudos.context import Ctx
@@ -17,8 +21,13 @@ from cloudos.store import auth_log
 from rlm_cloudos.policy import decide_access
 from rlm_cloudos.policy.access import online_sessions, remaining
 from rlm_cloudos.policy.paid import paid_until
+from rlm_cloudos.policy.sessions import live_sessions
+from rlm_cloudos.requests import normalize_mac
 from rlm_cloudos.store import sql
-from rlm_cloudos.store.rows import access_context
+from rlm_cloudos.store.rows import AccessContext, access_context
+
+#: Where the Calling-Station-Id explain decides for came from.
+MacSource = Literal["--mac", "binding", "online_session", "none"]
 
 
 def _at(text_: str) -> datetime:
@@ -29,6 +38,39 @@ def _at(text_: str) -> datetime:
     if when.tzinfo is None:
         raise argparse.ArgumentTypeError(f"time {text_!r} needs a UTC offset, e.g. +05:00")
     return when
+
+
+def assumed_mac(given: str | None, read: AccessContext, now: datetime) -> tuple[str | None, MacSource]:
+    """The Calling-Station-Id to decide for (normalised, or None) and where it came from: ``given``
+    (--mac), the bound MAC, the newest live session's (a redial), or none."""
+    sub = read.subscriber
+    if given is not None:
+        return given, "--mac"
+    if sub is None:
+        return None, "none"
+    if sub.mac is not None:
+        return sub.mac, "binding"
+    live = live_sessions(read.sessions, read.tenant.interim_interval, now)
+    if live:
+        mac = normalize_mac(max(live, key=lambda s: s.updated).mac)
+        if mac is not None:
+            return mac, "online_session"
+    return None, "none"
+
+
+def _assumption(mac: str | None, source: MacSource, known: bool, online: bool) -> str:
+    """The human line that says which MAC the decision is for."""
+    if not known:
+        return f"  login from       {mac or 'any MAC'} (unknown user: the MAC does not matter)"
+    if source == "--mac":
+        return f"  login from       {mac} (--mac)"
+    if source == "binding":
+        return f"  login from       {mac} (the bound MAC; --mac to evaluate another)"
+    if source == "online_session":
+        return f"  login from       {mac} (the device online now, redialling; --mac to evaluate another device)"
+    if online:
+        return "  login from       no MAC (his live session names none: decided as another device; try --mac)"
+    return "  login from       no MAC (not bound, not online: any MAC gets this answer; --mac to evaluate one)"
 
 
 def explain(ctx: Ctx, args: argparse.Namespace) -> None:
@@ -42,9 +84,10 @@ def explain(ctx: Ctx, args: argparse.Namespace) -> None:
         recent = auth_log.recent(conn, tenant.id, args.username, 5)
     ctx_ = access_context(tuple(row), args.username)
     sub = ctx_.subscriber
-    mac = args.mac if args.mac else (sub.mac if sub else None)
+    mac, mac_source = assumed_mac(args.mac, ctx_, now)
     decision = decide_access(ctx_.tenant, sub, mac, now, ctx_.usage, ctx_.sessions)
     facts: dict[str, Any] = {"exists": sub is not None}
+    live = live_sessions(ctx_.sessions, ctx_.tenant.interim_interval, now) if sub is not None else []
     if sub is not None:
         until = paid_until(sub.expires_at, ctx_.tenant.timezone)
         facts.update({
@@ -53,7 +96,13 @@ def explain(ctx: Ctx, args: argparse.Namespace) -> None:
             "paid_until": until.isoformat() if until else None,
             "expires_at": sub.expires_at.isoformat() if sub.expires_at else None,
             "mac_binding": sub.mac,
+            # What simultaneous use counts for this very login: the live sessions, less the one
+            # it redials (policy.sessions.count_online, with the MAC the decision is for).
+            "online_sessions": online_sessions(ctx_.tenant, ctx_.sessions, mac, now),
+            "live_sessions": len(live),
         })
+        if sub.plan is not None:
+            facts["simultaneous_use"] = sub.plan.simultaneous_use
     usage = ctx_.usage
     if usage is not None and sub is not None and sub.plan is not None:
         left = remaining(sub.plan, usage)
@@ -61,13 +110,13 @@ def explain(ctx: Ctx, args: argparse.Namespace) -> None:
             "period": f"{usage.period_start.isoformat()} .. {usage.period_end.isoformat()}",
             "used_bytes": usage.total,
             "quota_left_bytes": left.total,
-            "online_sessions": online_sessions(ctx_.tenant, ctx_.sessions, args.mac, now),
         })
     data = {
         "username": args.username,
         "tenant": tenant.name,
         "at": now.isoformat(),
         "calling_station_id": mac,
+        "calling_station_id_from": mac_source,
         "decision": decision.outcome.value,
         "reason": decision.reason.value,
         "message": decision.message,
@@ -80,10 +129,9 @@ def explain(ctx: Ctx, args: argparse.Namespace) -> None:
     }
     lines = [f"{args.username} ({tenant.name}) at {now.isoformat()}: {decision.outcome.value.upper()} "
              f"({decision.reason.value}: {decision.message})"]
+    lines.append(_assumption(mac, mac_source, sub is not None, bool(live)))
     for k, v in facts.items():
-        lines.append(f"  {k:<12} {v}")
-    if args.mac is None and sub is not None and sub.mac:
-        lines.append(f"  (assumed the login comes from the bound MAC {sub.mac}; try --mac to test another)")
+        lines.append(f"  {k:<16} {v}")
     lines.append("  reply:" if decision.reply else "  reply: (none)")
     lines += [f"    {a} = {v}" for a, v in decision.reply]
     if recent:
@@ -98,5 +146,6 @@ def register(sub: Subparsers) -> None:
     p = leaf(sub, "explain", "what authorize would decide for USERNAME right now, and why", explain)
     p.add_argument("username", type=username_arg, metavar="USERNAME")
     tenant_opt(p)
-    p.add_argument("--mac", type=mac_arg, help="evaluate a login from this MAC (default: the bound MAC)")
+    p.add_argument("--mac", type=mac_arg,
+                   help="evaluate a login from this MAC (default: the bound MAC, else his live session's)")
     p.add_argument("--at", type=_at, metavar="TIME", help="evaluate at this ISO 8601 time instead of now")
