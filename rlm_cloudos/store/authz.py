@@ -34,7 +34,7 @@ from typing import Any, LiteralString, NamedTuple
 import psycopg
 import psycopg.sql
 
-from rlm_cloudos.policy.sessions import LiveSession
+from rlm_cloudos.policy.sessions import LiveSession, stale_after
 from rlm_cloudos.store import notices
 from rlm_cloudos.store.lifecycle import Service
 from rlm_cloudos.store.notices import CHANNEL
@@ -113,6 +113,18 @@ SELECT pid FROM pg_stat_activity
         return seen is not None and seen[0]
 
 
+def _aged(ctx: AccessContext, now: datetime) -> bool:
+    """Whether ``ctx`` holds a session that is stale by what this cache heard of it. Interims are
+    announced only when they change a decision (cloudos_account()): one stored by another radiusd
+    kept the session alive in PostgreSQL without a word to this cache. So a session that looks
+    stale here is read again, never counted as gone on this cache's word (a second device let in);
+    a truly stale one costs its subscriber's logins a read until a Stop or the reaper ends it."""
+    if not ctx.sessions:
+        return False
+    cutoff = now.timestamp() - stale_after(ctx.tenant.interim_interval)
+    return any(s.updated <= cutoff for s in ctx.sessions)
+
+
 class AuthzCache:
     """Source address → NAS and (tenant, username) → AccessContext; thread-safe.
 
@@ -145,10 +157,13 @@ class AuthzCache:
         return self._ready
 
     def context(self, nas_address: str, username: str, now: datetime) -> AccessContext | None:
-        """What AUTHORIZE would read for this request, or None (not held, feed down, period over)."""
+        """What AUTHORIZE would read for this request, or None (not held, feed down, period over, or
+        holding a session that has gone stale here)."""
         if not self._ready:
             return None
         ctx = self._held(nas_address, username, now)
+        if ctx is not None and _aged(ctx, now):
+            ctx = None
         if ctx is None:
             self.misses += 1
         else:

@@ -7,8 +7,10 @@ with radiusd's reply to the login explain describes, and with the auth log's rea
 
 from __future__ import annotations
 
+import functools
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,8 +20,9 @@ import psycopg
 import pytest
 
 from cloudos_stack import Stack
-from tests.conftest import Cli, Radiusd
-from tests.fixtures.nas import Nas, Reply
+from rlm_cloudos.policy.sessions import stale_after
+from tests.conftest import Cli, Radiusd, beside
+from tests.fixtures.nas import Nas, Reply, journal_applied
 
 NAS_ADDRESS = "127.0.0.150"
 GARDEN_NAS_ADDRESS = "127.0.0.151"
@@ -151,6 +154,41 @@ def test_the_human_output_says_which_mac_it_decided_for(nases: Nases, cli: Cli, 
     assert f"login from       {OTHER_MAC} (--mac)" in human(unbound, "--mac", OTHER_MAC)
     assert "login from       no MAC (not bound, not online: any MAC gets this answer" in human(offline)
     assert "login from       any MAC (unknown user" in human(f"{unique}-nobody")
+
+
+# --------------------------------------------------------------------------- a second radiusd
+@pytest.fixture(scope="module")
+def second(radiusd: Radiusd, nases: Nases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nas]:
+    """The main NAS's route to a second radiusd on the same PostgreSQL and Redis (RouterOS lists
+    several RADIUS servers): its own cache, kept current by the feed."""
+    mine = beside(radiusd.stack, tmp_path_factory.mktemp("explain-second"))
+    mine.start_radiusd()
+    try:
+        yield Nas(mine.host, mine.ports.auth, mine.ports.acct, SECRET, source=NAS_ADDRESS,
+                  applied=functools.partial(journal_applied, mine.acct_journal))
+    finally:
+        mine.stop_radiusd()
+
+
+def test_a_session_alive_through_another_radiusd_counts_on_this_one(nases: Nases, second: Nas, cli: Cli,
+                                                                     unique: str) -> None:
+    """Only what changes a decision is announced (a Start, a Stop, a crossing): an interim is applied
+    in place by the radiusd that stored it alone. Another radiusd's cache kept the session as its
+    Start left it, saw it go stale two interim intervals later, and let a second device in while
+    PostgreSQL, the radiusd that hears the session and explain all had him online."""
+    add(cli, unique, "basic")
+    assert second.pap(unique, PASSWORD, mac=ONLINE_MAC).accepted  # now in the second radiusd's cache
+    # Started a little less than stale_after ago, then an interim now: alive, and known so only
+    # through the first radiusd.
+    margin = 4
+    nases.main.acct("Start", unique, f"{unique}-s", mac=ONLINE_MAC,
+                    extra={"Acct-Delay-Time": stale_after(300) - margin})
+    nases.main.acct("Interim-Update", unique, f"{unique}-s", mac=ONLINE_MAC, session_time=stale_after(300))
+    time.sleep(margin + 1)
+    data = explain(cli, unique, "--mac", OTHER_MAC)
+    assert (data["reason"], data["facts"]["live_sessions"]) == ("already_online", 1), data
+    for nas in (nases.main, second):
+        assert answered(nas.pap(unique, PASSWORD, mac=OTHER_MAC)) == said(data)
 
 
 # --------------------------------------------------------------------------- every decision, both ways
