@@ -200,7 +200,8 @@ class Case:
     plan: str = "basic"
     tenant: str = TENANT
     add: tuple[str, ...] = ()
-    #: Applied after he is online: suspend, terminate, no_plan (SQL: no command unsets a plan), lock.
+    #: Applied after he is online: suspend, terminate, no_plan (SQL: no command unsets a plan), lock
+    #: (wrong passwords).
     state: str = ""
     over_quota: bool = False
     login_mac: str = ONLINE_MAC
@@ -259,12 +260,12 @@ def last_auth_log(stack: Stack, tenant: str, username: str, after: int) -> tuple
 
 
 def put_in_state(stack: Stack, cli: Cli, nas: Nas, case: Case, user: str) -> None:
-    if case.state == "suspend":
-        assert cli("subscriber", "suspend", user, "--tenant", case.tenant).code == 0
-    elif case.state in ("terminate", "no_plan"):
-        change = "status = 'terminated'" if case.state == "terminate" else "plan_id = NULL"
+    if case.state in ("suspend", "terminate"):
+        r = cli("subscriber", case.state, user, "--tenant", case.tenant)
+        assert r.code == 0, r.err
+    elif case.state == "no_plan":
         with psycopg.connect(stack.database_url) as conn:
-            conn.execute(f"UPDATE subscriber SET {change} WHERE username = %s", (user,))  # noqa: S608
+            conn.execute("UPDATE subscriber SET plan_id = NULL WHERE username = %s", (user,))
     elif case.state == "lock":
         for _ in range(2):
             assert nas.pap(user, "not-the-password", mac=case.login_mac).rejected
