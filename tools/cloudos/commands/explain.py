@@ -11,6 +11,7 @@ says which, and every fact that depends on the MAC is counted with that one.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -18,13 +19,13 @@ from cloudos.commands._common import Subparsers, leaf, mac_arg, tenant_opt, user
 from cloudos.context import Ctx
 from cloudos.errors import UsageError
 from cloudos.store import auth_log
-from rlm_cloudos.policy import decide_access
+from rlm_cloudos.policy import Subscriber, decide_access
 from rlm_cloudos.policy.access import online_sessions, remaining
 from rlm_cloudos.policy.paid import paid_until
-from rlm_cloudos.policy.sessions import live_sessions
+from rlm_cloudos.policy.sessions import LiveSession, live_sessions
 from rlm_cloudos.requests import normalize_mac
 from rlm_cloudos.store import sql
-from rlm_cloudos.store.rows import AccessContext, access_context
+from rlm_cloudos.store.rows import access_context
 
 #: Where the Calling-Station-Id explain decides for came from.
 MacSource = Literal["--mac", "binding", "online_session", "none"]
@@ -40,17 +41,15 @@ def _at(text_: str) -> datetime:
     return when
 
 
-def assumed_mac(given: str | None, read: AccessContext, now: datetime) -> tuple[str | None, MacSource]:
+def assumed_mac(given: str | None, sub: Subscriber | None, live: Sequence[LiveSession]) -> tuple[str | None, MacSource]:
     """The Calling-Station-Id to decide for (normalised, or None) and where it came from: ``given``
-    (--mac), the bound MAC, the newest live session's (a redial), or none."""
-    sub = read.subscriber
+    (--mac), the bound MAC, the newest of the ``live`` sessions' (a redial), or none."""
     if given is not None:
         return given, "--mac"
     if sub is None:
         return None, "none"
     if sub.mac is not None:
         return sub.mac, "binding"
-    live = live_sessions(read.sessions, read.tenant.interim_interval, now)
     if live:
         mac = normalize_mac(max(live, key=lambda s: s.updated).mac)
         if mac is not None:
@@ -84,10 +83,10 @@ def explain(ctx: Ctx, args: argparse.Namespace) -> None:
         recent = auth_log.recent(conn, tenant.id, args.username, 5)
     ctx_ = access_context(tuple(row), args.username)
     sub = ctx_.subscriber
-    mac, mac_source = assumed_mac(args.mac, ctx_, now)
+    live = live_sessions(ctx_.sessions, ctx_.tenant.interim_interval, now) if sub is not None else []
+    mac, mac_source = assumed_mac(args.mac, sub, live)
     decision = decide_access(ctx_.tenant, sub, mac, now, ctx_.usage, ctx_.sessions)
     facts: dict[str, Any] = {"exists": sub is not None}
-    live = live_sessions(ctx_.sessions, ctx_.tenant.interim_interval, now) if sub is not None else []
     if sub is not None:
         until = paid_until(sub.expires_at, ctx_.tenant.timezone)
         facts.update({
