@@ -33,7 +33,8 @@ def same_mac(session_mac: str, mac: str | None) -> bool:
     requests.normalize_mac spells it; None: the login carries no MAC, which matches nothing).
     The session's is normalised the same way: a NAS that writes AA-BB-CC-DD-EE-FF in accounting
     is redialling from AA:BB:CC:DD:EE:FF."""
-    return mac is not None and normalize_mac(session_mac) == mac
+    # Equal as sent is the common case (RouterOS writes AA:BB:…): no parse on the hot path then.
+    return mac is not None and (session_mac == mac or normalize_mac(session_mac) == mac)
 
 
 def live_sessions(sessions: Iterable[LiveSession], interim_interval: int, now: datetime) -> list[LiveSession]:
@@ -46,6 +47,11 @@ def count_online(sessions: Iterable[LiveSession], mac: str | None, interim_inter
     """Sessions that are not stale at ``now``, leaving out at most one from ``mac`` (same_mac): a
     redial that replaces a dropped session must not be refused as a second login, but five live
     sessions from one (spoofed) MAC are still four more than the one being replaced."""
-    live = live_sessions(sessions, interim_interval, now)
-    redial = any(same_mac(s.mac, mac) for s in live)
-    return len(live) - 1 if redial else len(live)
+    cutoff = now.timestamp() - stale_after(interim_interval)
+    live = 0
+    redial = False
+    for s in sessions:
+        if s.updated > cutoff:
+            live += 1
+            redial = redial or same_mac(s.mac, mac)
+    return live - 1 if redial else live

@@ -122,7 +122,10 @@ def _aged(ctx: AccessContext, now: datetime) -> bool:
     if not ctx.sessions:
         return False
     cutoff = now.timestamp() - stale_after(ctx.tenant.interim_interval)
-    return any(s.updated <= cutoff for s in ctx.sessions)
+    for s in ctx.sessions:
+        if s.updated <= cutoff:
+            return True
+    return False
 
 
 class AuthzCache:
