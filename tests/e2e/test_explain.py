@@ -107,7 +107,7 @@ def test_online_without_a_bound_mac_over_a_hard_cap(nases: Nases, cli: Cli, uniq
     reply = nases.main.pap(unique, PASSWORD, mac=ONLINE_MAC)
     assert answered(reply) == ("reject", "quota exhausted")
     assert said(data) == answered(reply), data
-    assert (data["calling_station_id"], data["calling_station_id_from"]) == (ONLINE_MAC, "online_session")
+    assert (data["login_mac"], data["login_mac_from"]) == (ONLINE_MAC, "online_session")
 
 
 def test_explain_counts_online_sessions_with_the_mac_it_decides_for(nases: Nases, cli: Cli, unique: str) -> None:
@@ -119,7 +119,7 @@ def test_explain_counts_online_sessions_with_the_mac_it_decides_for(nases: Nases
     data = explain(cli, unique)
     reply = nases.main.pap(unique, PASSWORD, mac=ONLINE_MAC)
     assert reply.accepted and reply.one("Mikrotik-Rate-Limit") == "256k/512k"
-    assert (data["decision"], data["reason"], data["calling_station_id"]) == ("accept", "quota_exhausted", ONLINE_MAC)
+    assert (data["decision"], data["reason"], data["login_mac"]) == ("accept", "quota_exhausted", ONLINE_MAC)
     assert (data["facts"]["online_sessions"], data["facts"]["live_sessions"]) == (0, 1), data["facts"]
 
 
@@ -321,5 +321,5 @@ def test_explain_equals_radiusd(radiusd: Radiusd, nases: Nases, cli: Cli, unique
         # The MAC explain decided for is the login's: given, bound, or the online device's; when he
         # is neither bound nor online, none (any MAC gets the same answer).
         bound = "--mac" in case.add
-        assert data["calling_station_id"] == (case.login_mac if case.explain_mac or bound or online else None), data
+        assert data["login_mac"] == (case.login_mac if case.explain_mac or bound or online else None), data
         assert data["facts"]["live_sessions"] == (len(sessions) if online else 0), data["facts"]

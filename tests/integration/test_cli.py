@@ -279,7 +279,13 @@ def test_explain_uses_the_policy(plan: str) -> None:
     assert json.loads(r.out)["reason"] == "mac_mismatch"
     r = cli("explain", "nobody", "--json")
     assert json.loads(r.out)["reason"] == "unknown_user"
-    r = cli("explain", "e1", "--at", "2026-12-01T00:00:00")
+    # Without an offset, --at is the tenant's wall time: one second before Karachi's midnight.
+    r = cli("explain", "e1", "--at", "2026-12-31T23:59:59", "--json")
+    assert {"attribute": "Session-Timeout", "value": "1"} in json.loads(r.out)["reply"]
+    assert json.loads(r.out)["at"] == "2026-12-31T18:59:59Z"
+    r = cli("explain", "e1", "--at", "2027-01-01T00:00")
+    assert r.code == 0 and "at 2027-01-01 00:00:00 PKT: REJECT (expired" in r.out, r.out
+    r = cli("explain", "e1", "--at", "yesterday")
     assert r.code == 2 and one_line(r.err)
 
 
