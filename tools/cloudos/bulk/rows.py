@@ -1,0 +1,258 @@
+"""Row validation for `cloudos subscriber import`: pure (no I/O, no clock).
+
+A file's rows arrive as :class:`Candidate` values (text, already mapped from the
+file's format by cloudos.bulk.formats); :func:`check` judges every one of them
+against what the tenant already holds (:class:`Known`, read once) and against the
+rows before it in the same file, with the rules of `cloudos subscriber add`:
+
+* username: the `subscriber add` validator; unique in the tenant and in the file,
+  compared case-insensitively (``Ali`` and ``ali`` are one login to a person);
+* password: 6 to 128 characters (RADIUS PAP carries at most 128);
+* plan: a plan of the tenant, by its exact name (or the ``--plan`` default);
+* expires: YYYY-MM-DD, the last paid day; empty means no expiry;
+* mac: any common MAC spelling; bound to another subscriber is a warning, not a refusal;
+* static_ip: IPv4, not used by another subscriber of the tenant nor by another row;
+* name, phone, email, address, cnic: bounded lengths, no control characters.
+
+Every reason a row is refused is reported (not only the first), with its line number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from cloudos.commands._common import date_arg, ip_arg, mac_arg, username_arg
+
+PASSWORD_MIN = 6
+PASSWORD_MAX = 128  # RFC 2865 5.2: User-Password is at most 128 octets
+#: The longest value each free-text field may hold, in characters.
+TEXT_LIMITS = {"plan": 63, "name": 200, "phone": 32, "email": 254, "address": 500, "cnic": 32}
+#: The last paid day may not be later than this (the service end is the next midnight).
+LAST_DAY = date(9998, 12, 31)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One subscriber as a file gives it, mapped to CloudOS's fields but not yet checked.
+    ``notes`` are warnings and ``refusals`` reasons found while mapping the file's own format;
+    ``malformed`` says why the line could not be read as a row at all."""
+
+    line: int
+    username: str
+    password: str
+    plan: str = ""
+    expires: str = ""
+    mac: str = ""
+    static_ip: str = ""
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+    address: str = ""
+    cnic: str = ""
+    suspended: str | None = None  # the status reason, when the source had the account disabled
+    notes: tuple[str, ...] = ()
+    refusals: tuple[str, ...] = ()
+    malformed: str | None = None  # the line is not a row at all (its width): the only reason given
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What the tenant holds before the import: plan ids by name, and who has each username
+    (by its lower-case form), static IP and MAC (upper case, colon separated)."""
+
+    plans: Mapping[str, int]
+    usernames: Mapping[str, str]
+    static_ips: Mapping[str, str]
+    macs: Mapping[str, str]
+    today: date  # the tenant's local date: an expiry before it is a warning
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A row that passed: what `subscriber add` would store (clear text: sealing happens at insert)."""
+
+    line: int
+    username: str
+    password: str
+    plan_id: int
+    plan: str
+    expires: date | None
+    mac: str | None
+    static_ip: str | None
+    name: str | None
+    phone: str | None
+    email: str | None
+    address: str | None
+    cnic: str | None
+    status: str = "active"
+    status_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A refusal or a warning about one row of the file."""
+
+    line: int
+    username: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The verdict on a whole file: the good rows, one refusal per refused row, and the warnings."""
+
+    good: tuple[Row, ...]
+    refused: tuple[Finding, ...]
+    warnings: tuple[Finding, ...]
+
+    @property
+    def rows(self) -> int:
+        return len(self.good) + len(self.refused)
+
+
+@dataclass
+class _Seen:
+    """The earlier rows of the file: line of each lower-cased username, static IP, MAC."""
+
+    usernames: dict[str, int] = field(default_factory=dict)
+    static_ips: dict[str, int] = field(default_factory=dict)
+    macs: dict[str, int] = field(default_factory=dict)
+
+
+def _arg(parse: object, text: str) -> tuple[object, str | None]:
+    """Run an argparse validator of `subscriber add`: (value, None), or (None, its message)."""
+    assert callable(parse)
+    try:
+        return parse(text), None
+    except argparse.ArgumentTypeError as exc:
+        return None, str(exc)
+
+
+def _controls(text: str) -> bool:
+    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
+
+
+def _text(c: Candidate, name: str, value: str, refusals: list[str]) -> str | None:
+    limit = TEXT_LIMITS[name]
+    if len(value) > limit:
+        refusals.append(f"{name} is longer than {limit} characters")
+    elif _controls(value):
+        refusals.append(f"{name} contains a control character")
+    return value or None
+
+
+def check_row(c: Candidate, known: Known, seen: _Seen, default_plan: str | None) -> tuple[Row | None, list[str],
+                                                                                          list[str]]:
+    """(the row, or None when refused; the reasons it is refused; its warnings). Records the row's
+    username, static IP and MAC in ``seen`` when it passes, so later rows are checked against it."""
+    if c.malformed:
+        return None, [c.malformed], []
+    refusals = list(c.refusals)
+    warnings = list(c.notes)
+
+    value, why = _arg(username_arg, c.username) if c.username else (None, "no username")
+    if why:
+        refusals.append(why)
+    username = c.username if value is None else str(value)
+    key = username.lower()
+    if value is not None:
+        if key in known.usernames:
+            taken = known.usernames[key]
+            refusals.append("username already exists in the tenant" + (f" as {taken!r}" if taken != username
+                                                                        else ""))
+        elif key in seen.usernames:
+            refusals.append(f"username repeats line {seen.usernames[key]} (usernames are compared "
+                            "case-insensitively)")
+
+    if not c.password:
+        refusals.append("no password")
+    elif not PASSWORD_MIN <= len(c.password) <= PASSWORD_MAX:
+        refusals.append(f"password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters, not {len(c.password)}")
+
+    plan_name = c.plan or default_plan or ""
+    plan_id = known.plans.get(plan_name)
+    if not plan_name:
+        refusals.append("no plan (give the plan column, or --plan)")
+    elif _controls(plan_name) or len(plan_name) > TEXT_LIMITS["plan"]:
+        refusals.append("plan is not a plan name")
+    elif plan_id is None:
+        refusals.append(f"no plan named {plan_name!r} in this tenant (cloudos plan list)")
+
+    expires: date | None = None
+    if c.expires:
+        value, why = _arg(date_arg, c.expires)
+        if why:
+            refusals.append(why)
+        else:
+            assert isinstance(value, date)
+            expires = value
+            if expires > LAST_DAY:
+                refusals.append(f"expires {expires} is too far in the future")
+            elif expires < known.today:
+                warnings.append(f"expires {expires} is in the past: imported as expired")
+
+    mac: str | None = None
+    if c.mac:
+        value, why = _arg(mac_arg, c.mac)
+        if why:
+            refusals.append(why)
+        else:
+            mac = str(value)
+            if mac in known.macs:
+                warnings.append(f"MAC {mac} is also bound to subscriber {known.macs[mac]!r}")
+            elif mac in seen.macs:
+                warnings.append(f"MAC {mac} is also bound on line {seen.macs[mac]}")
+
+    static_ip: str | None = None
+    if c.static_ip:
+        value, why = _arg(ip_arg, c.static_ip)
+        if why:
+            refusals.append(why)
+        elif not isinstance(ipaddress.ip_address(str(value)), ipaddress.IPv4Address):
+            refusals.append(f"static IP {value} is not IPv4 (Framed-IP-Address is IPv4)")
+        else:
+            static_ip = str(value)
+            if static_ip in known.static_ips:
+                refusals.append(f"static IP {static_ip} is already used by subscriber "
+                                f"{known.static_ips[static_ip]!r}")
+            elif static_ip in seen.static_ips:
+                refusals.append(f"static IP {static_ip} repeats line {seen.static_ips[static_ip]}")
+
+    name = _text(c, "name", c.name, refusals)
+    phone = _text(c, "phone", c.phone, refusals)
+    email = _text(c, "email", c.email, refusals)
+    address = _text(c, "address", c.address, refusals)
+    cnic = _text(c, "cnic", c.cnic, refusals)
+
+    if refusals or plan_id is None:
+        return None, refusals, warnings
+    seen.usernames[key] = c.line
+    if static_ip:
+        seen.static_ips[static_ip] = c.line
+    if mac:
+        seen.macs.setdefault(mac, c.line)
+    row = Row(line=c.line, username=username, password=c.password, plan_id=plan_id, plan=plan_name,
+              expires=expires, mac=mac, static_ip=static_ip, name=name, phone=phone, email=email,
+              address=address, cnic=cnic, status="suspended" if c.suspended else "active",
+              status_reason=c.suspended)
+    return row, refusals, warnings
+
+
+def check(candidates: Iterable[Candidate], known: Known, *, default_plan: str | None = None) -> Checked:
+    """Judge every row of a file, in order; a row is checked against the tenant and the rows before it."""
+    seen = _Seen()
+    good: list[Row] = []
+    refused: list[Finding] = []
+    warned: list[Finding] = []
+    for c in candidates:
+        row, refusals, warnings = check_row(c, known, seen, default_plan)
+        warned += [Finding(c.line, c.username, w) for w in warnings]
+        if row is None:
+            refused.append(Finding(c.line, c.username, "; ".join(refusals)))
+        else:
+            good.append(row)
+    return Checked(tuple(good), tuple(refused), tuple(warned))
