@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -132,8 +133,11 @@ def _arg(parse: object, text: str) -> tuple[object, str | None]:
         return None, str(exc)
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 def _controls(text: str) -> bool:
-    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
+    return _CONTROL.search(text) is not None
 
 
 def _text(c: Candidate, name: str, value: str, refusals: list[str]) -> str | None:

@@ -14,6 +14,8 @@ import hashlib
 import os
 from typing import Any
 
+import psycopg
+
 from sqlalchemy import Connection
 from sqlalchemy.engine import Row as DbRow
 from sqlalchemy.exc import IntegrityError
@@ -61,8 +63,8 @@ def _write(ctx: Ctx, conn: Connection, tenant: DbRow[Any], good: tuple[rows.Row,
     } for r in good]
     added = bulk.insert_subscribers(conn, tenant.id, values)
     audit.record_many(conn, audit.AuditKeys(keyring), actor=ctx.actor, entries=[
-        audit.Entry(tenant.id, "subscriber.add", f"subscriber:{tenant.name}/{row.username}", None,
-                    _audited(dict(row._mapping))) for row in added])
+        audit.Entry(tenant.id, "subscriber.add", f"subscriber:{tenant.name}/{row['username']}", None,
+                    _audited(row)) for row in added])
     return len(added)
 
 
@@ -92,7 +94,7 @@ def import_(ctx: Ctx, args: argparse.Namespace) -> None:
                                               "warnings": len(checked.warnings)})
                 # New logins: the tenant's cached authorize answers (an unknown user's included) go stale.
                 ctx.stale(tenant.id)
-    except IntegrityError:
+    except (IntegrityError, psycopg.errors.IntegrityError):
         raise CliError("a subscriber with one of these usernames or static IPs was added while the import ran: "
                        "nothing imported (run it again)") from None
     no_expiry = sum(1 for r in checked.good if r.expires is None)
