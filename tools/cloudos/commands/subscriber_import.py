@@ -92,7 +92,7 @@ def import_(ctx: Ctx, args: argparse.Namespace) -> None:
                           before=None, after={"file": os.path.basename(args.file), "sha256": digest,
                                               "format": parsed.format, "rows": checked.rows, "imported": imported,
                                               "warnings": len(checked.warnings)})
-                # New logins: the tenant's cached authorize answers (an unknown user's included) go stale.
+                # Once for the tenant, not once per subscriber: no authorize snapshot of it outlives the import.
                 ctx.stale(tenant.id)
     except (IntegrityError, psycopg.errors.IntegrityError):
         raise CliError("a subscriber with one of these usernames or static IPs was added while the import ran: "
