@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+import redis
 
 from cloudos.bulk import formats
 from rlm_cloudos.crypto import KeyRing
+from rlm_cloudos.store import live
 from tests.conftest import run_cli as cli
 
 HEADER = "username,password,plan,expires,mac,static_ip,name,phone,email,address,cnic\n"
@@ -333,3 +336,48 @@ def test_a_user_manager_export_maps_profile_caller_id_and_framed_ip(tenant: str,
     ring = KeyRing.load(os.environ["CLOUDOS_KEYRING"])
     ((tenant_id, blob),) = rows(fresh_db, "SELECT tenant_id, password_enc FROM subscriber WHERE username = 'faisal'")
     assert ring.open_password(bytes(blob), tenant_id, "faisal") == "Secret f2"
+
+
+# --------------------------------------------------------------------------- after the commit
+def test_the_tenants_snapshots_go_stale_once_on_commit_and_not_on_a_dry_run(tenant: str, fresh_db: str,
+                                                                            tmp_path: Path) -> None:
+    ((tenant_id,),) = rows(fresh_db, "SELECT id FROM tenant WHERE name = 'isp1'")
+    client = redis.Redis.from_url(os.environ["CLOUDOS_REDIS_URL"])
+    try:
+        def version() -> int:
+            value = client.get(live.version_key(tenant_id))
+            assert value is None or isinstance(value, bytes)
+            return int(value or 0)
+
+        before = version()
+        path = write(tmp_path, HEADER + "".join(f"v{i},Secret-v{i},home,,,,,,,,\n" for i in range(50)))
+        assert cli("subscriber", "import", path).code == 0
+        assert version() == before
+        assert cli("subscriber", "import", path, "--commit").code == 0
+        assert version() == before + 1  # one tenant-wide bump, not one per subscriber
+    finally:
+        client.close()
+
+
+def test_a_username_taken_while_the_import_runs_leaves_nothing_written(tenant: str, fresh_db: str,
+                                                                       tmp_path: Path) -> None:
+    """The rows are checked, then inserted in the same transaction: a concurrent `subscriber add` of the
+    same username in between is caught by the unique index, and the whole import rolls back."""
+    ((tenant_id, plan_id),) = rows(fresh_db, "SELECT t.id, p.id FROM tenant t JOIN plan p ON p.tenant_id = t.id "
+                                             "WHERE p.name = 'home'")
+    other = psycopg.connect(fresh_db)
+    try:
+        # Uncommitted: invisible to the import's check, but it holds the unique index entry.
+        other.execute("INSERT INTO subscriber (tenant_id, username, password_enc, plan_id) VALUES (%s, 'race2', "
+                      "'\\x00', %s)", (tenant_id, plan_id))
+        timer = threading.Timer(1.0, other.commit)
+        timer.start()
+        body = HEADER + "race1,Secret-r1,home,,,,,,,,\nrace2,Secret-r2,home,,,,,,,,\n"
+        r = cli("subscriber", "import", write(tmp_path, body), "--commit")
+        timer.join()
+    finally:
+        other.close()
+    assert r.code == 1 and "added while the import ran: nothing imported" in r.err, r.err
+    assert r.err.count("\n") == 1 and "Traceback" not in r.err
+    assert [u for (u,) in rows(fresh_db, "SELECT username FROM subscriber")] == ["race2"]
+    assert rows(fresh_db, "SELECT count(*) FROM admin_audit WHERE action LIKE 'subscriber.%'") == [(0,)]

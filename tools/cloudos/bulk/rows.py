@@ -22,9 +22,10 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from cloudos.commands._common import date_arg, ip_arg, mac_arg, username_arg
 
@@ -124,9 +125,8 @@ class _Seen:
     macs: dict[str, int] = field(default_factory=dict)
 
 
-def _arg(parse: object, text: str) -> tuple[object, str | None]:
+def _arg(parse: Callable[[str], Any], text: str) -> tuple[Any, str | None]:
     """Run an argparse validator of `subscriber add`: (value, None), or (None, its message)."""
-    assert callable(parse)
     try:
         return parse(text), None
     except argparse.ArgumentTypeError as exc:
@@ -140,13 +140,95 @@ def _controls(text: str) -> bool:
     return _CONTROL.search(text) is not None
 
 
-def _text(c: Candidate, name: str, value: str, refusals: list[str]) -> str | None:
+def _text(name: str, value: str, refusals: list[str]) -> str | None:
     limit = TEXT_LIMITS[name]
     if len(value) > limit:
         refusals.append(f"{name} is longer than {limit} characters")
     elif _controls(value):
         refusals.append(f"{name} contains a control character")
     return value or None
+
+
+# Each check below appends what it finds to ``refusals`` and ``warnings`` and returns the value.
+def _username(c: Candidate, known: Known, seen: _Seen, refusals: list[str]) -> str:
+    value, why = _arg(username_arg, c.username) if c.username else (None, "no username")
+    if why:
+        refusals.append(why)
+        return c.username
+    username = str(value)
+    key = username.lower()
+    if key in known.usernames:
+        taken = known.usernames[key]
+        refusals.append("username already exists in the tenant" + (f" as {taken!r}" if taken != username else ""))
+    elif key in seen.usernames:
+        refusals.append(f"username repeats line {seen.usernames[key]} (usernames are compared case-insensitively)")
+    return username
+
+
+def _password(c: Candidate, refusals: list[str]) -> None:
+    if not c.password:
+        refusals.append("no password")
+    elif not PASSWORD_MIN <= len(c.password) <= PASSWORD_MAX:
+        refusals.append(f"password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters, not {len(c.password)}")
+
+
+def _plan(name: str, known: Known, refusals: list[str]) -> int | None:
+    plan_id = known.plans.get(name)
+    if not name:
+        refusals.append("no plan (give the plan column, or --plan)")
+    elif _controls(name) or len(name) > TEXT_LIMITS["plan"]:
+        refusals.append("plan is not a plan name")
+    elif plan_id is None:
+        refusals.append(f"no plan named {name!r} in this tenant (cloudos plan list)")
+    return plan_id
+
+
+def _expires(c: Candidate, known: Known, refusals: list[str], warnings: list[str]) -> date | None:
+    if not c.expires:
+        return None
+    value, why = _arg(date_arg, c.expires)
+    if why:
+        refusals.append(why)
+        return None
+    expires: date = value
+    if expires > LAST_DAY:
+        refusals.append(f"expires {expires} is too far in the future")
+    elif expires < known.today:
+        warnings.append(f"expires {expires} is in the past: imported as expired")
+    return expires
+
+
+def _mac(c: Candidate, known: Known, seen: _Seen, refusals: list[str], warnings: list[str]) -> str | None:
+    if not c.mac:
+        return None
+    value, why = _arg(mac_arg, c.mac)
+    if why:
+        refusals.append(why)
+        return None
+    mac = str(value)
+    if mac in known.macs:
+        warnings.append(f"MAC {mac} is also bound to subscriber {known.macs[mac]!r}")
+    elif mac in seen.macs:
+        warnings.append(f"MAC {mac} is also bound on line {seen.macs[mac]}")
+    return mac
+
+
+def _static_ip(c: Candidate, known: Known, seen: _Seen, refusals: list[str]) -> str | None:
+    if not c.static_ip:
+        return None
+    value, why = _arg(ip_arg, c.static_ip)
+    if why:
+        refusals.append(why)
+        return None
+    if not isinstance(ipaddress.ip_address(str(value)), ipaddress.IPv4Address):
+        refusals.append(f"static IP {value} is not IPv4 (Framed-IP-Address is IPv4)")
+        return None
+    ip = str(value)
+    if ip in known.static_ips:
+        refusals.append(f"static IP {ip} is already used by subscriber {known.static_ips[ip]!r}")
+    elif ip in seen.static_ips:
+        refusals.append(f"static IP {ip} repeats line {seen.static_ips[ip]}")
+    return ip
 
 
 def check_row(c: Candidate, known: Known, seen: _Seen, default_plan: str | None) -> tuple[Row | None, list[str],
@@ -157,92 +239,25 @@ def check_row(c: Candidate, known: Known, seen: _Seen, default_plan: str | None)
         return None, [c.malformed], []
     refusals = list(c.refusals)
     warnings = list(c.notes)
-
-    value, why = _arg(username_arg, c.username) if c.username else (None, "no username")
-    if why:
-        refusals.append(why)
-    username = c.username if value is None else str(value)
-    key = username.lower()
-    if value is not None:
-        if key in known.usernames:
-            taken = known.usernames[key]
-            refusals.append("username already exists in the tenant" + (f" as {taken!r}" if taken != username
-                                                                        else ""))
-        elif key in seen.usernames:
-            refusals.append(f"username repeats line {seen.usernames[key]} (usernames are compared "
-                            "case-insensitively)")
-
-    if not c.password:
-        refusals.append("no password")
-    elif not PASSWORD_MIN <= len(c.password) <= PASSWORD_MAX:
-        refusals.append(f"password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters, not {len(c.password)}")
-
-    plan_name = c.plan or default_plan or ""
-    plan_id = known.plans.get(plan_name)
-    if not plan_name:
-        refusals.append("no plan (give the plan column, or --plan)")
-    elif _controls(plan_name) or len(plan_name) > TEXT_LIMITS["plan"]:
-        refusals.append("plan is not a plan name")
-    elif plan_id is None:
-        refusals.append(f"no plan named {plan_name!r} in this tenant (cloudos plan list)")
-
-    expires: date | None = None
-    if c.expires:
-        value, why = _arg(date_arg, c.expires)
-        if why:
-            refusals.append(why)
-        else:
-            assert isinstance(value, date)
-            expires = value
-            if expires > LAST_DAY:
-                refusals.append(f"expires {expires} is too far in the future")
-            elif expires < known.today:
-                warnings.append(f"expires {expires} is in the past: imported as expired")
-
-    mac: str | None = None
-    if c.mac:
-        value, why = _arg(mac_arg, c.mac)
-        if why:
-            refusals.append(why)
-        else:
-            mac = str(value)
-            if mac in known.macs:
-                warnings.append(f"MAC {mac} is also bound to subscriber {known.macs[mac]!r}")
-            elif mac in seen.macs:
-                warnings.append(f"MAC {mac} is also bound on line {seen.macs[mac]}")
-
-    static_ip: str | None = None
-    if c.static_ip:
-        value, why = _arg(ip_arg, c.static_ip)
-        if why:
-            refusals.append(why)
-        elif not isinstance(ipaddress.ip_address(str(value)), ipaddress.IPv4Address):
-            refusals.append(f"static IP {value} is not IPv4 (Framed-IP-Address is IPv4)")
-        else:
-            static_ip = str(value)
-            if static_ip in known.static_ips:
-                refusals.append(f"static IP {static_ip} is already used by subscriber "
-                                f"{known.static_ips[static_ip]!r}")
-            elif static_ip in seen.static_ips:
-                refusals.append(f"static IP {static_ip} repeats line {seen.static_ips[static_ip]}")
-
-    name = _text(c, "name", c.name, refusals)
-    phone = _text(c, "phone", c.phone, refusals)
-    email = _text(c, "email", c.email, refusals)
-    address = _text(c, "address", c.address, refusals)
-    cnic = _text(c, "cnic", c.cnic, refusals)
-
+    username = _username(c, known, seen, refusals)
+    _password(c, refusals)
+    plan = c.plan or default_plan or ""
+    plan_id = _plan(plan, known, refusals)
+    expires = _expires(c, known, refusals, warnings)
+    mac = _mac(c, known, seen, refusals, warnings)
+    static_ip = _static_ip(c, known, seen, refusals)
+    name, phone, email, address, cnic = (_text(f, v, refusals) for f, v in (
+        ("name", c.name), ("phone", c.phone), ("email", c.email), ("address", c.address), ("cnic", c.cnic)))
     if refusals or plan_id is None:
         return None, refusals, warnings
-    seen.usernames[key] = c.line
+    seen.usernames[username.lower()] = c.line
     if static_ip:
         seen.static_ips[static_ip] = c.line
     if mac:
         seen.macs.setdefault(mac, c.line)
-    row = Row(line=c.line, username=username, password=c.password, plan_id=plan_id, plan=plan_name,
-              expires=expires, mac=mac, static_ip=static_ip, name=name, phone=phone, email=email,
-              address=address, cnic=cnic, status="suspended" if c.suspended else "active",
-              status_reason=c.suspended)
+    row = Row(line=c.line, username=username, password=c.password, plan_id=plan_id, plan=plan, expires=expires,
+              mac=mac, static_ip=static_ip, name=name, phone=phone, email=email, address=address, cnic=cnic,
+              status="suspended" if c.suspended else "active", status_reason=c.suspended)
     return row, refusals, warnings
 
 
