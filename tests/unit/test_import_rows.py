@@ -125,6 +125,12 @@ def test_line_numbers_are_where_a_record_starts() -> None:
     assert [c.line for c in formats.parse(data, "cloudos").candidates] == [3, 5]
 
 
+def test_only_cr_and_lf_end_a_record() -> None:
+    data = "username,password,name\na,Secret-1,Line\u2028Sep\x0cFF\rb,Secret-2,x\r\n".encode()
+    got = formats.parse(data, "cloudos").candidates
+    assert [(c.line, c.username, c.name) for c in got] == [(2, "a", "Line\u2028Sep\x0cFF"), (3, "b", "x")]
+
+
 def test_the_first_bad_byte_is_reported_with_its_line() -> None:
     with pytest.raises(formats.FileError, match="line 3: not UTF-8"):
         formats.decode(b"a\nb\n\xc3(\n")

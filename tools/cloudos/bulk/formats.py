@@ -37,6 +37,7 @@ a candidate carrying its refusal, so the report names every bad row, not only th
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -105,7 +106,8 @@ def _records(text: str, *, skip_initial_space: bool = False) -> Iterator[tuple[i
     FileError on a malformed record (an unterminated quote) or more than MAX_ROWS records."""
     limit = csv.field_size_limit(_FIELD_MAX)
     try:
-        reader = csv.reader(text.splitlines(keepends=True), skipinitialspace=skip_initial_space, strict=True)
+        # newline="": only CR and LF end a line (str.splitlines would split a name at U+2028 too).
+        reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=skip_initial_space, strict=True)
         start = 1
         n = 0
         while True:
