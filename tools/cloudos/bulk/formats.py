@@ -43,7 +43,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from cloudos.bulk.rows import Candidate
+from cloudos.bulk.rows import Candidate, validate
+from cloudos.commands._common import phone_arg
 
 FORMATS = ("cloudos", "daloradius", "usermanager")
 #: A file larger than this is refused before it is parsed.
@@ -205,6 +206,17 @@ def last_paid_day(expiration: str) -> date:
     return day - timedelta(days=1)
 
 
+def _one_phone(*numbers: str) -> tuple[str, str | None]:
+    """The first of a user's numbers that `subscriber add` takes (a mobile, or E.164), and a warning
+    naming the numbers left out: a landline like 042-35550000 is no reason to refuse the row."""
+    given = list(dict.fromkeys(n for n in numbers if n))
+    usable = [n for n in given if validate(phone_arg, n)[1] is None]
+    chosen = usable[0] if usable else ""
+    left = [n for n in given if n != chosen]
+    return chosen, (f"phone number not imported: {', '.join(left)} (CloudOS keeps one mobile or E.164 number)"
+                    if left else None)
+
+
 def _password_refusal(password: str) -> str | None:
     if _CRYPT.match(password):
         return "the password is stored hashed in daloRADIUS: it cannot be recovered (only Cleartext-Password " \
@@ -244,14 +256,14 @@ def _daloradius(text: str) -> list[Candidate]:
                 expires = last_paid_day(v["expiration"]).isoformat()
             except (ValueError, OverflowError) as exc:
                 refusals.append(str(exc))
-        phones = [p for p in (v["mobilephone"], v["workphone"], v["homephone"]) if p]
-        if len(set(phones)) > 1:
-            notes.append(f"only the first phone number ({phones[0]}) is imported")
+        phone, why_not = _one_phone(v["mobilephone"], v["workphone"], v["homephone"])
+        if why_not:
+            notes.append(why_not)
         notes += [f"{k} {v[k]!r} not imported ({why_not})" for k, why_not in _UNMAPPED.items() if v[k]]
         name = " ".join(p for p in (v["firstname"], v["lastname"]) if p)
         address = ", ".join(p for p in (v["address"], v["city"], v["state"], v["zip"], v["country"]) if p)
         out.append(Candidate(line=line, username=v["username"], password=password, expires=expires,
-                             static_ip=v["framedipaddress"], name=name, phone=phones[0] if phones else "",
+                             static_ip=v["framedipaddress"], name=name, phone=phone,
                              email=v["email"], address=address, notes=tuple(notes), refusals=tuple(refusals)))
     return out
 

@@ -5,14 +5,18 @@ file's format by cloudos.bulk.formats); :func:`check` judges every one of them
 against what the tenant already holds (:class:`Known`, read once) and against the
 rows before it in the same file, with the rules of `cloudos subscriber add`:
 
-* username: the `subscriber add` validator; unique in the tenant and in the file,
-  compared case-insensitively (``Ali`` and ``ali`` are one login to a person);
+* username: add's rule for a new username; unique in the tenant and in the file,
+  compared case-insensitively (``Ali`` and ``ali`` are one login to a person, schema 0013);
 * password: 6 to 128 characters (RADIUS PAP carries at most 128);
 * plan: a plan of the tenant, by its exact name (or the ``--plan`` default);
 * expires: YYYY-MM-DD, the last paid day; empty means no expiry;
 * mac: any common MAC spelling; bound to another subscriber is a warning, not a refusal;
-* static_ip: IPv4, not used by another subscriber of the tenant nor by another row;
-* name, phone, email, address, cnic: bounded lengths, no control characters.
+* static_ip: one IPv4 host address, not used by another subscriber of the tenant nor by another row;
+* name, phone, email, address: add's validators (a phone is stored as +92…); cnic: at most
+  32 characters; no control characters anywhere.
+
+The validators are `subscriber add`'s own argparse types (cloudos.commands._common), so
+both commands keep one rule each.
 
 Every reason a row is refused is reported (not only the first), with its line number.
 """
@@ -20,19 +24,22 @@ Every reason a row is refused is reported (not only the first), with its line nu
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from cloudos.commands._common import date_arg, ip_arg, mac_arg, username_arg
+from cloudos.commands._common import (MIN_PASSWORD, address_text_arg, date_arg, email_arg, mac_arg, name_text_arg,
+                                      new_username_arg, phone_arg, static_ip_arg)
 
-PASSWORD_MIN = 6
+PASSWORD_MIN = MIN_PASSWORD
 PASSWORD_MAX = 128  # RFC 2865 5.2: User-Password is at most 128 octets
-#: The longest value each free-text field may hold, in characters.
-TEXT_LIMITS = {"plan": 63, "name": 200, "phone": 32, "email": 254, "address": 500, "cnic": 32}
+#: The longest plan name and CNIC, in characters (add's validators bound the other fields).
+TEXT_LIMITS = {"plan": 63, "cnic": 32}
+#: The contact fields and `subscriber add`'s validator of each.
+_CONTACT: dict[str, Callable[[str], Any]] = {"name": name_text_arg, "phone": phone_arg, "email": email_arg,
+                                             "address": address_text_arg}
 #: The last paid day may not be later than this (the service end is the next midnight).
 LAST_DAY = date(9998, 12, 31)
 
@@ -125,7 +132,7 @@ class _Seen:
     macs: dict[str, int] = field(default_factory=dict)
 
 
-def _arg(parse: Callable[[str], Any], text: str) -> tuple[Any, str | None]:
+def validate(parse: Callable[[str], Any], text: str) -> tuple[Any, str | None]:
     """Run an argparse validator of `subscriber add`: (value, None), or (None, its message)."""
     try:
         return parse(text), None
@@ -141,17 +148,27 @@ def _controls(text: str) -> bool:
 
 
 def _text(name: str, value: str, refusals: list[str]) -> str | None:
+    """A contact field through add's validator (the value it stores), or the CNIC within its limit."""
+    if not value:
+        return None
+    if _controls(value):
+        refusals.append(f"{name} contains a control character")
+        return None
+    if name in _CONTACT:
+        parsed, why = validate(_CONTACT[name], value)
+        if why:
+            refusals.append(why)
+            return None
+        return str(parsed) or None
     limit = TEXT_LIMITS[name]
     if len(value) > limit:
         refusals.append(f"{name} is longer than {limit} characters")
-    elif _controls(value):
-        refusals.append(f"{name} contains a control character")
-    return value or None
+    return value
 
 
 # Each check below appends what it finds to ``refusals`` and ``warnings`` and returns the value.
 def _username(c: Candidate, known: Known, seen: _Seen, refusals: list[str]) -> str:
-    value, why = _arg(username_arg, c.username) if c.username else (None, "no username")
+    value, why = validate(new_username_arg, c.username) if c.username else (None, "no username")
     if why:
         refusals.append(why)
         return c.username
@@ -186,7 +203,7 @@ def _plan(name: str, known: Known, refusals: list[str]) -> int | None:
 def _expires(c: Candidate, known: Known, refusals: list[str], warnings: list[str]) -> date | None:
     if not c.expires:
         return None
-    value, why = _arg(date_arg, c.expires)
+    value, why = validate(date_arg, c.expires)
     if why:
         refusals.append(why)
         return None
@@ -201,7 +218,7 @@ def _expires(c: Candidate, known: Known, refusals: list[str], warnings: list[str
 def _mac(c: Candidate, known: Known, seen: _Seen, refusals: list[str], warnings: list[str]) -> str | None:
     if not c.mac:
         return None
-    value, why = _arg(mac_arg, c.mac)
+    value, why = validate(mac_arg, c.mac)
     if why:
         refusals.append(why)
         return None
@@ -216,12 +233,9 @@ def _mac(c: Candidate, known: Known, seen: _Seen, refusals: list[str], warnings:
 def _static_ip(c: Candidate, known: Known, seen: _Seen, refusals: list[str]) -> str | None:
     if not c.static_ip:
         return None
-    value, why = _arg(ip_arg, c.static_ip)
+    value, why = validate(static_ip_arg, c.static_ip)
     if why:
         refusals.append(why)
-        return None
-    if not isinstance(ipaddress.ip_address(str(value)), ipaddress.IPv4Address):
-        refusals.append(f"static IP {value} is not IPv4 (Framed-IP-Address is IPv4)")
         return None
     ip = str(value)
     if ip in known.static_ips:
