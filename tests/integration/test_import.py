@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -212,6 +214,17 @@ def test_a_missing_file_and_both_modes_are_refused(tenant: str, tmp_path: Path) 
     assert r.code == 1 and "No such file" in r.err
     r = cli("subscriber", "import", write(tmp_path, GOOD), "--dry-run", "--commit")
     assert r.code == 2 and "not allowed with" in r.err
+
+
+def test_standard_input_is_read_when_file_is_a_dash(tenant: str, fresh_db: str) -> None:
+    """Through the real `cloudos` (run_cli's standard input is text, not bytes)."""
+    cloudos = str(Path(sys.executable).with_name("cloudos"))
+    r = subprocess.run([cloudos, "subscriber", "import", "-", "--commit"], input=GOOD.encode(), capture_output=True,
+                       env=os.environ.copy())
+    assert r.returncode == 0, r.stderr
+    assert count(fresh_db) == 3
+    ((after,),) = rows(fresh_db, "SELECT after FROM admin_audit WHERE action = 'subscriber.import'")
+    assert after["file"] == "-"
 
 
 def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tenant: str, fresh_db: str, tmp_path: Path) -> None:

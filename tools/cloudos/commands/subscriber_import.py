@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import sys
 from typing import Any
 
 import psycopg
@@ -25,14 +26,22 @@ from cloudos.bulk import formats, rows
 from cloudos.commands._common import Subparsers, leaf, tenant_opt
 from cloudos.commands.subscriber import _audited
 from cloudos.context import Ctx
-from cloudos.errors import CliError
+from cloudos.errors import CliError, UsageError
 from cloudos.store import bulk
 from rlm_cloudos.policy import expires_at_for_date
 from rlm_cloudos.policy.paid import local_date
 
 
 def _read(path: str) -> bytes:
-    """The file's bytes; CliError when it cannot be read or is larger than formats.MAX_BYTES."""
+    """The file's bytes (``-``: standard input's); CliError when it cannot be read or is larger than
+    formats.MAX_BYTES."""
+    if path == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError("FILE is -, but standard input is a terminal or closed: pipe the file in")
+        data = sys.stdin.buffer.read(formats.MAX_BYTES + 1)
+        if len(data) > formats.MAX_BYTES:
+            raise CliError(f"standard input: more than {formats.MAX_BYTES:,} bytes (50 MB): split the file")
+        return data
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
@@ -89,7 +98,8 @@ def import_(ctx: Ctx, args: argparse.Namespace) -> None:
             if args.commit and not checked.refused:
                 imported = _write(ctx, conn, tenant, checked.good)
                 ctx.audit(conn, action="subscriber.import", target=f"subscriber:{tenant.name}", tenant_id=tenant.id,
-                          before=None, after={"file": os.path.basename(args.file), "sha256": digest,
+                          before=None, after={"file": "-" if args.file == "-" else os.path.basename(args.file),
+                                              "sha256": digest,
                                               "format": parsed.format, "rows": checked.rows, "imported": imported,
                                               "warnings": len(checked.warnings)})
                 # Once for the tenant, not once per subscriber: no authorize snapshot of it outlives the import.
@@ -123,7 +133,8 @@ def register(s: Subparsers) -> None:
     """`subscriber import`, under the `subscriber` group's subparsers ``s``."""
     p = leaf(s, "import", "add subscribers from a CSV file or an export of daloRADIUS or MikroTik User Manager: "
                           "a dry run unless --commit, all or nothing", import_)
-    p.add_argument("file", metavar="FILE", help="the file to import (UTF-8; at most 50 MB and 100,000 rows)")
+    p.add_argument("file", metavar="FILE",
+                   help="the file to import, - for standard input (UTF-8; at most 50 MB and 100,000 rows)")
     tenant_opt(p)
     p.add_argument("--format", choices=formats.FORMATS, default="cloudos",
                    help="cloudos: CSV with a header of username,password,plan,expires,mac,static_ip,name,phone,"
