@@ -560,4 +560,5 @@ def register(sub: Subparsers) -> None:
     p = leaf(s, "renew", "extend by one plan period, or to --until DATE", renew)
     users(p)
     p.add_argument("--until", type=date_arg, metavar="DATE", help="new last paid day, YYYY-MM-DD")
-
+    from cloudos.commands import subscriber_import  # here: it imports this module's _audited
+    subscriber_import.register(s)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Table
+import psycopg
+from sqlalchemy import Connection, Table
 
 
 def columns_of(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -14,3 +15,11 @@ def columns_of(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"not columns of {table.name}: {', '.join(unknown)}")
     return dict(values)
+
+
+def driver_connection(conn: Connection) -> psycopg.Connection[Any]:
+    """The psycopg connection under ``conn``, in its transaction: for statements whose parameters are
+    large arrays, sent in binary (``%(name)b``), where SQLAlchemy would send them as text."""
+    raw = conn.connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)
+    return raw

@@ -7,13 +7,16 @@ database keeps append-only and stamps with the login that wrote each row.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Result, func, insert, select
 from sqlalchemy.engine import Row
 
+from cloudos.store._util import driver_connection
 from cloudos.store.tables import admin_audit as a
 
 
@@ -51,6 +54,63 @@ def append(conn: Connection, *, at: datetime, actor: str, db_user: str, tenant_i
                 hash=hash_)
         .returning(a.c.id)
     ).scalar_one())
+
+
+@dataclass(frozen=True, slots=True)
+class NewRow:
+    """A version-2 row for :func:`append_many` (a None before/after is SQL NULL)."""
+
+    at: datetime
+    actor: str
+    db_user: str
+    tenant_id: int | None
+    action: str
+    target: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    changed: list[str]
+    key_id: str
+    prev_hash: str
+    hash: str
+
+
+#: Rows per statement of append_many.
+APPEND_BATCH = 5_000
+
+APPEND_MANY = """
+INSERT INTO admin_audit (at, actor, db_user, tenant_id, action, target, before, after, changed, version, key_id,
+                         prev_hash, hash)
+SELECT r.at, r.actor, r.db_user, r.tenant_id, r.action, r.target, r.before::jsonb, r.after::jsonb,
+       ARRAY(SELECT jsonb_array_elements_text(r.changed::jsonb)), 2, r.key_id, r.prev_hash, r.hash
+  FROM unnest(CAST(%(at)b AS timestamptz[]), CAST(%(actor)b AS text[]), CAST(%(db_user)b AS text[]),
+              CAST(%(tenant_id)b AS bigint[]), CAST(%(action)b AS text[]), CAST(%(target)b AS text[]),
+              CAST(%(before)b AS text[]), CAST(%(after)b AS text[]), CAST(%(changed)b AS text[]), CAST(%(key_id)b AS text[]),
+              CAST(%(prev_hash)b AS text[]), CAST(%(hash)b AS text[]))
+       WITH ORDINALITY AS r(at, actor, db_user, tenant_id, action, target, before, after, changed, key_id,
+                            prev_hash, hash, n)
+ ORDER BY r.n
+"""
+
+
+def append_many(conn: Connection, rows: Sequence[NewRow]) -> None:
+    """Insert version-2 rows in the order given (ids follow it, as the chain links them),
+    APPEND_BATCH per statement, the arrays in binary (see store.bulk). ``db_user`` is overwritten by the
+    database's trigger, as in append()."""
+    def js(v: Any) -> str | None:
+        return None if v is None else json.dumps(v, ensure_ascii=False)
+
+    cur = driver_connection(conn).cursor()
+    for start in range(0, len(rows), APPEND_BATCH):
+        batch = rows[start:start + APPEND_BATCH]
+        cur.execute(APPEND_MANY, {
+            "at": [r.at for r in batch], "actor": [r.actor for r in batch], "db_user": [r.db_user for r in batch],
+            "tenant_id": [r.tenant_id for r in batch], "action": [r.action for r in batch],
+            "target": [r.target for r in batch], "before": [js(r.before) for r in batch],
+            "after": [js(r.after) for r in batch], "changed": [json.dumps(r.changed) for r in batch],
+            "key_id": [r.key_id for r in batch], "prev_hash": [r.prev_hash for r in batch],
+            "hash": [r.hash for r in batch],
+        })
+    cur.close()
 
 
 def chain(conn: Connection) -> Result[Any]:
