@@ -86,6 +86,12 @@ def main(argv: list[str] | None = None) -> int:
         assert subs is not None and rows is not None
         if subs[0] != args.rows or rows[0] != args.rows:
             sys.exit(f"bench: {subs[0]} subscribers and {rows[0]} audit rows, expected {args.rows} of each")
+        # The same subscribers renewed as a branch's day of payments is: one --from-file call.
+        names = STATE / "paid.txt"
+        names.write_text("".join(f"user{i:06d}\n" for i in range(1, args.rows + 1)), encoding="utf-8")
+        renew, out = cloudos(env, "subscriber", "renew", "--from-file", str(names), "--until", "2028-01-31")
+        print(f"renew     {renew:6.2f} s   ({args.rows / renew:,.0f} subscribers/s, --from-file: "
+              f"{out.strip().splitlines()[0]})", flush=True)
         verify, _ = cloudos(env, "audit", "verify")
         print(f"verify    {verify:6.2f} s   (audit verify of the whole chain)", flush=True)
     finally:

@@ -206,6 +206,11 @@ def test_from_file_changes_all_or_none(isp: str, tmp_path: Path) -> None:
     r = cli("subscriber", "renew", "--from-file", str(names), "--until", "2027-03-31", "--json")
     assert r.code == 0 and json.loads(r.out)["changed"] == 2, r.err
     assert show("a1")["paid_until"] == show("a2")["paid_until"] == "2027-03-31"
+    with psycopg.connect(isp) as c:  # one audit row each, written in one go, in the one chain
+        renewed = [t for (t,) in c.execute("SELECT target FROM admin_audit WHERE action = 'subscriber.renew' "
+                                           "ORDER BY id")]
+    assert renewed == ["subscriber:isp1/a1", "subscriber:isp1/a2"]
+    assert cli("audit", "verify").code == 0
     assert cli("subscriber", "suspend", "a2").code == 0
     names.write_text("a1\na2\na3\n")
     r = cli("subscriber", "suspend", "--from-file", str(names), "--reason", "unpaid")

@@ -52,6 +52,8 @@ class Ctx:
     _engine: Engine | None = None
     _keyring: KeyRing | None = None
     _stale: set[tuple[int, str | None]] = field(default_factory=set)
+    #: Audit rows held by ``batched_audit`` until its block ends (None: ``audit`` writes at once).
+    _batch: list[audit.Entry] | None = None
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:
@@ -119,10 +121,25 @@ class Ctx:
 
     def audit(self, conn: Connection, *, action: str, target: str, tenant_id: int | None,
               before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
-        audit.record(conn, audit.AuditKeys(self.keyring), actor=self.actor, tenant_id=tenant_id, action=action,
-                     target=target, before=before, after=after)
+        if self._batch is not None:
+            self._batch.append(audit.Entry(tenant_id=tenant_id, action=action, target=target, before=before,
+                                           after=after))
+        else:
+            audit.record(conn, audit.AuditKeys(self.keyring), actor=self.actor, tenant_id=tenant_id, action=action,
+                         target=target, before=before, after=after)
         if tenant_id is not None and action.split(".")[0] in TENANT_WIDE:
             self.stale(tenant_id)
+
+    @contextmanager
+    def batched_audit(self, conn: Connection) -> Iterator[None]:
+        """Within it, ``audit`` holds its rows; at the end they are written in order, in one go
+        (audit.record_many: one lock, one clock reading), the chain as row-by-row writing leaves it."""
+        self._batch = []
+        try:
+            yield
+            audit.record_many(conn, audit.AuditKeys(self.keyring), actor=self.actor, entries=self._batch)
+        finally:
+            self._batch = None
 
     def invalidate(self, tenant_id: int, username: str | None = None) -> None:
         """After a committed change: the subscriber's snapshot and lockout go (or, for a tenant-wide

@@ -8,6 +8,7 @@ reason, resuming an active one changes nothing. suspend, resume and renew take `
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import sys
@@ -309,9 +310,10 @@ def _apply(ctx: Ctx, args: argparse.Namespace, one: Change) -> tuple[list[str], 
         if missing:
             shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
             raise CliError(f"no subscriber {shown} in tenant {tenant.name}" + ("; nothing was changed" if bulk else ""))
-        for name in names:
-            note = one(conn, tenant, rows[name], bulk)
-            (notes if note else changed).append(note or name)
+        with ctx.batched_audit(conn) if bulk else contextlib.nullcontext():
+            for name in names:
+                note = one(conn, tenant, rows[name], bulk)
+                (notes if note else changed).append(note or name)
         if bulk and changed:
             ctx.stale(tenant.id)  # one version bump for the tenant, not a Redis call per subscriber
     return changed, notes
@@ -412,6 +414,7 @@ def resume(ctx: Ctx, args: argparse.Namespace) -> None:
 
 def renew(ctx: Ctx, args: argparse.Namespace) -> None:
     renewed: dict[str, datetime] = {}
+    periods: dict[int | None, str | None] = {}  # plan id → its period, read once per plan
     zone = ""
 
     def one(conn: Connection, tenant: Row[Any], row: Row[Any], bulk: bool) -> str | None:
@@ -422,11 +425,14 @@ def renew(ctx: Ctx, args: argparse.Namespace) -> None:
         if args.until:
             new_until = args.until
         else:
-            plan = plans.by_id(conn, row.plan_id) if row.plan_id is not None else None
-            if plan is None:
+            if row.plan_id not in periods:
+                plan = plans.by_id(conn, row.plan_id) if row.plan_id is not None else None
+                periods[row.plan_id] = plan.period if plan is not None else None
+            period = periods[row.plan_id]
+            if period is None:
                 raise CliError(f"{row.username} has no plan: cloudos subscriber set-plan first"
                                + ("; nothing was changed" if bulk else ""))
-            new_until = next_paid_until(paid_until(row.expires_at, tz), today, plan.period)
+            new_until = next_paid_until(paid_until(row.expires_at, tz), today, period)
         require(new_until >= today, f"--until {new_until} is in the past")
         renewed[row.username] = expires_at_for_date(new_until, tz)
         _update(ctx, conn, tenant, row, "renew", {"expires_at": renewed[row.username], "locked_until": None},
