@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cloudos.commands._common import (Subparsers, as_dict, leaf, period_arg, positive_arg, price_arg, rate_arg,
-                                      require, size_arg, tenant_opt)
+from cloudos.commands._common import (Subparsers, address_list_arg, as_dict, int_arg, leaf, period_arg, pool_arg,
+                                      price_arg, rate_arg, require, size_arg, tenant_opt)
 from cloudos.context import Ctx, table
 from cloudos.errors import CliError
 from cloudos.store import plans
@@ -87,14 +87,18 @@ def update(ctx: Ctx, args: argparse.Namespace) -> None:
 
 def _plan_options(p: argparse.ArgumentParser, *, required_rate: bool) -> None:
     p.add_argument("--rate-limit", type=rate_arg, required=required_rate, metavar="RATE",
-                   help="RouterOS rate limit, rx/tx = upload/download: '2M/8M' is 8M down, 2M up")
-    p.add_argument("--quota", type=size_arg, metavar="SIZE", help="data quota per period: bytes or e.g. 50GB, 1.5GiB")
+                   help="RouterOS rate limit, rx/tx = upload/download: '2M/8M' is 8M down, 2M up; units k, M, G "
+                        "(bits/s), at most 100G")
+    p.add_argument("--quota", type=size_arg, metavar="SIZE", help="data quota per period, up to 1000TB: bytes or e.g. 50GB, 1.5GiB; K, M, G and T "
+                        "are SI as RouterOS writes them (50G = 50GB = 50×10⁹ bytes)")
     p.add_argument("--fup-rate-limit", type=rate_arg, metavar="RATE", help="rate once the quota is used up")
     p.add_argument("--period", type=period_arg, help="billing period: monthly or Nd (e.g. 30d)")
     p.add_argument("--price", type=price_arg, metavar="AMOUNT", help="price per period in the tenant's currency")
-    p.add_argument("--simultaneous-use", type=positive_arg, metavar="N", help="sessions allowed at once")
-    p.add_argument("--address-list", metavar="NAME", help="RouterOS address list for subscribers on this plan")
-    p.add_argument("--ip-pool", metavar="NAME", help="RouterOS IP pool (Framed-Pool)")
+    p.add_argument("--simultaneous-use", type=int_arg(1, 1000), metavar="N",
+                   help="sessions allowed at once, 1 to 1000")
+    p.add_argument("--address-list", type=address_list_arg, metavar="NAME",
+                   help="RouterOS address list for subscribers on this plan (Mikrotik-Address-List, 247 bytes)")
+    p.add_argument("--ip-pool", type=pool_arg, metavar="NAME", help="RouterOS IP pool (Framed-Pool, 253 bytes)")
 
 
 def register(sub: Subparsers) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cloudos.commands._common import (Subparsers, as_dict, leaf, name_arg, positive_arg, rate_arg, require,
-                                      timezone_arg)
+from cloudos.commands._common import (INT4_MAX, Subparsers, address_list_arg, as_dict, int_arg, leaf, name_arg,
+                                      rate_arg, require, timezone_arg)
 from cloudos.context import Ctx, table
 from cloudos.errors import CliError
 from cloudos.store import tenants
@@ -15,6 +15,10 @@ _COLUMNS = ("id", "name", "display_name", "timezone", "currency", "interim_inter
             "walled_garden_address_list", "walled_garden_rate_limit", "backend_down_policy",
             "backend_down_cache_seconds", "login_fail_limit", "login_fail_window_seconds", "login_lockout_seconds",
             "created_at")
+
+
+#: tenant_interim_interval_check (schema/current.sql): an interim update every 1 minute to 1 day.
+_INTERIM = int_arg(60, 86400, "seconds")
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:
@@ -83,22 +87,24 @@ def register(sub: Subparsers) -> None:
     p.add_argument("name", type=name_arg, metavar="NAME")
     p.add_argument("--timezone", type=timezone_arg, default="Asia/Karachi", help="billing time zone (Asia/Karachi)")
     p.add_argument("--display-name", help="the ISP's name as customers know it")
-    p.add_argument("--interim-interval", type=positive_arg, default=300, help="Acct-Interim-Interval seconds (300)")
+    p.add_argument("--interim-interval", type=_INTERIM, default=300, metavar="SECONDS",
+                   help="Acct-Interim-Interval, 60 to 86400 seconds (300)")
     leaf(s, "list", "list tenants", list_)
     p = leaf(s, "set", "change a tenant's settings", set_)
     p.add_argument("name", type=name_arg, metavar="NAME")
     p.add_argument("--timezone", type=timezone_arg)
     p.add_argument("--display-name")
-    p.add_argument("--interim-interval", type=positive_arg)
-    p.add_argument("--walled-garden-list", metavar="ADDRESS_LIST",
+    p.add_argument("--interim-interval", type=_INTERIM, metavar="SECONDS",
+                   help="Acct-Interim-Interval, 60 to 86400 seconds")
+    p.add_argument("--walled-garden-list", type=address_list_arg, metavar="ADDRESS_LIST",
                    help="accept expired/suspended subscribers into this RouterOS address list")
     p.add_argument("--walled-garden-rate", type=rate_arg, metavar="RATE", help="their rate limit, e.g. 256k/256k")
     p.add_argument("--no-walled-garden", action="store_true", help="reject expired/suspended subscribers")
     p.add_argument("--backend-down", choices=["reject", "cached"],
                    help="authorize while PostgreSQL is unreachable: reject, or decide from a recent Redis snapshot")
-    p.add_argument("--backend-down-cache-seconds", type=positive_arg, metavar="N",
+    p.add_argument("--backend-down-cache-seconds", type=int_arg(0, INT4_MAX, "seconds"), metavar="N",
                    help="oldest snapshot --backend-down cached may use (900)")
-    p.add_argument("--login-fail-limit", type=positive_arg, metavar="N",
+    p.add_argument("--login-fail-limit", type=int_arg(1, INT4_MAX), metavar="N",
                    help="wrong passwords within the window that lock a username out (5)")
-    p.add_argument("--login-fail-window", type=positive_arg, metavar="SECONDS", help="the counting window (300)")
-    p.add_argument("--login-lockout", type=positive_arg, metavar="SECONDS", help="how long a lockout lasts (900)")
+    p.add_argument("--login-fail-window", type=int_arg(1, INT4_MAX, "seconds"), metavar="SECONDS", help="the counting window (300)")
+    p.add_argument("--login-lockout", type=int_arg(1, INT4_MAX, "seconds"), metavar="SECONDS", help="how long a lockout lasts (900)")
