@@ -1,10 +1,11 @@
-"""cloudos tenant add | list | set"""
+"""cloudos tenant add | list | show | set"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from cloudos import show
 from cloudos.commands._common import (INT4_MAX, Subparsers, address_list_arg, as_dict, int_arg, leaf, name_arg,
                                       rate_arg, require, timezone_arg)
 from cloudos.context import Ctx, table
@@ -14,7 +15,7 @@ from cloudos.store import tenants
 _COLUMNS = ("id", "name", "display_name", "timezone", "currency", "interim_interval",
             "walled_garden_address_list", "walled_garden_rate_limit", "backend_down_policy",
             "backend_down_cache_seconds", "login_fail_limit", "login_fail_window_seconds", "login_lockout_seconds",
-            "created_at")
+            "created_at", "updated_at")
 
 
 #: tenant_interim_interval_check (schema/current.sql): an interim update every 1 minute to 1 day.
@@ -22,7 +23,11 @@ _INTERIM = int_arg(60, 86400, "seconds")
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: row[k] for k in _COLUMNS}
+    """A tenant as every command gives it: ``tenant`` (its name, as in every list) and ``id`` first,
+    instants in UTC (show.utc)."""
+    out = {"tenant": row["name"], **{k: row[k] for k in _COLUMNS}}
+    out["created_at"], out["updated_at"] = show.utc(row["created_at"]), show.utc(row["updated_at"])
+    return out
 
 
 def add(ctx: Ctx, args: argparse.Namespace) -> None:
@@ -38,8 +43,40 @@ def add(ctx: Ctx, args: argparse.Namespace) -> None:
 
 def list_(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.read() as conn:
-        rows = [_public(dict(r._mapping)) for r in tenants.all_by_name(conn)]
-    ctx.emit(rows, table(rows, ["id", "name", "timezone", "interim_interval", "walled_garden_address_list"]))
+        found = tenants.all_by_name(conn)
+    rows = [_public(dict(r._mapping)) for r in found]
+    human = [dict(r, interim=r["interim_interval"], walled_garden=_garden(r), created=show.local(t.created_at, t.timezone))
+             for r, t in zip(rows, found)]
+    ctx.emit(rows, table(human, ["id", "name", "timezone", "interim", "walled_garden", "created"]))
+
+
+def _garden(t: dict[str, Any]) -> str:
+    if t["walled_garden_address_list"] is None:
+        return "no (reject)"
+    return f"{t['walled_garden_address_list']} at {t['walled_garden_rate_limit']}"
+
+
+def show_(ctx: Ctx, args: argparse.Namespace) -> None:
+    with ctx.read() as conn:
+        row = tenants.by_name(conn, args.name)
+        if row is None:
+            raise CliError(f"no tenant named {args.name!r}")
+        data = {**_public(dict(row._mapping)), **tenants.counts(conn, row.id)}
+    tz = row.timezone
+    ctx.emit(data, [
+        f"tenant {row.name} (id {row.id})" + (f": {row.display_name}" if row.display_name else ""),
+        f"  time zone        {tz} (now {show.local(ctx.now, tz)})",
+        f"  currency         {row.currency}",
+        f"  interim interval {row.interim_interval} s",
+        f"  walled garden    {_garden(data)}",
+        f"  backend down     {row.backend_down_policy}"
+        + (f" (snapshots up to {row.backend_down_cache_seconds} s old)" if row.backend_down_policy == "cached" else ""),
+        f"  login lockout    {row.login_fail_limit} wrong passwords in {row.login_fail_window_seconds} s "
+        f"lock for {row.login_lockout_seconds} s",
+        f"  NAS {data['nas']}, plans {data['plans']}, subscribers {data['subscribers']}, "
+        f"online sessions {data['online_sessions']}",
+        f"  added            {show.local(row.created_at, tz)}",
+    ])
 
 
 def set_(ctx: Ctx, args: argparse.Namespace) -> None:
@@ -90,6 +127,8 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--interim-interval", type=_INTERIM, default=300, metavar="SECONDS",
                    help="Acct-Interim-Interval, 60 to 86400 seconds (300)")
     leaf(s, "list", "list tenants", list_)
+    p = leaf(s, "show", "show a tenant's settings and how many NAS, plans, subscribers and sessions it has", show_)
+    p.add_argument("name", type=name_arg, metavar="NAME")
     p = leaf(s, "set", "change a tenant's settings", set_)
     p.add_argument("name", type=name_arg, metavar="NAME")
     p.add_argument("--timezone", type=timezone_arg)
