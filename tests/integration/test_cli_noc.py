@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 
+from cloudos import show
 from cloudos_stack import free_port
 from rlm_cloudos.crypto import KeyRing
 from tests.conftest import run_cli as cli
@@ -249,3 +251,140 @@ def test_plan_remove_is_refused_while_subscribers_are_on_it(world: str, fresh_db
     assert [row[0] for row in sql(fresh_db, "SELECT name FROM plan")] == ["home"]
     assert sql(fresh_db, "SELECT action FROM admin_audit ORDER BY id DESC LIMIT 1") == [("plan.remove",)]
     assert cli("plan", "remove", "spare").code == 1
+
+
+# --------------------------------------------------------------------------- sessions and usage, as a NOC reads them
+NOV = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+
+
+def test_session_list_in_tenant_time_with_readable_sizes(world: str, fresh_db: str) -> None:
+    # Issue 12: `session list` printed 107374183400B and UTC instants with microseconds.
+    started = datetime.now(timezone.utc).replace(microsecond=123456) - timedelta(hours=2)
+    online(fresh_db, "127.0.0.1", "u-ali-1", "ali", at=started)
+    online(fresh_db, "127.0.0.1", "u-ali-1", "ali", status="Interim-Update", down=107_374_183_400, up=1_234_567,
+           secs=7260, at=started + timedelta(seconds=7260))
+    human = cli("session", "list").out
+    assert "107.37GB" in human and "1.23MB" in human and "2h01m" in human, human
+    assert show.local(started, "Asia/Karachi") in human and "PKT" in human and "+00:00" not in human, human
+    assert "AA:BB:CC:DD:EE:01" in human and "online" in human
+    (row,) = json.loads(cli("session", "list", "--json").out)
+    assert row["id"] == "u-ali-1" and row["tenant"] == "isp1" and row["online"] is True
+    assert row["mac"] == "AA:BB:CC:DD:EE:01" and "calling_station_id" not in row
+    assert row["session_seconds"] == 7260 and "session_time" not in row
+    assert (row["download_bytes"], row["upload_bytes"]) == (107_374_183_400, 1_234_567)
+    assert row["started_at"] == started.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def test_usage_names_the_period_in_tenant_time(world: str, fresh_db: str) -> None:
+    # Issue 12: `usage` printed `113454184400B of 100GB` "from 2026-10-31T19:00:00+00:00".
+    online(fresh_db, "127.0.0.1", "u-ali-nov", "ali", at=NOV)
+    online(fresh_db, "127.0.0.1", "u-ali-nov", "ali", status="Stop", down=100_000_000_000, up=13_454_184_400,
+           secs=3600, at=NOV + timedelta(hours=1))
+    r = cli("usage", "ali", "--period", "2026-11")
+    assert r.code == 0, r.err
+    assert "ali: 113.45GB of 100GB in November 2026 (2026-11-01 00:00 PKT to 2026-12-01 00:00 PKT)" in r.out, r.out
+    assert "download 100GB, upload 13.45GB, online 1h00m" in r.out, r.out
+    u = json.loads(cli("usage", "ali", "--period", "2026-11", "--json").out)
+    assert (u["period"], u["period_start"], u["period_end"]) == ("November 2026", "2026-10-31T19:00:00Z",
+                                                                 "2026-11-30T19:00:00Z")
+    assert (u["total_bytes"], u["session_seconds"], u["tenant"]) == (113_454_184_400, 3600, "isp1")
+    assert u["history"][0]["period"] == "November 2026"
+    # A time without an offset is the tenant's wall time: 23:30 on 30 November in Karachi is November
+    # (read as UTC it would be 04:30 on 1 December in Karachi).
+    late = json.loads(cli("usage", "ali", "--period", "2026-11-30T23:30", "--json").out)
+    assert late["period"] == "November 2026" and late["total_bytes"] == 113_454_184_400
+    early = json.loads(cli("usage", "ali", "--period", "2026-12-01T00:30", "--json").out)
+    assert early["period"] == "December 2026" and early["total_bytes"] == 0
+    r = cli("usage", "ali", "--period", "2026-11-31T10:00")
+    assert r.code == 2 and one_line(r.err)
+
+
+# --------------------------------------------------------------------------- repeats and the CoA queue
+def test_a_second_disconnect_queues_nothing_new(world: str, fresh_db: str) -> None:
+    # Issue 12: three `session disconnect` calls queued three requests.
+    online(fresh_db, "127.0.0.1", "u-ali-1", "ali")
+    first = cli("session", "disconnect", "ali", "--json")
+    assert first.code == 0 and json.loads(first.out)["queued"] == 1, first.err
+    second = cli("session", "disconnect", "ali")
+    assert second.code == 0 and "already queued" in second.out, second.out + second.err
+    assert json.loads(cli("session", "disconnect", "u-ali-1", "--json").out) == {
+        "queued": 0, "already_queued": 1, "sessions": ["u-ali-1"]}
+    # Sent and unanswered is still the request: the worker sends it again until the session closes.
+    sql(fresh_db, "UPDATE coa_outbox SET attempts = 3, result = 'no answer'")
+    assert json.loads(cli("session", "disconnect", "ali", "--json").out)["queued"] == 0
+    assert sql(fresh_db, "SELECT count(*) FROM coa_outbox") == [(1,)]
+    assert [a for (a,) in sql(fresh_db, "SELECT action FROM admin_audit")].count("session.disconnect") == 1
+    # Once the NAS answered and the session is still there, a new request is a new request.
+    sql(fresh_db, "UPDATE coa_outbox SET status = 'nak', done_at = now()")
+    assert json.loads(cli("session", "disconnect", "ali", "--json").out)["queued"] == 1
+
+
+def test_coa_list_names_the_states_honestly(world: str, fresh_db: str) -> None:
+    # Issue 12: no way to list queued/sent CoA requests.
+    for uid, user in (("u-ali-1", "ali"), ("u-sara-1", "sara")):
+        online(fresh_db, "127.0.0.1", uid, user)
+    for _ in range(7):
+        sql(fresh_db, "SELECT cloudos_queue_coa_sessions(%s, 'disconnect', NULL, 'admin')", ["u-ali-1"])
+    sql(fresh_db, "SELECT cloudos_queue_coa_sessions(%s, 'coa', '512k/1M', 'quota_exhausted')", ["u-sara-1"])
+    ids = [i for (i,) in sql(fresh_db, "SELECT id FROM coa_outbox ORDER BY id")]
+    for i, (status, attempts) in zip(ids[1:], [("pending", 2), ("ack", 1), ("nak", 1), ("timeout", 5),
+                                                ("failed", 1), ("cancelled", 2)]):
+        sql(fresh_db, "UPDATE coa_outbox SET status = %s, attempts = %s, done_at = CASE WHEN %s <> 'pending' "
+                      "THEN now() END, result = 'r' WHERE id = %s", status, attempts, status, i)
+    rows = json.loads(cli("coa", "list", "--json").out)
+    assert [r["id"] for r in rows] == ids[::-1]
+    assert [r["status"] for r in rows] == ["queued", "cancelled", "failed", "timeout", "naked", "acked", "sent",
+                                           "queued"]
+    top = rows[0]
+    assert (top["kind"], top["username"], top["rate_limit"], top["nas"], top["tenant"], top["reason"]) == (
+        "coa", "sara", "512k/1M", "core", "isp1", "quota_exhausted")
+    assert top["created_at"].endswith("Z") and top["next_attempt_at"].endswith("Z") and top["done_at"] is None
+    for name, want in (("queued", 2), ("sent", 1), ("acked", 1), ("naked", 1), ("failed", 1), ("timeout", 1),
+                       ("cancelled", 1)):
+        got = json.loads(cli("coa", "list", "--status", name, "--json").out)
+        assert len(got) == want and {r["status"] for r in got} == {name}, (name, got)
+    assert [r["username"] for r in json.loads(cli("coa", "list", "--user", "sara", "--json").out)] == ["sara"]
+    assert len(json.loads(cli("coa", "list", "--limit", "3", "--json").out)) == 3
+    human = cli("coa", "list", "--status", "queued").out
+    assert "PKT" in human and "sara" in human and "disconnect" in human, human
+    assert cli("coa", "list", "--status", "pending").code == 2
+
+
+# --------------------------------------------------------------------------- the audit trail
+def test_audit_list_gives_before_and_after_as_stored_and_filters(world: str, fresh_db: str) -> None:
+    # Issue 12: `audit list --json` had no before/after and no filters.
+    assert cli("subscriber", "add", "zara", "--plan", "home", "--password-stdin", "--name", "Zara Khan",
+               "--phone", "+923001234567", stdin="pw-zara-123\n").code == 0
+    assert cli("subscriber", "suspend", "ali", "--reason", "unpaid").code == 0
+    online(fresh_db, "127.0.0.1", "u-sara-1", "sara")
+    assert cli("session", "disconnect", "sara").code == 0
+    rows = json.loads(cli("audit", "list", "--limit", "100", "--json").out)
+    stored = {i: (b, a) for i, b, a in sql(fresh_db, "SELECT id, before, after FROM admin_audit")}
+    assert all((r["before"], r["after"]) == stored[r["id"]] for r in rows)  # exactly as the trail holds them
+    zara = next(r for r in rows if r["action"] == "subscriber.add" and r["target"].endswith("/zara"))
+    assert zara["after"]["full_name"].startswith("hmac-sha256:") and "Zara" not in json.dumps(rows)
+    assert zara["after"]["password"] == "[redacted]" and zara["tenant"] == "isp1" and zara["at"].endswith("Z")
+    nas_add = next(r for r in rows if r["action"] == "nas.add")
+    assert nas_add["after"]["secret"] == "[redacted]" and SECRET not in json.dumps(rows)
+
+    def actions(*argv: str) -> list[str]:
+        r = cli("audit", "list", "--json", *argv)
+        assert r.code == 0, r.err
+        return [x["action"] for x in json.loads(r.out)]
+
+    assert actions("--user", "ali") == ["subscriber.suspend", "subscriber.add"]
+    assert actions("--user", "sara") == ["session.disconnect", "subscriber.add"]
+    assert actions("--user", "sara", "--tenant", "isp1") == ["session.disconnect", "subscriber.add"]
+    assert set(actions("--action", "subscriber.")) == {"subscriber.add", "subscriber.suspend"}
+    assert actions("--action", "subscriber.suspend") == ["subscriber.suspend"]
+    assert actions("--action", "subscriber_") == []  # a prefix, not a LIKE pattern
+    assert len(actions("--tenant", "isp1")) == len([r for r in rows if r["tenant"] == "isp1"]) == len(rows) - 1
+    # --since without an offset is Karachi's wall time: a minute ago there includes the latest rows,
+    # and read as UTC it would be five hours ahead and include none.
+    karachi = datetime.now(ZoneInfo("Asia/Karachi")).replace(tzinfo=None) - timedelta(minutes=1)
+    assert "session.disconnect" in actions("--since", karachi.isoformat(timespec="seconds"))
+    assert actions("--since", (karachi + timedelta(hours=1)).isoformat(timespec="seconds")) == []
+    r = cli("audit", "list", "--since", "yesterday")
+    assert r.code == 2 and "--since" in r.err and one_line(r.err)
+    human = cli("audit", "list", "--user", "ali").out
+    assert "PKT" in human and "subscriber.suspend" in human and "+00:00" not in human, human

@@ -17,7 +17,7 @@ from typing import NoReturn
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from cloudos.commands import audit, db, explain, nas, plan, session, subscriber, tenant
+from cloudos.commands import audit, coa, db, explain, nas, plan, session, subscriber, tenant
 from cloudos.context import Ctx
 from cloudos.errors import CliError
 
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap = Parser(prog="cloudos", description="Administer CloudOS RADIUS: tenants, NAS, plans, subscribers, audit.",
                 epilog="Environment: CLOUDOS_DATABASE_URL, CLOUDOS_KEYRING, CLOUDOS_ACTOR (for the audit trail).")
     sub = ap.add_subparsers(dest="group", required=True, metavar="COMMAND", parser_class=Parser)
-    for mod in (db, tenant, nas, plan, subscriber, session, explain, audit):
+    for mod in (db, tenant, nas, plan, subscriber, session, coa, explain, audit):
         mod.register(sub)
     return ap
 
