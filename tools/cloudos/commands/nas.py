@@ -166,9 +166,7 @@ def set_(ctx: Ctx, args: argparse.Namespace) -> None:
                   before={**before, "secret_enc": old.secret_enc}, after={**after, "secret_enc": row.secret_enc})
     said = [("secret" if k == "secret_enc" else f"{k}={after[k] if k == 'address' else v}")
             for k, v in changes.items()]
-    ctx.emit(after, f"NAS {args.name} updated: {', '.join(said)}"
-             + ("; radiusd reads the new client within CLOUDOS_CLIENT_LIFETIME seconds"
-                if "secret_enc" in changes or "address" in changes else ""))
+    ctx.emit(after, f"NAS {args.name} updated: {', '.join(said)}")
 
 
 def _disconnect_all(ctx: Ctx, row: Any, sessions: Any) -> dict[str, int]:

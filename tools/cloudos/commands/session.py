@@ -201,8 +201,8 @@ def register(sub: Subparsers) -> None:
 
     p = leaf(sub, "worker", "send queued CoA/Disconnect requests and reap stale sessions", run_worker)
     p.add_argument("--once", action="store_true", help="one pass over what is due, then exit")
-    p.add_argument("--poll", type=float, default=1.0, help="seconds between polls when idle (NOTIFY wakes it sooner)")
-    p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for a NAS's answer (2)")
+    p.add_argument("--poll", type=_seconds, default=1.0, help="seconds between polls when idle (NOTIFY wakes it sooner)")
+    p.add_argument("--timeout", type=_seconds, default=2.0, help="seconds to wait for a NAS's answer (2)")
     p.add_argument("--max-attempts", type=positive_arg, default=worker.MAX_ATTEMPTS,
                    help=f"sends of a CoA before it becomes a Disconnect-Request ({worker.MAX_ATTEMPTS}); "
                         "a Disconnect is sent until its session closes")

@@ -69,13 +69,13 @@ def add(conn: Connection, *, tenant_id: int, name: str, address: str, secret_enc
 
 
 def change(conn: Connection, nas_id: int, changes: Mapping[str, Any]) -> Row[Any]:
-    """Set these columns of NAS ``nas_id`` (and updated_at); returns the row as it is now.
+    """Set these columns of NAS ``nas_id`` (nas_touch sets updated_at); returns the row as it is now.
     Raises ValueError for a key that is no NAS column, IntegrityError on an overlap."""
     values = columns_of(nas, changes)
     if "address" in values:
         values["address"] = cast(values["address"], CIDR)
     return conn.execute(
-        update(nas).where(nas.c.id == nas_id).values({**values, "updated_at": func.now()}).returning(nas)
+        update(nas).where(nas.c.id == nas_id).values(values).returning(nas)
     ).one()
 
 
