@@ -53,6 +53,15 @@ def _zone(conn: Any, tenant: Any) -> str:
     return str(only[0].timezone) if len(only) == 1 else "UTC"
 
 
+def _changed(row: dict[str, Any]) -> str:
+    """What a row changed, for a person: every field of an add or a remove is no news."""
+    if row["before"] is None and row["after"] is not None:
+        return "(added)"
+    if row["after"] is None and row["before"] is not None:
+        return "(removed)"
+    return ",".join(row["changed"] or [])
+
+
 def list_(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.read() as conn:
         tenant = ctx.tenant(conn, args.tenant) if args.tenant else None
@@ -66,8 +75,7 @@ def list_(ctx: Ctx, args: argparse.Namespace) -> None:
     rows = [{"id": r.id, "tenant": r.tenant, "at": show.utc(r.at), "actor": r.actor, "db_user": r.db_user,
              "action": r.action, "target": r.target, "changed": list(r.changed) if r.changed is not None else None,
              "before": r.before, "after": r.after} for r in found]
-    human = [dict(r, at=show.local(f.at, f.timezone or tz, seconds=True), changed=",".join(r["changed"] or []))
-             for r, f in zip(rows, found)]
+    human = [dict(r, at=show.local(f.at, f.timezone or tz, seconds=True), changed=_changed(r)) for r, f in zip(rows, found)]
     ctx.emit(rows, table(human, ["id", "at", "actor", "db_user", "action", "target", "changed"]))
 
 

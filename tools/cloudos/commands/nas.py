@@ -125,7 +125,7 @@ def show_(ctx: Ctx, args: argparse.Namespace) -> None:
         f"  address          {data['address']}",
         f"  CoA port         {data['coa_port']}",
         f"  type             {data['nas_type']}",
-        f"  description      {data['description'] or ''}",
+        f"  description      {data['description'] or 'none'}",
         f"  online sessions  {data['online_sessions']}",
         f"  added            {show.local(row.created_at, tz)}",
         f"  changed          {show.local(row.updated_at, tz)}",

@@ -72,7 +72,7 @@ def show_(ctx: Ctx, args: argparse.Namespace) -> None:
         f"  backend down     {row.backend_down_policy}"
         + (f" (snapshots up to {row.backend_down_cache_seconds} s old)" if row.backend_down_policy == "cached" else ""),
         f"  login lockout    {row.login_fail_limit} wrong passwords in {row.login_fail_window_seconds} s "
-        f"lock for {row.login_lockout_seconds} s",
+        f"lock a username out for {row.login_lockout_seconds} s",
         f"  NAS {data['nas']}, plans {data['plans']}, subscribers {data['subscribers']}, "
         f"online sessions {data['online_sessions']}",
         f"  added            {show.local(row.created_at, tz)}",

@@ -30,6 +30,12 @@ CLOSE_SESSIONS = text("""
 """)
 
 
+def _online() -> Any:
+    """How many sessions are open on the NAS of the row: a correlated count."""
+    return (select(func.count()).select_from(o)
+            .where(o.c.nas_id == nas.c.id, o.c.stopped_at.is_(None)).scalar_subquery())
+
+
 def exists(conn: Connection, tenant_id: int, name: str) -> bool:
     """Whether tenant ``tenant_id`` has a NAS named ``name``."""
     return conn.execute(select(1).where(nas.c.tenant_id == tenant_id, nas.c.name == name)).first() is not None
@@ -38,9 +44,7 @@ def exists(conn: Connection, tenant_id: int, name: str) -> bool:
 def by_name(conn: Connection, tenant_id: int, name: str, *, lock: bool = False) -> Row[Any] | None:
     """Tenant ``tenant_id``'s NAS ``name`` with its open sessions as ``online_sessions`` (``lock``:
     FOR UPDATE of the NAS row), or None."""
-    online = (select(func.count()).select_from(o)
-              .where(o.c.nas_id == nas.c.id, o.c.stopped_at.is_(None)).scalar_subquery())
-    q = select(nas, online.label("online_sessions")).where(nas.c.tenant_id == tenant_id, nas.c.name == name)
+    q = select(nas, _online().label("online_sessions")).where(nas.c.tenant_id == tenant_id, nas.c.name == name)
     if lock:
         q = q.with_for_update(of=nas)
     return conn.execute(q).first()
@@ -82,9 +86,7 @@ def change(conn: Connection, nas_id: int, changes: Mapping[str, Any]) -> Row[Any
 def listing(conn: Connection, tenant_id: int | None = None) -> Sequence[Row[Any]]:
     """NAS with their tenant's name as ``tenant`` and time zone as ``timezone`` and their open sessions
     as ``online_sessions``, by tenant and name; only tenant ``tenant_id``'s if given."""
-    online = (select(func.count()).select_from(o)
-              .where(o.c.nas_id == nas.c.id, o.c.stopped_at.is_(None)).scalar_subquery())
-    q = (select(nas, tenant.c.name.label("tenant"), tenant.c.timezone, online.label("online_sessions"))
+    q = (select(nas, tenant.c.name.label("tenant"), tenant.c.timezone, _online().label("online_sessions"))
          .join(tenant, tenant.c.id == nas.c.tenant_id))
     if tenant_id is not None:
         q = q.where(nas.c.tenant_id == tenant_id)
