@@ -388,3 +388,12 @@ def test_audit_list_gives_before_and_after_as_stored_and_filters(world: str, fre
     assert r.code == 2 and "--since" in r.err and one_line(r.err)
     human = cli("audit", "list", "--user", "ali").out
     assert "PKT" in human and "subscriber.suspend" in human and "+00:00" not in human, human
+
+
+def test_change_messages_read_as_set(world: str) -> None:
+    r = cli("plan", "update", "home", "--quota", "1.5GiB")
+    assert r.code == 0 and "quota_bytes=1.5GiB" in r.out, r.out + r.err
+    r = cli("tenant", "set", "isp1", "--walled-garden-list", "unpaid", "--walled-garden-rate", "256k/256k")
+    assert r.code == 0 and "walled_garden_address_list=unpaid" in r.out
+    r = cli("tenant", "set", "isp1", "--no-walled-garden")
+    assert r.code == 0 and "walled_garden_address_list=none" in r.out, r.out

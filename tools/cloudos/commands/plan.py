@@ -137,7 +137,8 @@ def update(ctx: Ctx, args: argparse.Namespace) -> None:
         after = _public(dict(row._mapping), tenant.name)
         ctx.audit(conn, action="plan.update", target=f"plan:{tenant.name}/{args.name}", tenant_id=tenant.id,
                   before=_public(before, tenant.name), after=after)
-    ctx.emit(after, f"plan {args.name} updated: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+    said = [f"{k}={'none' if v is None else format_size(v) if k == 'quota_bytes' else v}" for k, v in changes.items()]
+    ctx.emit(after, f"plan {args.name} updated: " + ", ".join(said))
 
 
 def _plan_options(p: argparse.ArgumentParser, *, required_rate: bool) -> None:

@@ -114,7 +114,8 @@ def set_(ctx: Ctx, args: argparse.Namespace) -> None:
         after = _public(dict(row._mapping))
         ctx.audit(conn, action="tenant.set", target=f"tenant:{args.name}", tenant_id=before["id"],
                   before=_public(before), after=after)
-    ctx.emit(after, f"tenant {args.name} updated: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+    ctx.emit(after, f"tenant {args.name} updated: " + ", ".join(f"{k}={'none' if v is None else v}"
+                                                                for k, v in changes.items()))
 
 
 def register(sub: Subparsers) -> None:
