@@ -16,6 +16,7 @@ from cloudos.errors import CliError, UsageError
 from cloudos.store import coa as coa_store
 from cloudos.store import nas as nas_store
 from rlm_cloudos import coa
+from rlm_cloudos.errors import DecryptError
 from rlm_cloudos.policy.clients import WIDEST_IPV4, WIDEST_IPV6, nas_address_problem, parse_networks
 
 _PUBLIC = ("id", "name", "address", "coa_port", "nas_type", "description", "created_at", "updated_at")
@@ -173,7 +174,10 @@ def _disconnect_all(ctx: Ctx, row: Any, sessions: Any) -> dict[str, int]:
     """Send a Disconnect-Request for each session to the NAS itself, now, and wait for the answers
     (at most FORCE_TRIES x FORCE_TIMEOUT seconds however many there are): the NAS's row and secret are
     about to go, and with them the worker's way to reach it. Returns ACKs, NAKs and unanswered."""
-    secret = ctx.keyring.decrypt(row.secret_enc, "nas.secret")
+    try:
+        secret = ctx.keyring.decrypt(row.secret_enc, "nas.secret")
+    except DecryptError as exc:
+        raise CliError(f"cannot read NAS {row.name}'s secret to disconnect its sessions: {exc}") from None
     requests = []
     for s in sessions:
         attrs: dict[str, str | int] = {"User-Name": s.username, "Acct-Session-Id": s.acct_session_id}
