@@ -397,3 +397,10 @@ def test_change_messages_read_as_set(world: str) -> None:
     assert r.code == 0 and "walled_garden_address_list=unpaid" in r.out
     r = cli("tenant", "set", "isp1", "--no-walled-garden")
     assert r.code == 0 and "walled_garden_address_list=none" in r.out, r.out
+
+
+def test_plan_rename_onto_another_plan_is_refused_in_the_users_terms(world: str) -> None:
+    assert cli("plan", "add", "spare", "--rate-limit", "1M/1M").code == 0
+    r = cli("plan", "update", "spare", "--rename", "home")
+    assert r.code == 1 and one_line(r.err) and "plan 'home' already exists" in r.err, r.err
+    assert "duplicate key" not in r.err

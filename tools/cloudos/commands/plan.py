@@ -133,6 +133,8 @@ def update(ctx: Ctx, args: argparse.Namespace) -> None:
         if before is None:
             raise CliError(f"no plan named {args.name!r} in tenant {tenant.name}")
         _check_fup({**before, **changes})
+        if args.new_name and args.new_name != args.name and plans.exists(conn, tenant.id, args.new_name):
+            raise CliError(f"plan {args.new_name!r} already exists in tenant {tenant.name}")
         row = plans.change(conn, before["id"], changes)
         after = _public(dict(row._mapping), tenant.name)
         ctx.audit(conn, action="plan.update", target=f"plan:{tenant.name}/{args.name}", tenant_id=tenant.id,
