@@ -53,6 +53,9 @@ def sql(url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
     (["plan", "add", "p", "--rate-limit", "1M/1M", "--quota", "5000TB"], "at most 1000TB"),
     (["session", "list", "--limit", "999999999999"], "from 1 to 2147483647"),
     (["audit", "list", "--limit", "999999999999"], "from 1 to 2147483647"),
+    (["coa", "list", "--limit", "999999999999"], "from 1 to 2147483647"),
+    (["nas", "set", "core", "--coa-port", "999999999999"], "from 1 to 65535"),
+    (["nas", "add", "x", "--address", "10.1.1.1", "--secret-stdin", "--coa-port", "0"], "from 1 to 65535"),
     # Issue 12: `--rate-limit 8m/2m` had no hint; 99999999999M/1M passed.
     (["plan", "add", "p", "--rate-limit", "8m/2m"], "RouterOS units are k and M (and G)"),
     (["plan", "add", "p", "--rate-limit", "99999999999M/1M"], "above 100G"),

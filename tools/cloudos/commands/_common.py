@@ -126,9 +126,12 @@ def _positive(text: str) -> int:
 
 
 def _port(text: str) -> int:
-    n = _positive(text)
-    if n > 65535:
-        raise ValueError(f"invalid port {n}")
+    try:
+        n = int(text)
+    except ValueError:
+        raise ValueError(f"invalid port {text!r}: a UDP port from 1 to 65535") from None
+    if not 1 <= n <= 65535:
+        raise ValueError(f"{n} is out of range: a UDP port from 1 to 65535")
     return n
 
 
