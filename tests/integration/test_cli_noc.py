@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,6 +14,7 @@ import psycopg
 import pytest
 
 from cloudos import show
+from cloudos.commands import nas as nas_command
 from cloudos_stack import free_port
 from rlm_cloudos.crypto import KeyRing
 from tests.conftest import run_cli as cli
@@ -407,3 +409,35 @@ def test_plan_rename_onto_another_plan_is_refused_in_the_users_terms(world: str)
     r = cli("plan", "update", "spare", "--rename", "home")
     assert r.code == 1 and one_line(r.err) and "plan 'home' already exists" in r.err, r.err
     assert "duplicate key" not in r.err
+
+
+def test_nas_remove_force_sends_in_waves_and_stops_at_a_silent_nas(world: str, fresh_db: str, coa_port: int,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(nas_command, "FORCE_BATCH", 2)
+    for i in range(5):
+        online(fresh_db, "127.0.0.1", f"u-ali-{i}", "ali", ip=f"100.64.0.{i + 10}")
+    router = RouterOS("127.0.0.1", coa_port, SECRET)
+    try:
+        r = cli("nas", "remove", "core", "--force", "--json")
+        got = [router.expect(5) for _ in range(5)]
+    finally:
+        router.close()
+    assert r.code == 0 and json.loads(r.out)["disconnect"] == {"acked": 5, "naked": 0, "unanswered": 0}, r.err
+    assert len({g.one("Acct-Session-Id") for g in got}) == 5
+
+    assert cli("nas", "add", "core", "--address", "127.0.0.1", "--coa-port", str(coa_port), "--secret-stdin",
+               stdin=SECRET + "\n").code == 0
+    for i in range(5):
+        online(fresh_db, "127.0.0.1", f"u-sara-{i}", "sara", ip=f"100.64.1.{i + 10}")
+    router = RouterOS("127.0.0.1", coa_port, SECRET)
+    router.mode = "silent"
+    try:
+        started = time.monotonic()
+        r = cli("nas", "remove", "core", "--force", "--json")
+        took = time.monotonic() - started
+        assert router.expect(1) and router.expect(1)  # the first wave, sent twice each (tries)
+    finally:
+        router.close()
+    assert r.code == 0 and json.loads(r.out)["disconnect"] == {"acked": 0, "naked": 0, "unanswered": 5}, r.err
+    assert took < 2 * nas_command.FORCE_TIMEOUT * nas_command.FORCE_TRIES, took  # one wave's wait, not three
+    assert json.loads(r.out)["sessions_closed"] == 5

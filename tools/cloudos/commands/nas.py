@@ -24,6 +24,8 @@ _PUBLIC = ("id", "name", "address", "coa_port", "nas_type", "description", "crea
 #: it sends each (the same packet again: RFC 5176 section 2.3, a retransmission is the same request).
 FORCE_TIMEOUT = 2.0
 FORCE_TRIES = 2
+#: Disconnect-Requests `nas remove --force` has in flight at once.
+FORCE_BATCH = 200
 
 
 def address_text(value: Any) -> str:
@@ -171,26 +173,39 @@ def set_(ctx: Ctx, args: argparse.Namespace) -> None:
 
 
 def _disconnect_all(ctx: Ctx, row: Any, sessions: Any) -> dict[str, int]:
-    """Send a Disconnect-Request for each session to the NAS itself, now, and wait for the answers
-    (at most FORCE_TRIES x FORCE_TIMEOUT seconds however many there are): the NAS's row and secret are
-    about to go, and with them the worker's way to reach it. Returns ACKs, NAKs and unanswered."""
+    """Send a Disconnect-Request for each session to the NAS itself, now, and wait for the answers:
+    the NAS's row and secret are about to go, and with them the worker's way to reach it. At most
+    FORCE_BATCH are in flight at once (a BRAS with thousands of sessions gets no burst of thousands,
+    and the tool no thousands of sockets); a wave that gets no answer at all means the NAS is not
+    answering, and the rest are not sent. Returns ACKs, NAKs and unanswered (or unsent)."""
     try:
         secret = ctx.keyring.decrypt(row.secret_enc, "nas.secret")
     except DecryptError as exc:
         raise CliError(f"cannot read NAS {row.name}'s secret to disconnect its sessions: {exc}") from None
-    requests = []
+    todo = []
     for s in sessions:
         attrs: dict[str, str | int] = {"User-Name": s.username, "Acct-Session-Id": s.acct_session_id}
         if s.framed_ip:
             attrs["Framed-IP-Address"] = s.framed_ip
         # Where the worker would send it: the address the session's accounting came from, else the NAS's.
         host = s.nas_address or str(ipaddress.ip_network(str(row.address), strict=False).network_address)
-        requests.append(coa.Request(host, row.coa_port,
-                                    coa.Code.DISCONNECT_REQUEST, attrs, secret))
-    results = coa.exchange(requests, timeout=FORCE_TIMEOUT, tries=FORCE_TRIES)
-    acked = sum(1 for r in results if isinstance(r, coa.Response) and r.acked)
-    naked = sum(1 for r in results if isinstance(r, coa.Response) and not r.acked)
-    return {"acked": acked, "naked": naked, "unanswered": len(results) - acked - naked}
+        todo.append(coa.Request(host, row.coa_port, coa.Code.DISCONNECT_REQUEST, attrs, secret))
+    acked = naked = 0
+    with coa.Exchange[int]() as flights:
+        while todo:
+            wave, todo = todo[:FORCE_BATCH], todo[FORCE_BATCH:]
+            for i, req in enumerate(wave):
+                flights.send(i, req, timeout=FORCE_TIMEOUT, tries=FORCE_TRIES)
+            heard = 0
+            while flights:
+                for _, answer in flights.poll(FORCE_TIMEOUT):
+                    if answer is not None:
+                        heard += 1
+                        acked += answer.acked
+                        naked += not answer.acked
+            if not heard:
+                break
+    return {"acked": acked, "naked": naked, "unanswered": len(sessions) - acked - naked}
 
 
 def remove(ctx: Ctx, args: argparse.Namespace) -> None:
@@ -258,5 +273,6 @@ def register(sub: Subparsers) -> None:
     p.add_argument("name", type=name_arg, metavar="NAME")
     tenant_opt(p)
     p.add_argument("--force", action="store_true",
-                   help="disconnect its online sessions first (Disconnect-Requests sent now, waited for up to "
-                        f"{FORCE_TIMEOUT * FORCE_TRIES:g} s), close them, then remove it")
+                   help="disconnect its online sessions first (Disconnect-Requests sent now, "
+                        f"{FORCE_BATCH} at a time, each wave waited for up to {FORCE_TIMEOUT * FORCE_TRIES:g} s; "
+                        "a NAS that answers none of a wave is sent no more), close them, then remove it")
