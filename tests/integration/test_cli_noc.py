@@ -441,3 +441,29 @@ def test_nas_remove_force_sends_in_waves_and_stops_at_a_silent_nas(world: str, f
     assert r.code == 0 and json.loads(r.out)["disconnect"] == {"acked": 0, "naked": 0, "unanswered": 5}, r.err
     assert took < 2 * nas_command.FORCE_TIMEOUT * nas_command.FORCE_TRIES, took  # one wave's wait, not three
     assert json.loads(r.out)["sessions_closed"] == 5
+
+
+def test_the_new_commands_work_under_the_clis_own_login(world: str, fresh_db: str, coa_port: int,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI logs in as cloudos_admin (schema 0012), not as the owner the other tests use."""
+    admin = fresh_db.replace("postgresql://cloudos@", "postgresql://admin@")
+    assert admin != fresh_db
+    monkeypatch.setenv("CLOUDOS_DATABASE_URL", admin)
+    online(fresh_db, "127.0.0.1", "u-ali-1", "ali")
+    for argv in (("tenant", "show", "isp1"), ("nas", "show", "core"), ("plan", "show", "home"),
+                 ("session", "list"), ("usage", "ali"), ("session", "disconnect", "ali"),
+                 ("session", "disconnect", "ali"), ("coa", "list", "--status", "queued"),
+                 ("audit", "list", "--user", "ali", "--since", "2026-01-01T00:00"),
+                 ("nas", "set", "core", "--description", "x"), ("plan", "add", "spare", "--rate-limit", "1M/1M"),
+                 ("plan", "remove", "spare")):
+        r = cli(*argv, "--json")
+        assert r.code == 0, (argv, r.err)
+    assert sql(fresh_db, "SELECT db_user FROM admin_audit ORDER BY id DESC LIMIT 1") == [("admin",)]
+    router = RouterOS("127.0.0.1", coa_port, SECRET)
+    try:
+        r = cli("nas", "remove", "core", "--force", "--json")
+        router.expect(5)
+    finally:
+        router.close()
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["sessions_closed"] == 1

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from cloudos import show
-from cloudos.commands._common import Subparsers, as_dict, leaf, name_arg, network_arg, port_arg, tenant_opt
+from cloudos.commands._common import Subparsers, leaf, name_arg, network_arg, port_arg, tenant_opt
 from cloudos.context import Ctx, read_secret, table
 from cloudos.errors import CliError, UsageError
 from cloudos.store import coa as coa_store
