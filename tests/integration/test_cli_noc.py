@@ -467,3 +467,28 @@ def test_the_new_commands_work_under_the_clis_own_login(world: str, fresh_db: st
         router.close()
     assert r.code == 0, r.err
     assert json.loads(r.out)["sessions_closed"] == 1
+
+
+def test_nas_remove_force_also_disconnects_a_login_that_raced_it(world: str, fresh_db: str, coa_port: int,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    online(fresh_db, "127.0.0.1", "u-ali-1", "ali")
+    send = nas_command._disconnect_all
+    calls: list[int] = []
+
+    def racing(ctx: Any, row: Any, sessions: Any) -> dict[str, int]:
+        calls.append(len(sessions))
+        if len(calls) == 1:  # sara logs in while the first Disconnects are in flight
+            online(fresh_db, "127.0.0.1", "u-sara-1", "sara")
+        return send(ctx, row, sessions)
+
+    monkeypatch.setattr(nas_command, "_disconnect_all", racing)
+    router = RouterOS("127.0.0.1", coa_port, SECRET)
+    try:
+        r = cli("nas", "remove", "core", "--force", "--json")
+        got = sorted(router.expect(5).one("User-Name") for _ in range(2))
+    finally:
+        router.close()
+    assert r.code == 0, r.err
+    assert calls == [1, 1] and got == ["ali", "sara"]
+    out = json.loads(r.out)
+    assert out["sessions_closed"] == 2 and out["disconnect"] == {"acked": 2, "naked": 0, "unanswered": 0}

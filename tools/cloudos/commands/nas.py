@@ -224,10 +224,17 @@ def remove(ctx: Ctx, args: argparse.Namespace) -> None:
         locked = nas_store.by_name(conn, tenant.id, args.name, lock=True)
         if locked is None:
             raise CliError(f"no NAS named {args.name!r} in tenant {tenant.name}")
-        closed = nas_store.close_sessions(conn, locked.id, ctx.now) if args.force else 0
         if locked.online_sessions and not args.force:
             raise CliError(f"NAS {args.name} has {locked.online_sessions} session(s) online (new since the check); "
                            "`cloudos nas remove --force` disconnects them first")
+        if args.force:
+            # A login that raced the sends above: its session is disconnected too, before it is closed.
+            sent = {s.acct_unique_id for s in sessions}
+            late = [s for s in nas_store.open_sessions(conn, locked.id) if s.acct_unique_id not in sent]
+            if late:
+                more = _disconnect_all(ctx, locked, late)
+                answers = {k: answers[k] + more[k] for k in answers}
+        closed = nas_store.close_sessions(conn, locked.id, ctx.now) if args.force else 0
         # Nothing may stay queued for a NAS that is gone: the worker could never send it.
         cancelled = coa_store.cancel_for_nas(conn, locked.id, f"NAS {args.name} removed")
         gone = nas_store.remove(conn, tenant.id, args.name)
