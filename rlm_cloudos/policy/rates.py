@@ -25,17 +25,44 @@ _RATE_LIMIT = re.compile(
 )
 
 
+#: The fastest rate a limit may name, in bits/s. RouterOS reads a rate as bits per second with k, M
+#: or G (10³, 10⁶, 10⁹); no subscriber line is faster than 100 Gbit/s (the fastest port RouterOS
+#: hardware has), so anything above is a typo, not a plan.
+MAX_RATE = 100 * 10**9
+_RATE_UNITS = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9}
+_RATE_VALUE = re.compile(r"([0-9]+(?:\.[0-9]+)?)([kKMG]?)")
+#: A rate written with units RouterOS does not read (8m, 2mbps, 10Mb/s): worth a hint, not just "invalid".
+_WRONG_UNIT = re.compile(r"[0-9](?:[kKmMgGtT]?(?:bps|Bps|bit|b|B)|[mgtT])", re.ASCII)
+
+
+def rate_bits(value: str) -> int:
+    """Bits per second of one RouterOS rate (``512k`` → 512000, ``1.5M`` → 1500000)."""
+    m = _RATE_VALUE.fullmatch(value)
+    if m is None:
+        raise RateLimitError(f"invalid rate {value!r}")
+    return int(Decimal(m.group(1)) * _RATE_UNITS[m.group(2)])
+
+
 def parse_rate_limit(text: str) -> str:
-    """Return the normalised RouterOS ``Mikrotik-Rate-Limit`` value; raises RateLimitError.
+    """Return the normalised RouterOS ``Mikrotik-Rate-Limit`` value; raises RateLimitError (with a
+    hint on RouterOS's units for ``8m/2m`` or ``8Mbps``, and the bound for a rate above MAX_RATE).
 
     rx is the subscriber's upload and tx their download: "8M down, 2M up" is ``2M/8M``.
     """
     value = " ".join(text.split())
     if not value or len(value) > 128 or not _RATE_LIMIT.match(value):
+        hint = ("; RouterOS units are k and M (and G), e.g. 8M/2M"
+                if _WRONG_UNIT.search(value) and len(value) <= 128 else "")
         raise RateLimitError(
             f"invalid rate limit {text!r}: expected RouterOS syntax like '2M/8M' "
-            "or '2M/8M 4M/16M 1M/6M 10/10 8 512k/2M'"
+            f"or '2M/8M 4M/16M 1M/6M 10/10 8 512k/2M'{hint}"
         )
+    # Rates are the pairs (rx/tx) of every field but the burst time and the priority.
+    fields = value.split(" ")
+    rates = [r for i, f in enumerate(fields) if i not in (3, 4) for r in f.split("/")]
+    for r in rates:
+        if rate_bits(r) > MAX_RATE:
+            raise RateLimitError(f"invalid rate limit {text!r}: {r} is above 100G, the fastest rate a plan may give")
     return value
 
 
@@ -51,15 +78,21 @@ _UNITS = {
     "GIB": 2**30,
     "TIB": 2**40,
 }
+#: K, M, G and T alone mean KB, MB, GB and TB (SI): RouterOS and most NOCs write a quota as 50G.
+_UNITS.update({"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12})
+#: The most a size may be: PostgreSQL's bigint, where sizes are stored.
+MAX_BIGINT = 2**63 - 1
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$")
 
 
-def parse_size(text: str) -> int:
-    """Bytes in ``text`` (``1073741824``, ``50GB`` = 50×10⁹, ``1.5GiB`` = 1.5×2³⁰); raises SizeError."""
+def parse_size(text: str, *, most: int = MAX_BIGINT) -> int:
+    """Bytes in ``text`` (``1073741824``, ``50GB`` = ``50G`` = 50×10⁹, ``1.5GiB`` = 1.5×2³⁰), at most
+    ``most``; raises SizeError naming the input and, for one too large, the bound."""
     m = _SIZE.match(text)
     unit = m.group(2).upper() if m else ""
     if not m or unit not in _UNITS:
-        raise SizeError(f"invalid size {text!r}: expected bytes or a number with B, KB, MB, GB, TB, KiB, MiB, GiB or TiB")
+        raise SizeError(f"invalid size {text!r}: expected bytes or a number with B, KB (K), MB (M), GB (G), "
+                        "TB (T), KiB, MiB, GiB or TiB")
     try:
         value = Decimal(m.group(1)) * _UNITS[unit]
     except InvalidOperation as exc:  # pragma: no cover - the regex admits only decimals
@@ -68,6 +101,8 @@ def parse_size(text: str) -> int:
         raise SizeError(f"invalid size {text!r}: not a whole number of bytes")
     if value <= 0:
         raise SizeError(f"invalid size {text!r}: must be positive")
+    if value > most:
+        raise SizeError(f"invalid size {text!r}: at most {format_size(most)}")
     return int(value)
 
 

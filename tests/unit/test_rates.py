@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rlm_cloudos.policy import RateLimitError, SizeError, parse_rate_limit, parse_size
-from rlm_cloudos.policy.rates import format_size, usage_size
+from rlm_cloudos.policy.rates import format_size, rate_bits, usage_size
 
 
 @pytest.mark.parametrize(
@@ -183,3 +183,60 @@ def test_parse_size_of_decimal_amounts_is_exact(amount: Decimal, unit: str) -> N
             parse_size(f"{amount}{unit}")
     else:
         assert parse_size(f"{amount}{unit}") == int(value)
+
+
+# -------------------------------------------------------------------------- issue 12: units, bounds
+
+
+@pytest.mark.parametrize("text", ["8m/2m", "8Mbps/2Mbps", "8mb/2mb", "10Mb/s", "1T/1T"])
+def test_wrong_units_get_the_routeros_hint(text: str) -> None:
+    # Issue 12: `--rate-limit 8m/2m` was refused with no word on which units RouterOS reads.
+    with pytest.raises(RateLimitError) as excinfo:
+        parse_rate_limit(text)
+    assert "RouterOS units are k and M (and G)" in str(excinfo.value)
+
+
+def test_garbage_gets_no_unit_hint() -> None:
+    with pytest.raises(RateLimitError) as excinfo:
+        parse_rate_limit("fast")
+    assert "units" not in str(excinfo.value)
+
+
+@pytest.mark.parametrize("text", ["99999999999M/1M", "1M/101G", "2M/8M 4M/200G", "2M/8M 4M/16M 1M/6M 10/10 8 512k/999G",
+                                  "100000000001/1M"])
+def test_absurd_rates_are_refused_with_the_bound(text: str) -> None:
+    # Issue 12: 99999999999M/1M passed.
+    with pytest.raises(RateLimitError) as excinfo:
+        parse_rate_limit(text)
+    assert "100G" in str(excinfo.value)
+
+
+@pytest.mark.parametrize("text", ["100G/100G", "100000000000/1M", "2M/8M 4M/16M 1M/6M 3600/3600 8 512k/2M"])
+def test_rates_up_to_the_bound_pass(text: str) -> None:
+    assert parse_rate_limit(text) == text
+
+
+@pytest.mark.parametrize(("value", "bits"), [("512k", 512_000), ("1.5M", 1_500_000), ("2G", 2 * 10**9), ("64000", 64000)])
+def test_rate_bits(value: str, bits: int) -> None:
+    assert rate_bits(value) == bits
+
+
+@pytest.mark.parametrize(("text", "expected"), [("50G", 50 * 10**9), ("50g", 50 * 10**9), ("500M", 500 * 10**6),
+                                                ("2K", 2000), ("1T", 10**12), ("1.5G", 1_500_000_000)])
+def test_single_letter_units_are_si(text: str, expected: int) -> None:
+    # Issue 12: `--quota 50G` was refused; RouterOS and NOCs write it so, meaning 50GB.
+    assert parse_size(text) == expected == parse_size(text + ("B" if not text.endswith("B") else ""))
+
+
+@pytest.mark.parametrize("text", [str(2**63), "9999999999999999999999GB", "10000000T"])
+def test_sizes_beyond_bigint_are_refused(text: str) -> None:
+    # Issue 12: a huge --quota reached PostgreSQL as "bigint out of range".
+    with pytest.raises(SizeError) as excinfo:
+        parse_size(text)
+    assert repr(text) in str(excinfo.value) and "at most" in str(excinfo.value)
+
+
+def test_parse_size_takes_a_smaller_bound() -> None:
+    assert parse_size("1000TB", most=10**15) == 10**15
+    with pytest.raises(SizeError, match="at most 1000TB"):
+        parse_size("1001TB", most=10**15)

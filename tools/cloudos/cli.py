@@ -36,6 +36,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "usage": ("cloudos.commands.session", "a subscriber's use in a billing period"),
     "worker": ("cloudos.commands.session", "send queued CoA/Disconnect requests and reap stale sessions"),
     "explain": ("cloudos.commands.explain", "what authorize would decide for USERNAME right now, and why"),
+    "coa": ("cloudos.commands.coa", "CoA and Disconnect requests: queued, sent, answered"),
     "audit": ("cloudos.commands.audit", "the immutable admin audit trail"),
 }
 
@@ -55,6 +56,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     ap = Parser(prog="cloudos", description="Administer CloudOS RADIUS: tenants, NAS, plans, subscribers, audit.",
                 epilog="Environment: CLOUDOS_DATABASE_URL, CLOUDOS_KEYRING, CLOUDOS_ACTOR (for the audit trail).")
     sub = ap.add_subparsers(dest="group", required=True, metavar="COMMAND", parser_class=Parser)
+<<<<<<< HEAD
     wanted = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
     modules = list(dict.fromkeys(m for m, _ in GROUPS.values()))
     if wanted is not None:
@@ -69,6 +71,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         sub.add_parser(name, help=help_)
     # `cloudos --help` lists the groups in GROUPS's order, whichever were built in full.
     sub._choices_actions.sort(key=lambda a: list(GROUPS).index(a.dest) if a.dest in GROUPS else len(GROUPS))
+=======
+    for mod in (db, tenant, nas, plan, subscriber, session, coa, explain, audit):
+        mod.register(sub)
+>>>>>>> noc
     return ap
 
 

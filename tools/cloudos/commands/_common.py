@@ -203,16 +203,73 @@ def _positive(text: str) -> int:
         n = int(text)
     except ValueError:
         raise ValueError(f"invalid number {text!r}") from None
-    if n < 1:
-        raise ValueError(f"must be at least 1, got {n}")
+    if not 1 <= n <= INT4_MAX:
+        raise ValueError(f"{n} is out of range: a whole number from 1 to {INT4_MAX}")
     return n
 
 
 def _port(text: str) -> int:
-    n = _positive(text)
-    if n > 65535:
-        raise ValueError(f"invalid port {n}")
+    try:
+        n = int(text)
+    except ValueError:
+        raise ValueError(f"invalid port {text!r}: a UDP port from 1 to 65535") from None
+    if not 1 <= n <= 65535:
+        raise ValueError(f"{n} is out of range: a UDP port from 1 to 65535")
     return n
+
+
+#: PostgreSQL's integer: the most any integer column holds.
+INT4_MAX = 2**31 - 1
+#: The largest quota (or other set size) the CLI takes: 1000TB, more than a 1 Gbit/s line moves in
+#: three months; anything larger is a typo (and beyond it lies bigint's end, 9.2 EB).
+MAX_QUOTA = 10**15
+#: RADIUS carries at most 253 bytes in an attribute (RFC 2865 section 5); a vendor-specific one such
+#: as Mikrotik-Address-List leaves 247 (6 bytes of Vendor-Id, type and length, RFC 2865 section 5.26).
+RADIUS_MAX = 253
+VSA_MAX = 247
+
+
+def int_arg(lo: int, hi: int, unit: str = "") -> Callable[[str], int]:
+    """An argparse type: a whole number from ``lo`` to ``hi`` (the column's CHECK or its type's range),
+    the range and ``unit`` stated in the error."""
+    what = f"a whole number from {lo} to {hi}" + (f" ({unit})" if unit else "")
+
+    def parse(text: str) -> int:
+        try:
+            n = int(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid number {text!r}: {what}") from None
+        if not lo <= n <= hi:
+            raise argparse.ArgumentTypeError(f"{n} is out of range: {what}")
+        return n
+
+    parse.__name__ = "number"
+    return parse
+
+
+def _routeros_name(what: str, most: int, attribute: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        size = len(text.encode())
+        if not text or text != text.strip() or any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+            raise argparse.ArgumentTypeError(
+                f"invalid {what} {text[:40]!r}: printable text, no leading or trailing spaces")
+        if size > most:
+            raise argparse.ArgumentTypeError(
+                f"{what} is {size} bytes: at most {most}, what RADIUS carries in {attribute}")
+        return text
+
+    parse.__name__ = what
+    return parse
+
+
+#: A RouterOS firewall address-list name as Mikrotik-Address-List carries it (a VSA: 247 bytes).
+address_list_arg = _routeros_name("address-list name", VSA_MAX, "Mikrotik-Address-List")
+#: A RouterOS IP pool name as Framed-Pool carries it (253 bytes).
+pool_arg = _routeros_name("IP pool name", RADIUS_MAX, "Framed-Pool")
+
+
+def _quota(text: str) -> int:
+    return parse_size(text, most=MAX_QUOTA)
 
 
 timezone_arg = _wrap(_timezone, "time zone")
@@ -233,7 +290,7 @@ price_arg = _wrap(_price, "amount")
 positive_arg = _wrap(_positive, "number")
 port_arg = _wrap(_port, "port")
 rate_arg = _wrap(parse_rate_limit, "rate limit")
-size_arg = _wrap(parse_size, "size")
+size_arg = _wrap(_quota, "size")
 
 
 def require(cond: bool, message: str) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-from cloudos import audit
-from cloudos.commands._common import Subparsers, leaf, positive_arg
+from cloudos import audit, show
+from cloudos.commands._common import INT4_MAX, Subparsers, int_arg, leaf, username_arg
 from cloudos.context import Ctx, table
-from cloudos.errors import TamperError
+from cloudos.errors import TamperError, UsageError
 from cloudos.store import audit as audit_store
+from cloudos.store import tenants
 
 
 def verify(ctx: Ctx, args: argparse.Namespace) -> None:
@@ -42,12 +44,39 @@ def anchor(ctx: Ctx, args: argparse.Namespace) -> None:
              "(keep it outside the database host)")
 
 
+def _zone(conn: Any, tenant: Any) -> str:
+    """The zone --since and the times of rows of no tenant are read in: the tenant's asked for, else
+    the only tenant's, else UTC."""
+    if tenant is not None:
+        return str(tenant.timezone)
+    only = tenants.first(conn, 2)
+    return str(only[0].timezone) if len(only) == 1 else "UTC"
+
+
+def _changed(row: dict[str, Any]) -> str:
+    """What a row changed, for a person: every field of an add or a remove is no news."""
+    if row["before"] is None and row["after"] is not None:
+        return "(added)"
+    if row["after"] is None and row["before"] is not None:
+        return "(removed)"
+    return ",".join(row["changed"] or [])
+
+
 def list_(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.read() as conn:
-        rows = [dict(r._mapping) for r in audit_store.latest(conn, args.limit)]
-    for r in rows:
-        r["changed"] = ",".join(r["changed"]) if r["changed"] is not None else None
-    ctx.emit(rows, table(rows, ["id", "at", "actor", "db_user", "action", "target", "changed"]))
+        tenant = ctx.tenant(conn, args.tenant) if args.tenant else None
+        tz = _zone(conn, tenant)
+        try:
+            since = show.read_local(args.since, tz) if args.since else None
+        except ValueError as exc:
+            raise UsageError(f"--since: {exc}") from None
+        found = audit_store.listing(conn, args.limit, tenant_id=tenant.id if tenant else None, action=args.action,
+                                    user=args.user, since=since)
+    rows = [{"id": r.id, "tenant": r.tenant, "at": show.utc(r.at), "actor": r.actor, "db_user": r.db_user,
+             "action": r.action, "target": r.target, "changed": list(r.changed) if r.changed is not None else None,
+             "before": r.before, "after": r.after} for r in found]
+    human = [dict(r, at=show.local(f.at, f.timezone or tz, seconds=True), changed=_changed(r)) for r, f in zip(rows, found)]
+    ctx.emit(rows, table(human, ["id", "at", "actor", "db_user", "action", "target", "changed"]))
 
 
 def register(sub: Subparsers) -> None:
@@ -58,5 +87,11 @@ def register(sub: Subparsers) -> None:
     p = leaf(s, "anchor", "write the signed head of the trail to a new file (mode 0600), to keep elsewhere", anchor)
     p.add_argument("--out", required=True, metavar="FILE", help="the anchor file to create (never overwritten)")
     p.add_argument("--tenant", metavar="T", help="anchor only this tenant's rows (default: the whole trail)")
-    p = leaf(s, "list", "show the latest audit rows", list_)
-    p.add_argument("--limit", type=positive_arg, default=20)
+    p = leaf(s, "list", "show the latest audit rows (--json: with before and after as the trail stores them: "
+                        "secrets as a marker, personal data as keyed digests)", list_)
+    p.add_argument("--limit", type=int_arg(1, INT4_MAX), default=20, metavar="N", help="at most N rows (20)")
+    p.add_argument("--tenant", metavar="T", help="only this tenant's rows")
+    p.add_argument("--user", type=username_arg, metavar="USERNAME",
+                   help="only rows about this subscriber (its changes and the disconnects of its sessions)")
+    p.add_argument("--action", metavar="ACTION", help="only actions starting so: subscriber. or subscriber.suspend")
+    p.add_argument("--since", metavar="TIME", help="only rows at or after this ISO time (tenant time without an offset)")

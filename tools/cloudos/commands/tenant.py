@@ -1,12 +1,13 @@
-"""cloudos tenant add | list | set"""
+"""cloudos tenant add | list | show | set"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from cloudos.commands._common import (Subparsers, as_dict, leaf, name_arg, positive_arg, rate_arg, require,
-                                      timezone_arg)
+from cloudos import show
+from cloudos.commands._common import (INT4_MAX, Subparsers, address_list_arg, as_dict, int_arg, leaf, name_arg,
+                                      rate_arg, require, timezone_arg)
 from cloudos.context import Ctx, table
 from cloudos.errors import CliError
 from cloudos.store import tenants
@@ -14,11 +15,19 @@ from cloudos.store import tenants
 _COLUMNS = ("id", "name", "display_name", "timezone", "currency", "interim_interval",
             "walled_garden_address_list", "walled_garden_rate_limit", "backend_down_policy",
             "backend_down_cache_seconds", "login_fail_limit", "login_fail_window_seconds", "login_lockout_seconds",
-            "created_at")
+            "created_at", "updated_at")
+
+
+#: tenant_interim_interval_check (schema/current.sql): an interim update every 1 minute to 1 day.
+_INTERIM = int_arg(60, 86400, "seconds")
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: row[k] for k in _COLUMNS}
+    """A tenant as every command gives it: ``tenant`` (its name, as in every list) and ``id`` first,
+    instants in UTC (show.utc)."""
+    out = {"tenant": row["name"], **{k: row[k] for k in _COLUMNS}}
+    out["created_at"], out["updated_at"] = show.utc(row["created_at"]), show.utc(row["updated_at"])
+    return out
 
 
 def add(ctx: Ctx, args: argparse.Namespace) -> None:
@@ -34,8 +43,40 @@ def add(ctx: Ctx, args: argparse.Namespace) -> None:
 
 def list_(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.read() as conn:
-        rows = [_public(dict(r._mapping)) for r in tenants.all_by_name(conn)]
-    ctx.emit(rows, table(rows, ["id", "name", "timezone", "interim_interval", "walled_garden_address_list"]))
+        found = tenants.all_by_name(conn)
+    rows = [_public(dict(r._mapping)) for r in found]
+    human = [dict(r, interim=r["interim_interval"], walled_garden=_garden(r), created=show.local(t.created_at, t.timezone))
+             for r, t in zip(rows, found)]
+    ctx.emit(rows, table(human, ["id", "name", "timezone", "interim", "walled_garden", "created"]))
+
+
+def _garden(t: dict[str, Any]) -> str:
+    if t["walled_garden_address_list"] is None:
+        return "no (reject)"
+    return f"{t['walled_garden_address_list']} at {t['walled_garden_rate_limit']}"
+
+
+def show_(ctx: Ctx, args: argparse.Namespace) -> None:
+    with ctx.read() as conn:
+        row = tenants.by_name(conn, args.name)
+        if row is None:
+            raise CliError(f"no tenant named {args.name!r}")
+        data = {**_public(dict(row._mapping)), **tenants.counts(conn, row.id)}
+    tz = row.timezone
+    ctx.emit(data, [
+        f"tenant {row.name} (id {row.id})" + (f": {row.display_name}" if row.display_name else ""),
+        f"  time zone        {tz} (now {show.local(ctx.now, tz)})",
+        f"  currency         {row.currency}",
+        f"  interim interval {row.interim_interval} s",
+        f"  walled garden    {_garden(data)}",
+        f"  backend down     {row.backend_down_policy}"
+        + (f" (snapshots up to {row.backend_down_cache_seconds} s old)" if row.backend_down_policy == "cached" else ""),
+        f"  login lockout    {row.login_fail_limit} wrong passwords in {row.login_fail_window_seconds} s "
+        f"lock a username out for {row.login_lockout_seconds} s",
+        f"  NAS {data['nas']}, plans {data['plans']}, subscribers {data['subscribers']}, "
+        f"online sessions {data['online_sessions']}",
+        f"  added            {show.local(row.created_at, tz)}",
+    ])
 
 
 def set_(ctx: Ctx, args: argparse.Namespace) -> None:
@@ -73,7 +114,8 @@ def set_(ctx: Ctx, args: argparse.Namespace) -> None:
         after = _public(dict(row._mapping))
         ctx.audit(conn, action="tenant.set", target=f"tenant:{args.name}", tenant_id=before["id"],
                   before=_public(before), after=after)
-    ctx.emit(after, f"tenant {args.name} updated: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+    ctx.emit(after, f"tenant {args.name} updated: " + ", ".join(f"{k}={'none' if v is None else v}"
+                                                                for k, v in changes.items()))
 
 
 def register(sub: Subparsers) -> None:
@@ -83,22 +125,26 @@ def register(sub: Subparsers) -> None:
     p.add_argument("name", type=name_arg, metavar="NAME")
     p.add_argument("--timezone", type=timezone_arg, default="Asia/Karachi", help="billing time zone (Asia/Karachi)")
     p.add_argument("--display-name", help="the ISP's name as customers know it")
-    p.add_argument("--interim-interval", type=positive_arg, default=300, help="Acct-Interim-Interval seconds (300)")
+    p.add_argument("--interim-interval", type=_INTERIM, default=300, metavar="SECONDS",
+                   help="Acct-Interim-Interval, 60 to 86400 seconds (300)")
     leaf(s, "list", "list tenants", list_)
+    p = leaf(s, "show", "show a tenant's settings and how many NAS, plans, subscribers and sessions it has", show_)
+    p.add_argument("name", type=name_arg, metavar="NAME")
     p = leaf(s, "set", "change a tenant's settings", set_)
     p.add_argument("name", type=name_arg, metavar="NAME")
     p.add_argument("--timezone", type=timezone_arg)
     p.add_argument("--display-name")
-    p.add_argument("--interim-interval", type=positive_arg)
-    p.add_argument("--walled-garden-list", metavar="ADDRESS_LIST",
+    p.add_argument("--interim-interval", type=_INTERIM, metavar="SECONDS",
+                   help="Acct-Interim-Interval, 60 to 86400 seconds")
+    p.add_argument("--walled-garden-list", type=address_list_arg, metavar="ADDRESS_LIST",
                    help="accept expired/suspended subscribers into this RouterOS address list")
     p.add_argument("--walled-garden-rate", type=rate_arg, metavar="RATE", help="their rate limit, e.g. 256k/256k")
     p.add_argument("--no-walled-garden", action="store_true", help="reject expired/suspended subscribers")
     p.add_argument("--backend-down", choices=["reject", "cached"],
                    help="authorize while PostgreSQL is unreachable: reject, or decide from a recent Redis snapshot")
-    p.add_argument("--backend-down-cache-seconds", type=positive_arg, metavar="N",
+    p.add_argument("--backend-down-cache-seconds", type=int_arg(0, INT4_MAX, "seconds"), metavar="N",
                    help="oldest snapshot --backend-down cached may use (900)")
-    p.add_argument("--login-fail-limit", type=positive_arg, metavar="N",
+    p.add_argument("--login-fail-limit", type=int_arg(1, INT4_MAX), metavar="N",
                    help="wrong passwords within the window that lock a username out (5)")
-    p.add_argument("--login-fail-window", type=positive_arg, metavar="SECONDS", help="the counting window (300)")
-    p.add_argument("--login-lockout", type=positive_arg, metavar="SECONDS", help="how long a lockout lasts (900)")
+    p.add_argument("--login-fail-window", type=int_arg(1, INT4_MAX, "seconds"), metavar="SECONDS", help="the counting window (300)")
+    p.add_argument("--login-lockout", type=int_arg(1, INT4_MAX, "seconds"), metavar="SECONDS", help="how long a lockout lasts (900)")

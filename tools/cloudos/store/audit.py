@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Result, func, insert, select
+from sqlalchemy import Connection, Result, func, insert, or_, select
 from sqlalchemy.engine import Row
 
 from cloudos.store._util import driver_connection
 from cloudos.store.tables import admin_audit as a
+from cloudos.store.tables import tenant
 
 
 def lock_chain(conn: Connection, key: int) -> None:
@@ -157,3 +158,30 @@ def latest(conn: Connection, limit: int) -> Sequence[Row[Any]]:
         select(a.c.id, a.c.at, a.c.actor, a.c.db_user, a.c.action, a.c.target, a.c.changed)
         .order_by(a.c.id.desc()).limit(limit)
     ).all()
+
+
+#: The targets that name a subscriber: its own rows and the disconnects of its sessions by name.
+USER_TARGETS = ("subscriber", "session")
+
+
+def listing(conn: Connection, limit: int, *, tenant_id: int | None = None, action: str | None = None,
+            user: str | None = None, since: datetime | None = None) -> Sequence[Row[Any]]:
+    """The newest ``limit`` rows, newest first, as stored (before and after as the trail sealed them),
+    with their tenant's name as ``tenant`` and time zone as ``timezone`` (None for rows of no tenant);
+    only tenant ``tenant_id``'s, those whose action starts with ``action``, whose target is subscriber
+    ``user`` (``subscriber:TENANT/USER`` or ``session:TENANT/USER``), at or after ``since``, when given."""
+    q = (select(a.c.id, a.c.at, a.c.actor, a.c.db_user, a.c.tenant_id, tenant.c.name.label("tenant"),
+                tenant.c.timezone, a.c.action, a.c.target, a.c.changed, a.c.before, a.c.after)
+         .outerjoin(tenant, tenant.c.id == a.c.tenant_id))
+    if tenant_id is not None:
+        q = q.where(a.c.tenant_id == tenant_id)
+    if action:
+        q = q.where(a.c.action.startswith(action, autoescape=True))
+    if user is not None:
+        # Tenant names never hold '/' (tenant_name_check): what follows the first one is the username.
+        name = func.substr(a.c.target, func.strpos(a.c.target, "/") + 1)
+        q = q.where(func.strpos(a.c.target, "/") > 0, name == user,
+                    or_(*(a.c.target.startswith(f"{kind}:") for kind in USER_TARGETS)))
+    if since is not None:
+        q = q.where(a.c.at >= since)
+    return conn.execute(q.order_by(a.c.id.desc()).limit(limit)).all()

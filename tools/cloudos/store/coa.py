@@ -17,7 +17,7 @@ from sqlalchemy import Connection, exists, func, select, text, update
 from sqlalchemy.engine import Row
 
 from cloudos.store.tables import coa_outbox as c
-from cloudos.store.tables import nas
+from cloudos.store.tables import nas, tenant
 
 #: cloudos_queue_coa (schema 0002): a Disconnect-Request for each open session of one subscriber.
 QUEUE_SUBSCRIBER_DISCONNECT = text("SELECT cloudos_queue_coa(:subscriber_id, 'disconnect', NULL, :reason)")
@@ -68,6 +68,63 @@ def sweep(conn: Connection, now: datetime, since: datetime | None = None) -> int
     """Queue a Disconnect for every open session out of policy at ``now`` that has none (only those
     started at or after ``since``, when given); returns how many."""
     return int(conn.execute(SWEEP, {"now": now, "since": since}).scalar_one())
+
+
+def pending_disconnects(conn: Connection, acct_unique_ids: Sequence[str]) -> set[str]:
+    """Which of these sessions already have a Disconnect-Request pending (queued or sent, unanswered)."""
+    rows = conn.execute(
+        select(c.c.acct_unique_id).distinct()
+        .where(c.c.acct_unique_id.in_(list(acct_unique_ids)), c.c.kind == "disconnect", c.c.status == "pending")
+    ).scalars()
+    return {str(r) for r in rows}
+
+
+def cancel_for_nas(conn: Connection, nas_id: int, result: str) -> int:
+    """Settle every pending request to NAS ``nas_id`` as cancelled with ``result`` (the NAS is going);
+    returns how many."""
+    return conn.execute(
+        update(c).where(c.c.nas_id == nas_id, c.c.status == "pending")
+        .values(status="cancelled", result=result, done_at=func.now())
+    ).rowcount
+
+
+#: The outbox's own statuses (schema 0002/0008) for each name `cloudos coa list --status` takes:
+#: a pending row never sent is queued; one sent at least once and still unanswered (or to be sent
+#: again) is sent; the NAS's answers are acked and naked; timeout (a CoA unanswered after its
+#: attempts, then escalated), failed (could not be sent: NAS removed, secret, socket) and
+#: cancelled (moot: session closed, subscriber back within policy) are their own.
+STATUSES = ("queued", "sent", "acked", "naked", "timeout", "failed", "cancelled")
+_STATUS_OF = {"ack": "acked", "nak": "naked", "timeout": "timeout", "failed": "failed", "cancelled": "cancelled"}
+
+
+def status_name(status: str, attempts: int) -> str:
+    """The name `coa list` gives an outbox row of ``status`` after ``attempts`` sends."""
+    if status == "pending":
+        return "sent" if attempts > 0 else "queued"
+    return _STATUS_OF.get(status, status)
+
+
+def listing(conn: Connection, tenant_id: int, *, status: str | None = None, username: str | None = None,
+            limit: int = 50) -> Sequence[Row[Any]]:
+    """Tenant ``tenant_id``'s latest ``limit`` outbox rows, newest first, with the NAS's name as ``nas``
+    (None once it is removed) and the tenant's as ``tenant``; only those of ``status`` (a STATUSES
+    name) and of ``username`` (the User-Name sent) if given."""
+    q = (select(c.c.id, c.c.kind, c.c.status, c.c.attempts, c.c.reason, c.c.result, c.c.created_at,
+                c.c.next_attempt_at, c.c.done_at, c.c.acct_unique_id, c.c.subscriber_id,
+                c.c.attributes, func.host(c.c.nas_address).label("nas_address"), c.c.nas_id,
+                nas.c.name.label("nas"), tenant.c.name.label("tenant"))
+         .outerjoin(nas, nas.c.id == c.c.nas_id)
+         .join(tenant, tenant.c.id == c.c.tenant_id)
+         .where(c.c.tenant_id == tenant_id))
+    if status == "queued":
+        q = q.where(c.c.status == "pending", c.c.attempts == 0)
+    elif status == "sent":
+        q = q.where(c.c.status == "pending", c.c.attempts > 0)
+    elif status is not None:
+        q = q.where(c.c.status == {v: k for k, v in _STATUS_OF.items()}[status])
+    if username is not None:
+        q = q.where(c.c.attributes["User-Name"].astext == username)
+    return conn.execute(q.order_by(c.c.id.desc()).limit(limit)).all()
 
 
 def claim(conn: Connection, limit: int, backoff_cap: float = 60.0, in_flight: float = 0.0) -> Sequence[Row[Any]]:

@@ -45,14 +45,17 @@ def listing(conn: Connection, tenant_id: int, *, online: bool = False, username:
     return conn.execute(q.order_by(o.c.started_at.desc()).limit(limit)).all()
 
 
-def open_matching(conn: Connection, tenant_id: int, target: str) -> Sequence[Row[Any]]:
+def open_matching(conn: Connection, tenant_id: int, target: str, *, lock: bool = False) -> Sequence[Row[Any]]:
     """Tenant ``tenant_id``'s open sessions whose username, Acct-Session-Id or Acct-Unique-Session-Id
-    is ``target`` (acct_unique_id, username, acct_session_id, subscriber_id)."""
-    return conn.execute(
-        select(o.c.acct_unique_id, o.c.username, o.c.acct_session_id, o.c.subscriber_id)
-        .where(o.c.tenant_id == tenant_id, o.c.stopped_at.is_(None),
-               or_(o.c.username == target, o.c.acct_session_id == target, o.c.acct_unique_id == target))
-    ).all()
+    is ``target`` (acct_unique_id, username, acct_session_id, subscriber_id); ``lock``: FOR UPDATE, so
+    two disconnects of one session queue one request."""
+    q = (select(o.c.acct_unique_id, o.c.username, o.c.acct_session_id, o.c.subscriber_id)
+         .where(o.c.tenant_id == tenant_id, o.c.stopped_at.is_(None),
+                or_(o.c.username == target, o.c.acct_session_id == target, o.c.acct_unique_id == target))
+         .order_by(o.c.started_at))
+    if lock:
+        q = q.with_for_update()
+    return conn.execute(q).all()
 
 
 def open_of_subscriber(conn: Connection, subscriber_id: int) -> Sequence[Row[Any]]:

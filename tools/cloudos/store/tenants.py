@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.engine import Row
 
 from cloudos.store._util import columns_of
-from cloudos.store.tables import tenant
+from cloudos.store.tables import nas, plan, session_open, subscriber, tenant
 
 
 def by_name(conn: Connection, name: str, *, lock: bool = False) -> Row[Any] | None:
@@ -50,3 +50,14 @@ def change(conn: Connection, tenant_id: int, changes: Mapping[str, Any]) -> Row[
     return conn.execute(
         update(tenant).where(tenant.c.id == tenant_id).values(columns_of(tenant, changes)).returning(tenant)
     ).one()
+
+
+def counts(conn: Connection, tenant_id: int) -> dict[str, int]:
+    """How many NAS, plans and subscribers tenant ``tenant_id`` has, and sessions open now
+    (``nas``, ``plans``, ``subscribers``, ``online_sessions``)."""
+    def n(table: Any, *where: Any) -> Any:
+        return select(func.count()).select_from(table).where(table.c.tenant_id == tenant_id, *where).scalar_subquery()
+
+    row = conn.execute(select(n(nas).label("nas"), n(plan).label("plans"), n(subscriber).label("subscribers"),
+                              n(session_open, session_open.c.stopped_at.is_(None)).label("online_sessions"))).one()
+    return {k: int(v) for k, v in row._mapping.items()}
