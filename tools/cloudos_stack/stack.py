@@ -543,6 +543,73 @@ class Stack:
         if pid:
             _stop_pid(pid)
 
+    # ------------------------------------------------------------------ cloudos worker
+    @property
+    def worker_dir(self) -> Path:
+        return self.state / "worker"
+
+    @property
+    def worker_pidfile(self) -> Path:
+        return self.worker_dir / "worker.pid"
+
+    @property
+    def worker_log(self) -> Path:
+        return self.worker_dir / "worker.log"
+
+    @property
+    def worker_pgpass(self) -> Path:
+        """The worker's PGPASSFILE: only the worker login's password, owned by the user it runs as."""
+        return self.worker_dir / "pgpass"
+
+    def worker_pid(self) -> int | None:
+        pid = _read_pid(self.worker_pidfile)
+        return pid if pid and _alive(pid) else None
+
+    def start_worker(self, timeout: float = 30.0) -> int:
+        """Start `cloudos worker` (the CoA/Disconnect sender and reaper) as the worker login, in its own
+        session, as the user radiusd runs as; wait for its ``event=worker_ready`` line; returns its PID.
+        Raises StackError, with the end of its log, when it exits or is not ready within ``timeout``."""
+        pid = self.worker_pid()
+        if pid:
+            return pid
+        user = self._pg_user()
+        self.worker_dir.mkdir(parents=True, exist_ok=True)
+        write_private(self.worker_pgpass, f"127.0.0.1:*:*:worker:{self.passwords['worker']}\n", owner=user)
+        if user:
+            self._traversable(REPO, Path(sys.prefix))
+            _chown_tree(self.worker_dir, user)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDOS_", "PG"))}
+        env.update({"CLOUDOS_DATABASE_URL": self.worker_url, "PGPASSFILE": str(self.worker_pgpass),
+                    "CLOUDOS_KEYRING": str(self.keyring)})
+        start = self.worker_log.stat().st_size if self.worker_log.exists() else 0
+        # O_APPEND: logrotate's copytruncate (deploy/logrotate/cloudos) then leaves no hole.
+        out = open(self.worker_log, "ab")
+        if user:
+            pw = pwd.getpwnam(user)
+            os.fchown(out.fileno(), pw.pw_uid, pw.pw_gid)
+        proc = subprocess.Popen([str(Path(sys.prefix) / "bin" / "cloudos"), "worker"], env=env,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, **_as_user(user))
+        out.close()
+        _children[proc.pid] = proc
+        self.worker_pidfile.write_text(f"{proc.pid}\n")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise StackError(f"cloudos worker exited with {proc.returncode}; see {self.worker_log}:\n"
+                                 + _tail(self.worker_log, 10))
+            with self.worker_log.open("rb") as f:
+                f.seek(start)
+                if b"event=worker_ready" in f.read():
+                    return proc.pid
+            time.sleep(0.1)
+        raise StackError(f"cloudos worker was not ready within {timeout:g} s; see {self.worker_log}")
+
+    def stop_worker(self) -> None:
+        pid = self.worker_pid()
+        if pid:
+            _stop_pid(pid)
+
     # ------------------------------------------------------------------ whole stack
     def start(self) -> None:
         self.save()
@@ -551,6 +618,7 @@ class Stack:
         self.start_redis()
 
     def stop(self) -> None:
+        self.stop_worker()
         self.stop_radiusd()
         self.stop_redis()
         self.stop_postgres()
@@ -606,7 +674,7 @@ def _run(argv: list[str], what: str, user: str | None = None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m cloudos_stack", description=__doc__.splitlines()[0])
-    ap.add_argument("action", choices=["start", "logins", "start-radius", "stop", "env", "status", "applied"])
+    ap.add_argument("action", choices=["start", "logins", "start-radius", "start-worker", "stop", "env", "status", "applied"])
     ap.add_argument("state", type=Path)
     args = ap.parse_args(argv)
     stack = Stack.load_or_new(args.state.resolve())
@@ -617,6 +685,8 @@ def main(argv: list[str] | None = None) -> int:
             stack.create_logins()
         elif args.action == "start-radius":
             stack.start_radiusd()
+        elif args.action == "start-worker":
+            stack.start_worker()
         elif args.action == "stop":
             stack.stop()
         elif args.action == "env":
@@ -634,6 +704,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"redis    {'running' if redis_pid and _alive(redis_pid) else 'stopped'} port {stack.ports.redis}")
             print(f"radiusd  {'running' if stack.radiusd_pid() else 'stopped'} auth {stack.ports.auth} "
                   f"acct {stack.ports.acct} status {stack.ports.status}")
+            worker_pid = stack.worker_pid()
+            print(f"worker   {f'running pid {worker_pid}' if worker_pid else 'stopped'}")
     except StackError as exc:
         print(f"cloudos_stack: {exc}", file=sys.stderr)
         return 1
