@@ -37,6 +37,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "worker": ("cloudos.commands.session", "send queued CoA/Disconnect requests and reap stale sessions"),
     "explain": ("cloudos.commands.explain", "what authorize would decide for USERNAME right now, and why"),
     "audit": ("cloudos.commands.audit", "the immutable admin audit trail"),
+    "metrics": ("cloudos.commands.metrics", "Prometheus metrics: sessions online, logins, CoA requests, journal lag"),
 }
 
 

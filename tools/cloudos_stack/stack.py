@@ -33,7 +33,8 @@ RADDB = REPO / "raddb"
 
 #: The database owner (migrations only) and each program's login role: name → its group role (schema 0012).
 OWNER = "cloudos"
-LOGINS = {"radiusd": "cloudos_radius", "worker": "cloudos_worker", "admin": "cloudos_admin"}
+LOGINS = {"radiusd": "cloudos_radius", "worker": "cloudos_worker", "admin": "cloudos_admin",
+          "metrics": "cloudos_metrics"}
 
 
 def new_passwords() -> dict[str, str]:
@@ -240,6 +241,10 @@ class Stack:
         return self.login_url("worker")
 
     @property
+    def metrics_url(self) -> str:
+        return self.login_url("metrics")
+
+    @property
     def redis_url(self) -> str:
         """Redis with its password (requirepass): kept in 0600 files and the environment, never on argv."""
         return f"redis://:{self.passwords['redis']}@127.0.0.1:{self.ports.redis}/0"
@@ -250,6 +255,7 @@ class Stack:
             "CLOUDOS_DATABASE_URL": self.admin_url,
             "CLOUDOS_OWNER_DATABASE_URL": self.database_url,
             "CLOUDOS_WORKER_DATABASE_URL": self.worker_url,
+            "CLOUDOS_METRICS_DATABASE_URL": self.metrics_url,
             "PGPASSFILE": str(self.pgpass),
             "CLOUDOS_REDIS_URL": self.redis_url,
             "CLOUDOS_KEYRING": str(self.keyring),
@@ -297,7 +303,7 @@ class Stack:
         if path.exists():
             meta = json.loads(path.read_text())
             return cls(state=state, ports=Ports(**meta["ports"]), status_secret=meta["status_secret"],
-                       passwords=meta.get("passwords") or new_passwords(), host=meta.get("host", "127.0.0.1"), client_lifetime=meta.get("client_lifetime", 60),
+                       passwords={**new_passwords(), **meta.get("passwords", {})}, host=meta.get("host", "127.0.0.1"), client_lifetime=meta.get("client_lifetime", 60),
                        reject_delay=meta.get("reject_delay", 1), spool_retry=meta.get("spool_retry", 10))
         stack = cls(state=state, ports=Ports.pick(), status_secret=os.urandom(16).hex(), **overrides)  # type: ignore[arg-type]
         return stack
