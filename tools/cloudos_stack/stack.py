@@ -37,6 +37,12 @@ LOGINS = {"radiusd": "cloudos_radius", "worker": "cloudos_worker", "admin": "clo
           "metrics": "cloudos_metrics"}
 
 
+#: What radiusd's configuration reads with $ENV{...} and FreeRADIUS gives no default: an unset one is
+#: empty, read as 0 (raddb/radiusd.conf says why that matters). The stack's defaults; deploy/systemd's
+#: unit and the image set the same (tests/unit/test_config_table.py holds them, and the README, equal).
+RADIUSD_DEFAULTS = {"CLOUDOS_CLIENT_LIFETIME": 60, "CLOUDOS_REJECT_DELAY": 1, "CLOUDOS_SPOOL_RETRY": 10}
+
+
 def new_passwords() -> dict[str, str]:
     """A fresh password for the owner, every login and Redis."""
     return {name: os.urandom(18).hex() for name in (OWNER, *LOGINS, "redis")}
@@ -170,9 +176,9 @@ class Stack:
     #: Passwords of the owner and of each program's login (LOGINS), and Redis's.
     passwords: dict[str, str] = field(default_factory=lambda: new_passwords())
     host: str = "127.0.0.1"
-    client_lifetime: int = 60
-    reject_delay: int = 1
-    spool_retry: int = 10
+    client_lifetime: int = RADIUSD_DEFAULTS["CLOUDOS_CLIENT_LIFETIME"]
+    reject_delay: int = RADIUSD_DEFAULTS["CLOUDOS_REJECT_DELAY"]
+    spool_retry: int = RADIUSD_DEFAULTS["CLOUDOS_SPOOL_RETRY"]
 
     # ------------------------------------------------------------------ paths and URLs
     @property
@@ -303,8 +309,10 @@ class Stack:
         if path.exists():
             meta = json.loads(path.read_text())
             return cls(state=state, ports=Ports(**meta["ports"]), status_secret=meta["status_secret"],
-                       passwords={**new_passwords(), **meta.get("passwords", {})}, host=meta.get("host", "127.0.0.1"), client_lifetime=meta.get("client_lifetime", 60),
-                       reject_delay=meta.get("reject_delay", 1), spool_retry=meta.get("spool_retry", 10))
+                       passwords={**new_passwords(), **meta.get("passwords", {})}, host=meta.get("host", "127.0.0.1"),
+                       client_lifetime=meta.get("client_lifetime", RADIUSD_DEFAULTS["CLOUDOS_CLIENT_LIFETIME"]),
+                       reject_delay=meta.get("reject_delay", RADIUSD_DEFAULTS["CLOUDOS_REJECT_DELAY"]),
+                       spool_retry=meta.get("spool_retry", RADIUSD_DEFAULTS["CLOUDOS_SPOOL_RETRY"]))
         stack = cls(state=state, ports=Ports.pick(), status_secret=os.urandom(16).hex(), **overrides)  # type: ignore[arg-type]
         return stack
 
