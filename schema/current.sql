@@ -1341,13 +1341,13 @@ ALTER TABLE ONLY public.usage_counter
 -- Name: auth_log_at; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX auth_log_at ON ONLY public.auth_log USING brin (at);
+CREATE INDEX auth_log_at ON ONLY public.auth_log USING brin (at) WITH (autosummarize='on');
 
 --
 -- Name: auth_log_default_at_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX auth_log_default_at_idx ON public.auth_log_default USING brin (at);
+CREATE INDEX auth_log_default_at_idx ON public.auth_log_default USING brin (at) WITH (autosummarize='on');
 
 --
 -- Name: auth_log_user; Type: INDEX; Schema: public; Owner: -
