@@ -89,6 +89,16 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _runs(pid: int, program: str, *args: str) -> bool:
+    """Whether process ``pid`` runs ``program`` (an argv entry of that base name) with ``args``: a PID
+    file that outlived its process (a reboot, a kill -9) may name someone else's by now."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return False
+    return any(Path(a).name == program for a in argv) and all(a in argv for a in args)
+
+
 #: Children this process started and has not reaped: kept so that their Popen objects are not
 #: dropped while they run (Python warns of that), and reaped when they are stopped.
 _children: dict[int, subprocess.Popen[bytes]] = {}
@@ -494,7 +504,7 @@ class Stack:
 
     def radiusd_pid(self) -> int | None:
         pid = _read_pid(self.radiusd_pidfile)
-        return pid if pid and _alive(pid) else None
+        return pid if pid and _alive(pid) and _runs(pid, "freeradius") else None
 
     def start_radiusd(self, *, extra_args: tuple[str, ...] = (), raddb: Path = RADDB,
                       env: dict[str, str] | None = None) -> int:
@@ -577,7 +587,7 @@ class Stack:
 
     def worker_pid(self) -> int | None:
         pid = _read_pid(self.worker_pidfile)
-        return pid if pid and _alive(pid) else None
+        return pid if pid and _alive(pid) and _runs(pid, "cloudos", "worker") else None
 
     def start_worker(self, timeout: float = 30.0) -> int:
         """Start `cloudos worker` (the CoA/Disconnect sender and reaper) as the worker login, in its own
