@@ -320,7 +320,7 @@ class Stack:
             meta = json.loads(path.read_text())
             # A state from before a login was added (metrics: schema 0014) gets a password for it.
             return cls(state=state, ports=Ports(**meta["ports"]), status_secret=meta["status_secret"],
-                       passwords={**new_passwords(), **meta.get("passwords", {})},
+                       passwords={**new_passwords(), **(meta.get("passwords") or {})},
                        host=meta.get("host", "127.0.0.1"),
                        client_lifetime=meta.get("client_lifetime", RADIUSD_DEFAULTS["CLOUDOS_CLIENT_LIFETIME"]),
                        reject_delay=meta.get("reject_delay", RADIUSD_DEFAULTS["CLOUDOS_REJECT_DELAY"]),
