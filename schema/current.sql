@@ -7,6 +7,7 @@
 --
 
 CREATE ROLE cloudos_admin NOLOGIN;
+CREATE ROLE cloudos_metrics NOLOGIN;
 CREATE ROLE cloudos_radius NOLOGIN;
 CREATE ROLE cloudos_worker NOLOGIN;
 
@@ -1337,6 +1338,18 @@ ALTER TABLE ONLY public.usage_counter
     ADD CONSTRAINT usage_counter_pkey PRIMARY KEY (subscriber_id, period_start);
 
 --
+-- Name: auth_log_at; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX auth_log_at ON ONLY public.auth_log USING brin (at) WITH (autosummarize='on');
+
+--
+-- Name: auth_log_default_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX auth_log_default_at_idx ON public.auth_log_default USING brin (at) WITH (autosummarize='on');
+
+--
 -- Name: auth_log_user; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1413,6 +1426,12 @@ CREATE UNIQUE INDEX subscriber_static_ip ON public.subscriber USING btree (tenan
 --
 
 CREATE UNIQUE INDEX subscriber_username_folded ON public.subscriber USING btree (tenant_id, lower(username));
+
+--
+-- Name: auth_log_default_at_idx; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.auth_log_at ATTACH PARTITION public.auth_log_default_at_idx;
 
 --
 -- Name: auth_log_default_tenant_id_username_at_idx; Type: INDEX ATTACH; Schema: public; Owner: -
@@ -1626,6 +1645,30 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.session_open TO cloudos_admin;
 GRANT SELECT,DELETE,UPDATE ON TABLE public.session_open TO cloudos_worker;
 
 --
+-- Name: COLUMN session_open.tenant_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(tenant_id) ON TABLE public.session_open TO cloudos_metrics;
+
+--
+-- Name: COLUMN session_open.nas_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(nas_id) ON TABLE public.session_open TO cloudos_metrics;
+
+--
+-- Name: COLUMN session_open.updated_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(updated_at) ON TABLE public.session_open TO cloudos_metrics;
+
+--
+-- Name: COLUMN session_open.stopped_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(stopped_at) ON TABLE public.session_open TO cloudos_metrics;
+
+--
 -- Name: FUNCTION cloudos_archive_session(c public.session_open); Type: ACL; Schema: public; Owner: -
 --
 
@@ -1809,6 +1852,7 @@ REVOKE ALL ON FUNCTION public.cloudos_stale_cutoff(p_now timestamp with time zon
 GRANT ALL ON FUNCTION public.cloudos_stale_cutoff(p_now timestamp with time zone, p_interim integer) TO cloudos_radius;
 GRANT ALL ON FUNCTION public.cloudos_stale_cutoff(p_now timestamp with time zone, p_interim integer) TO cloudos_admin;
 GRANT ALL ON FUNCTION public.cloudos_stale_cutoff(p_now timestamp with time zone, p_interim integer) TO cloudos_worker;
+GRANT ALL ON FUNCTION public.cloudos_stale_cutoff(p_now timestamp with time zone, p_interim integer) TO cloudos_metrics;
 
 --
 -- Name: FUNCTION cloudos_touch(); Type: ACL; Schema: public; Owner: -
@@ -1836,12 +1880,66 @@ GRANT INSERT ON TABLE public.auth_log TO cloudos_radius;
 GRANT SELECT ON TABLE public.auth_log TO cloudos_admin;
 
 --
+-- Name: COLUMN auth_log.at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(at) ON TABLE public.auth_log TO cloudos_metrics;
+
+--
+-- Name: COLUMN auth_log.tenant_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(tenant_id) ON TABLE public.auth_log TO cloudos_metrics;
+
+--
+-- Name: COLUMN auth_log.outcome; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(outcome) ON TABLE public.auth_log TO cloudos_metrics;
+
+--
+-- Name: COLUMN auth_log.reason; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(reason) ON TABLE public.auth_log TO cloudos_metrics;
+
+--
 -- Name: TABLE coa_outbox; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT INSERT ON TABLE public.coa_outbox TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.coa_outbox TO cloudos_admin;
 GRANT SELECT,INSERT,UPDATE ON TABLE public.coa_outbox TO cloudos_worker;
+
+--
+-- Name: COLUMN coa_outbox.tenant_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(tenant_id) ON TABLE public.coa_outbox TO cloudos_metrics;
+
+--
+-- Name: COLUMN coa_outbox.kind; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(kind) ON TABLE public.coa_outbox TO cloudos_metrics;
+
+--
+-- Name: COLUMN coa_outbox.status; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(status) ON TABLE public.coa_outbox TO cloudos_metrics;
+
+--
+-- Name: COLUMN coa_outbox.created_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(created_at) ON TABLE public.coa_outbox TO cloudos_metrics;
+
+--
+-- Name: COLUMN coa_outbox.done_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(done_at) ON TABLE public.coa_outbox TO cloudos_metrics;
 
 --
 -- Name: COLUMN coa_outbox.subscriber_id; Type: ACL; Schema: public; Owner: -
@@ -1870,12 +1968,48 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.journal_node TO cloudos_admin;
 GRANT SELECT,DELETE ON TABLE public.journal_node TO cloudos_worker;
 
 --
+-- Name: COLUMN journal_node.node; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(node) ON TABLE public.journal_node TO cloudos_metrics;
+
+--
+-- Name: COLUMN journal_node.caught_up_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(caught_up_at) ON TABLE public.journal_node TO cloudos_metrics;
+
+--
+-- Name: COLUMN journal_node.seen_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(seen_at) ON TABLE public.journal_node TO cloudos_metrics;
+
+--
 -- Name: TABLE nas; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT ON TABLE public.nas TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.nas TO cloudos_admin;
 GRANT SELECT ON TABLE public.nas TO cloudos_worker;
+
+--
+-- Name: COLUMN nas.id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(id) ON TABLE public.nas TO cloudos_metrics;
+
+--
+-- Name: COLUMN nas.tenant_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(tenant_id) ON TABLE public.nas TO cloudos_metrics;
+
+--
+-- Name: COLUMN nas.name; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(name) ON TABLE public.nas TO cloudos_metrics;
 
 --
 -- Name: TABLE notification; Type: ACL; Schema: public; Owner: -
@@ -1910,6 +2044,24 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.support_ticket TO cloudos_admi
 GRANT SELECT ON TABLE public.tenant TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.tenant TO cloudos_admin;
 GRANT SELECT ON TABLE public.tenant TO cloudos_worker;
+
+--
+-- Name: COLUMN tenant.id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(id) ON TABLE public.tenant TO cloudos_metrics;
+
+--
+-- Name: COLUMN tenant.name; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(name) ON TABLE public.tenant TO cloudos_metrics;
+
+--
+-- Name: COLUMN tenant.interim_interval; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(interim_interval) ON TABLE public.tenant TO cloudos_metrics;
 
 --
 -- Name: DEFAULT PRIVILEGES FOR FUNCTIONS; Type: DEFAULT ACL; Schema: -; Owner: -

@@ -38,7 +38,7 @@ def demo_state(tmp_path: Path) -> Iterator[Path]:
         stopped = demo(state, "stop")
         assert stopped.returncode == 0, stopped.stderr
         stack = Stack.load_or_new(state)
-        assert not stack.postgres_running() and stack.radiusd_pid() is None
+        assert not stack.postgres_running() and stack.radiusd_pid() is None and stack.worker_pid() is None
 
 
 def crowd(stack: Stack) -> None:
@@ -52,14 +52,49 @@ def crowd(stack: Stack) -> None:
                      "'a-pool-' || g FROM generate_series(1, %s) g ON CONFLICT DO NOTHING", (demo_isp, EXTRA_PLANS))
 
 
+def worker_connections(stack: Stack) -> int:
+    """Connections to PostgreSQL as the worker login: only `cloudos worker` uses it in the demo."""
+    with psycopg.connect(stack.database_url, passfile=str(stack.pgpass)) as conn:
+        (n,) = fetch_one(conn.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = 'worker'"))
+        return int(n)
+
+
+def handled_by_the_worker(stack: Stack, timeout: float = 20.0) -> bool:
+    """Queue a Disconnect-Request for a session that is not open, as the CLI or accounting would,
+    and wait for a worker to settle it (sent, or cancelled as moot): nothing else takes it."""
+    with psycopg.connect(stack.database_url, passfile=str(stack.pgpass), autocommit=True) as conn:
+        (cid,) = fetch_one(conn.execute(
+            "INSERT INTO coa_outbox (tenant_id, nas_id, nas_address, acct_unique_id, kind, reason, attributes) "
+            "SELECT tenant_id, id, '127.0.0.1', 'no-such-session', 'disconnect', 'test', '{}' FROM nas "
+            "WHERE name = 'local-mikrotik' RETURNING id"))
+        conn.execute("NOTIFY cloudos_coa")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status, attempts = fetch_one(conn.execute("SELECT status, attempts FROM coa_outbox WHERE id = %s", (cid,)))
+            if status != "pending" or attempts > 0:
+                return True
+            time.sleep(0.2)
+    return False
+
+
 def test_the_demo_runs_three_times_in_a_row(demo_state: Path) -> None:
     runs = [demo(demo_state)]
     assert runs[0].returncode == 0, runs[0].stdout[-3000:] + runs[0].stderr[-3000:]
     stack = Stack.load_or_new(demo_state)
+    worker = stack.worker_pid()
+    assert worker is not None, runs[0].stdout[-2000:]
     crowd(stack)
     for _ in range(2):
         runs.append(demo(demo_state))
         assert runs[-1].returncode == 0, runs[-1].stdout[-3000:] + runs[-1].stderr[-3000:]
+    # One worker, the first run's, left running (a rerun starts none), as the worker login and not as root.
+    assert stack.worker_pid() == worker
+    assert b"cloudos\0worker" in Path(f"/proc/{worker}/cmdline").read_bytes()
+    status = Path(f"/proc/{worker}/status").read_text()
+    uids = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]
+    assert "0" not in uids
+    assert worker_connections(stack) >= 1
+    assert handled_by_the_worker(stack)
     for run in runs:
         assert "Received Access-Accept" in run.stdout
         assert run.stdout.count("Received Accounting-Response") == 2

@@ -38,6 +38,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "explain": ("cloudos.commands.explain", "what authorize would decide for USERNAME right now, and why"),
     "coa": ("cloudos.commands.coa", "CoA and Disconnect requests: queued, sent, answered"),
     "audit": ("cloudos.commands.audit", "the immutable admin audit trail"),
+    "metrics": ("cloudos.commands.metrics", "Prometheus metrics: sessions online, logins, CoA requests, journal lag"),
 }
 
 

@@ -33,7 +33,14 @@ RADDB = REPO / "raddb"
 
 #: The database owner (migrations only) and each program's login role: name → its group role (schema 0012).
 OWNER = "cloudos"
-LOGINS = {"radiusd": "cloudos_radius", "worker": "cloudos_worker", "admin": "cloudos_admin"}
+LOGINS = {"radiusd": "cloudos_radius", "worker": "cloudos_worker", "admin": "cloudos_admin",
+          "metrics": "cloudos_metrics"}
+
+
+#: What radiusd's configuration reads with $ENV{...} and FreeRADIUS gives no default: an unset one is
+#: empty, read as 0 (raddb/radiusd.conf says why that matters). The stack's defaults; deploy/systemd's
+#: unit and the image set the same (tests/unit/test_config_table.py holds them, and the README, equal).
+RADIUSD_DEFAULTS = {"CLOUDOS_CLIENT_LIFETIME": 60, "CLOUDOS_REJECT_DELAY": 1, "CLOUDOS_SPOOL_RETRY": 10}
 
 
 def new_passwords() -> dict[str, str]:
@@ -80,6 +87,16 @@ def _alive(pid: int) -> bool:
             return f.read().split(") ", 1)[1][0] != "Z"
     except OSError:
         return False
+
+
+def _runs(pid: int, program: str, *args: str) -> bool:
+    """Whether process ``pid`` runs ``program`` (an argv entry of that base name) with ``args``: a PID
+    file that outlived its process (a reboot, a kill -9) may name someone else's by now."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return False
+    return any(Path(a).name == program for a in argv) and all(a in argv for a in args)
 
 
 #: Children this process started and has not reaped: kept so that their Popen objects are not
@@ -169,9 +186,9 @@ class Stack:
     #: Passwords of the owner and of each program's login (LOGINS), and Redis's.
     passwords: dict[str, str] = field(default_factory=lambda: new_passwords())
     host: str = "127.0.0.1"
-    client_lifetime: int = 60
-    reject_delay: int = 1
-    spool_retry: int = 10
+    client_lifetime: int = RADIUSD_DEFAULTS["CLOUDOS_CLIENT_LIFETIME"]
+    reject_delay: int = RADIUSD_DEFAULTS["CLOUDOS_REJECT_DELAY"]
+    spool_retry: int = RADIUSD_DEFAULTS["CLOUDOS_SPOOL_RETRY"]
 
     # ------------------------------------------------------------------ paths and URLs
     @property
@@ -240,6 +257,10 @@ class Stack:
         return self.login_url("worker")
 
     @property
+    def metrics_url(self) -> str:
+        return self.login_url("metrics")
+
+    @property
     def redis_url(self) -> str:
         """Redis with its password (requirepass): kept in 0600 files and the environment, never on argv."""
         return f"redis://:{self.passwords['redis']}@127.0.0.1:{self.ports.redis}/0"
@@ -250,6 +271,7 @@ class Stack:
             "CLOUDOS_DATABASE_URL": self.admin_url,
             "CLOUDOS_OWNER_DATABASE_URL": self.database_url,
             "CLOUDOS_WORKER_DATABASE_URL": self.worker_url,
+            "CLOUDOS_METRICS_DATABASE_URL": self.metrics_url,
             "PGPASSFILE": str(self.pgpass),
             "CLOUDOS_REDIS_URL": self.redis_url,
             "CLOUDOS_KEYRING": str(self.keyring),
@@ -296,9 +318,13 @@ class Stack:
         path = state / "stack.json"
         if path.exists():
             meta = json.loads(path.read_text())
+            # A state from before a login was added (metrics: schema 0014) gets a password for it.
             return cls(state=state, ports=Ports(**meta["ports"]), status_secret=meta["status_secret"],
-                       passwords=meta.get("passwords") or new_passwords(), host=meta.get("host", "127.0.0.1"), client_lifetime=meta.get("client_lifetime", 60),
-                       reject_delay=meta.get("reject_delay", 1), spool_retry=meta.get("spool_retry", 10))
+                       passwords={**new_passwords(), **(meta.get("passwords") or {})},
+                       host=meta.get("host", "127.0.0.1"),
+                       client_lifetime=meta.get("client_lifetime", RADIUSD_DEFAULTS["CLOUDOS_CLIENT_LIFETIME"]),
+                       reject_delay=meta.get("reject_delay", RADIUSD_DEFAULTS["CLOUDOS_REJECT_DELAY"]),
+                       spool_retry=meta.get("spool_retry", RADIUSD_DEFAULTS["CLOUDOS_SPOOL_RETRY"]))
         stack = cls(state=state, ports=Ports.pick(), status_secret=os.urandom(16).hex(), **overrides)  # type: ignore[arg-type]
         return stack
 
@@ -480,7 +506,7 @@ class Stack:
 
     def radiusd_pid(self) -> int | None:
         pid = _read_pid(self.radiusd_pidfile)
-        return pid if pid and _alive(pid) else None
+        return pid if pid and _alive(pid) and _runs(pid, "freeradius") else None
 
     def start_radiusd(self, *, extra_args: tuple[str, ...] = (), raddb: Path = RADDB,
                       env: dict[str, str] | None = None) -> int:
@@ -543,6 +569,73 @@ class Stack:
         if pid:
             _stop_pid(pid)
 
+    # ------------------------------------------------------------------ cloudos worker
+    @property
+    def worker_dir(self) -> Path:
+        return self.state / "worker"
+
+    @property
+    def worker_pidfile(self) -> Path:
+        return self.worker_dir / "worker.pid"
+
+    @property
+    def worker_log(self) -> Path:
+        return self.worker_dir / "worker.log"
+
+    @property
+    def worker_pgpass(self) -> Path:
+        """The worker's PGPASSFILE: only the worker login's password, owned by the user it runs as."""
+        return self.worker_dir / "pgpass"
+
+    def worker_pid(self) -> int | None:
+        pid = _read_pid(self.worker_pidfile)
+        return pid if pid and _alive(pid) and _runs(pid, "cloudos", "worker") else None
+
+    def start_worker(self, timeout: float = 30.0) -> int:
+        """Start `cloudos worker` (the CoA/Disconnect sender and reaper) as the worker login, in its own
+        session, as the user radiusd runs as; wait for its ``event=worker_ready`` line; returns its PID.
+        Raises StackError, with the end of its log, when it exits or is not ready within ``timeout``."""
+        pid = self.worker_pid()
+        if pid:
+            return pid
+        user = self._pg_user()
+        self.worker_dir.mkdir(parents=True, exist_ok=True)
+        write_private(self.worker_pgpass, f"127.0.0.1:*:*:worker:{self.passwords['worker']}\n", owner=user)
+        if user:
+            self._traversable(REPO, Path(sys.prefix))
+            _chown_tree(self.worker_dir, user)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDOS_", "PG"))}
+        env.update({"CLOUDOS_DATABASE_URL": self.worker_url, "PGPASSFILE": str(self.worker_pgpass),
+                    "CLOUDOS_KEYRING": str(self.keyring)})
+        start = self.worker_log.stat().st_size if self.worker_log.exists() else 0
+        # O_APPEND: logrotate's copytruncate (deploy/logrotate/cloudos) then leaves no hole.
+        out = open(self.worker_log, "ab")
+        if user:
+            pw = pwd.getpwnam(user)
+            os.fchown(out.fileno(), pw.pw_uid, pw.pw_gid)
+        proc = subprocess.Popen([str(Path(sys.prefix) / "bin" / "cloudos"), "worker"], env=env,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, **_as_user(user))
+        out.close()
+        _children[proc.pid] = proc
+        self.worker_pidfile.write_text(f"{proc.pid}\n")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise StackError(f"cloudos worker exited with {proc.returncode}; see {self.worker_log}:\n"
+                                 + _tail(self.worker_log, 10))
+            with self.worker_log.open("rb") as f:
+                f.seek(start)
+                if b"event=worker_ready" in f.read():
+                    return proc.pid
+            time.sleep(0.1)
+        raise StackError(f"cloudos worker was not ready within {timeout:g} s; see {self.worker_log}")
+
+    def stop_worker(self) -> None:
+        pid = self.worker_pid()
+        if pid:
+            _stop_pid(pid)
+
     # ------------------------------------------------------------------ whole stack
     def start(self) -> None:
         self.save()
@@ -551,6 +644,7 @@ class Stack:
         self.start_redis()
 
     def stop(self) -> None:
+        self.stop_worker()
         self.stop_radiusd()
         self.stop_redis()
         self.stop_postgres()
@@ -606,7 +700,7 @@ def _run(argv: list[str], what: str, user: str | None = None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m cloudos_stack", description=__doc__.splitlines()[0])
-    ap.add_argument("action", choices=["start", "logins", "start-radius", "stop", "env", "status", "applied"])
+    ap.add_argument("action", choices=["start", "logins", "start-radius", "start-worker", "stop", "env", "status", "applied"])
     ap.add_argument("state", type=Path)
     args = ap.parse_args(argv)
     stack = Stack.load_or_new(args.state.resolve())
@@ -617,6 +711,8 @@ def main(argv: list[str] | None = None) -> int:
             stack.create_logins()
         elif args.action == "start-radius":
             stack.start_radiusd()
+        elif args.action == "start-worker":
+            stack.start_worker()
         elif args.action == "stop":
             stack.stop()
         elif args.action == "env":
@@ -634,6 +730,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"redis    {'running' if redis_pid and _alive(redis_pid) else 'stopped'} port {stack.ports.redis}")
             print(f"radiusd  {'running' if stack.radiusd_pid() else 'stopped'} auth {stack.ports.auth} "
                   f"acct {stack.ports.acct} status {stack.ports.status}")
+            worker_pid = stack.worker_pid()
+            print(f"worker   {f'running pid {worker_pid}' if worker_pid else 'stopped'}")
     except StackError as exc:
         print(f"cloudos_stack: {exc}", file=sys.stderr)
         return 1

@@ -203,7 +203,8 @@ def schema(ctx: Ctx, args: argparse.Namespace) -> None:
 def create_login(ctx: Ctx, args: argparse.Namespace) -> None:
     group = args.role if args.role.startswith("cloudos_") else f"cloudos_{args.role}"
     if group not in roles.GROUPS:
-        raise UsageError(f"ROLE is one of {', '.join(roles.GROUPS)} (or radius, worker, admin), not {args.role!r}")
+        raise UsageError(f"ROLE is one of {', '.join(roles.GROUPS)} (or radius, worker, admin, metrics), "
+                         f"not {args.role!r}")
     if group == args.name or args.name in roles.GROUPS:
         raise UsageError(f"{args.name!r} is a group role: name the login something else")
     if not args.password_stdin:
@@ -239,7 +240,8 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--write", action="store_true", help="write it to schema/current.sql instead")
     p = leaf(dsub, "create-login", "create (or re-password) a program's login role in a cloudos group role; "
              "run as the database owner", create_login)
-    p.add_argument("role", metavar="ROLE", help="cloudos_radius, cloudos_worker or cloudos_admin (or radius, worker, admin)")
+    p.add_argument("role", metavar="ROLE", help="cloudos_radius, cloudos_worker, cloudos_admin or cloudos_metrics "
+                                                "(or radius, worker, admin, metrics)")
     p.add_argument("name", metavar="NAME", help="the login role's name")
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     leaf(dsub, "logins", "list the login roles of the cloudos group roles", logins)

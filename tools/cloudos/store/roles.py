@@ -18,8 +18,8 @@ from psycopg import sql as q
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import Row
 
-#: The group roles a login may join: radiusd, `cloudos worker`, the `cloudos` CLI.
-GROUPS = ("cloudos_radius", "cloudos_worker", "cloudos_admin")
+#: The group roles a login may join: radiusd, `cloudos worker`, the `cloudos` CLI, `cloudos metrics` (0014).
+GROUPS = ("cloudos_radius", "cloudos_worker", "cloudos_admin", "cloudos_metrics")
 #: PostgreSQL's default iteration count (scram_iterations).
 SCRAM_ITERATIONS = 4096
 
@@ -30,7 +30,7 @@ JOIN = q.SQL("GRANT {} TO {}")
 LOGINS = text("""
 SELECT m.rolname AS login, g.rolname AS role
   FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member
- WHERE g.rolname IN ('cloudos_radius', 'cloudos_worker', 'cloudos_admin') AND m.rolcanlogin
+ WHERE g.rolname IN ('cloudos_radius', 'cloudos_worker', 'cloudos_admin', 'cloudos_metrics') AND m.rolcanlogin
  ORDER BY g.rolname, m.rolname
 """)
 

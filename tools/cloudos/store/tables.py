@@ -187,3 +187,11 @@ coa_outbox = Table(
     Column("reason", Text),
     Column("subscriber_id", BigInteger),
 )
+
+#: Each radiusd's accounting journal progress (0011): what the reaper waits for and `cloudos metrics` reports.
+journal_node = Table(
+    "journal_node", metadata,
+    Column("node", Text, primary_key=True),
+    _ts("caught_up_at", nullable=False),
+    _ts("seen_at", nullable=False),
+)
