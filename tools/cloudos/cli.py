@@ -57,7 +57,6 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     ap = Parser(prog="cloudos", description="Administer CloudOS RADIUS: tenants, NAS, plans, subscribers, audit.",
                 epilog="Environment: CLOUDOS_DATABASE_URL, CLOUDOS_KEYRING, CLOUDOS_ACTOR (for the audit trail).")
     sub = ap.add_subparsers(dest="group", required=True, metavar="COMMAND", parser_class=Parser)
-<<<<<<< HEAD
     wanted = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
     modules = list(dict.fromkeys(m for m, _ in GROUPS.values()))
     if wanted is not None:
@@ -72,10 +71,6 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         sub.add_parser(name, help=help_)
     # `cloudos --help` lists the groups in GROUPS's order, whichever were built in full.
     sub._choices_actions.sort(key=lambda a: list(GROUPS).index(a.dest) if a.dest in GROUPS else len(GROUPS))
-=======
-    for mod in (db, tenant, nas, plan, subscriber, session, coa, explain, audit):
-        mod.register(sub)
->>>>>>> noc
     return ap
 
 
