@@ -51,7 +51,7 @@ def subscriber(stack: Stack, cli: Cli) -> Iterator[None]:
         (("plan", "add", "roles-plan", "--tenant", "roles-isp", "--rate-limit", "1M/1M"), None),
         (("subscriber", "add", "roles-sub", "--tenant", "roles-isp", "--plan", "roles-plan", "--password-stdin",
           "--phone", "+92 300 1234567", "--email", "a@example.pk", "--address", "1 Mall Road", "--name", "A B",
-          "--cnic-stdin"), "pw\n35202-1234567-1\n"),
+          "--cnic-stdin"), "pw-123456\n35202-1234567-1\n"),
     ):
         r = cli(*argv, stdin=stdin)
         assert r.code == 0, (argv, r.err)
