@@ -128,6 +128,10 @@ def test_set_changes_details_and_unbinds(isp: str) -> None:
 def test_terminate_ends_the_service_disconnects_and_keeps_the_data(isp: str) -> None:
     assert add("ali", "--name", "Ali Khan")[0] == 0
     online(isp, "ali", "t-1")
+    s = show("ali")
+    assert s["online_sessions"] == 1 and [(x["id"], x["acct_session_id"], x["nas"]) for x in s["sessions"]] == [  # type: ignore[attr-defined]
+        ("t-1", "t-1", "core1")]
+    assert "t-1 on core1 since " in cli("subscriber", "show", "ali").out
     r = cli("subscriber", "terminate", "ali", "--reason", "moved to Karachi")
     assert r.code == 0 and "Disconnect-Request queued for 1" in r.out, r.err
     assert outbox(isp) == [("t-1", "terminated", "pending")]

@@ -184,7 +184,8 @@ def _view(ctx: Ctx, conn: Connection, tenant: Row[Any], row: Row[Any]) -> dict[s
         },
         "online_sessions": len(online),
         "sessions": [
-            {"acct_session_id": s.acct_session_id, "started_at": when.utc(s.started_at),
+            {"id": s.acct_unique_id, "acct_session_id": s.acct_session_id, "nas": s.nas,
+             "started_at": when.utc(s.started_at),
              "updated_at": when.utc(s.updated_at), "framed_ip": s.framed_ip,
              "mac": s.calling_station_id, "download_bytes": s.output_octets, "upload_bytes": s.input_octets}
             for s in online
@@ -227,8 +228,8 @@ def show(ctx: Ctx, args: argparse.Namespace) -> None:
         f"(down {usage_size(u['download_bytes'])}, up {usage_size(u['upload_bytes'])})",
         f"  online      {view['online_sessions']} session(s)",
     ]
-    lines += [f"    {s.acct_session_id} since {when.local(s.started_at, tz)} ip {s.framed_ip or '-'} "
-              f"mac {s.calling_station_id or '-'}" for s in online]
+    lines += [f"    {s.acct_session_id} on {s.nas or '(removed NAS)'} since {when.local(s.started_at, tz)} "
+              f"ip {s.framed_ip or '-'} mac {s.calling_station_id or '-'}" for s in online]
     lines.append(f"  created     {when.local(row.created_at, tz)}")
     ctx.emit(view, [line.rstrip() for line in lines])
 

@@ -59,10 +59,13 @@ def open_matching(conn: Connection, tenant_id: int, target: str, *, lock: bool =
 
 
 def open_of_subscriber(conn: Connection, subscriber_id: int) -> Sequence[Row[Any]]:
-    """Subscriber ``subscriber_id``'s open sessions, oldest first, framed_ip as text."""
+    """Subscriber ``subscriber_id``'s open sessions, oldest first, with their NAS's name as ``nas``
+    and framed_ip as text."""
     return conn.execute(
-        select(o.c.acct_session_id, o.c.started_at, o.c.updated_at, func.host(o.c.framed_ip).label("framed_ip"),
-               o.c.calling_station_id, o.c.input_octets, o.c.output_octets)
+        select(o.c.acct_unique_id, o.c.acct_session_id, o.c.started_at, o.c.updated_at,
+               func.host(o.c.framed_ip).label("framed_ip"), o.c.calling_station_id, o.c.input_octets,
+               o.c.output_octets, nas.c.name.label("nas"))
+        .outerjoin(nas, nas.c.id == o.c.nas_id)
         .where(o.c.subscriber_id == subscriber_id, o.c.stopped_at.is_(None))
         .order_by(o.c.started_at)
     ).all()
