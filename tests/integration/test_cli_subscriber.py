@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -153,16 +154,25 @@ def test_repeats_are_no_ops_and_resume_cancels_the_queued_disconnects(isp: str) 
     r = cli("subscriber", "suspend", "ali", "--reason", "again", "--json")
     assert r.code == 0 and json.loads(r.out) == {"username": "ali", "changed": False,
                                                  "note": "ali is already suspended (unpaid)"}
-    assert [s for _, _, s in outbox(isp)] == ["pending", "pending"]
+    # The operator's disconnect found the suspension's pending and made it the operator's own:
+    # one request, which the resume leaves alone.
+    assert outbox(isp) == [("r-1", "admin", "pending")]
     r = cli("subscriber", "resume", "ali")
-    assert r.code == 0 and "1 queued Disconnect-Request(s) cancelled" in r.out, r.out
-    assert outbox(isp) == [("r-1", "suspended", "cancelled"), ("r-1", "admin", "pending")]
+    assert r.code == 0 and "cancelled" not in r.out, r.out
+    assert outbox(isp) == [("r-1", "admin", "pending")]
+    online(isp, "ali", "r-2")
+    assert cli("subscriber", "suspend", "ali").code == 0
+    r = cli("subscriber", "resume", "ali")  # the suspension's own two (one per open session) go
+    assert r.code == 0 and "2 queued Disconnect-Request(s) cancelled" in r.out, r.out
+    assert sorted(outbox(isp)) == [("r-1", "admin", "pending"), ("r-1", "suspended", "cancelled"),
+                                   ("r-2", "suspended", "cancelled")]
     r = cli("subscriber", "resume", "ali")
     assert r.code == 0 and "not suspended" in r.out
     with psycopg.connect(isp) as c:
         actions = [a for (a,) in c.execute("SELECT action FROM admin_audit WHERE action LIKE 'subscriber.%' "
                                            "ORDER BY id")]
-    assert actions == ["subscriber.add", "subscriber.suspend", "subscriber.resume"]
+    assert actions == ["subscriber.add", "subscriber.suspend", "subscriber.resume", "subscriber.suspend",
+                       "subscriber.resume"]
 
 
 def test_a_lockout_shows_and_unlock_lifts_it(isp: str) -> None:
@@ -254,3 +264,19 @@ def test_errors_under_json_are_a_json_object_on_stderr(isp: str) -> None:
     assert r.code == 2 and json.loads(r.err)["exit_code"] == 2
     r = cli("subscriber", "show", "caf\udcff", "--json")
     assert r.code == 2 and "not valid UTF-8" in json.loads(r.err)["error"]
+
+
+def test_every_instant_under_json_is_utc_with_a_z(isp: str) -> None:
+    """One form for a timestamp (issue 12 saw a space in one command and a T in another): the
+    change outputs carry their rows' instants too. (audit list's before/after are the trail's
+    records as stored and hashed, and keep their own form.)"""
+    assert add("ali", "--expires", "2099-12-31")[0] == 0
+    outputs = [cli(*argv, "--json").out for argv in (
+        ("subscriber", "set", "ali", "--phone", "03001234567"), ("subscriber", "set-plan", "ali", "home"),
+        ("subscriber", "suspend", "ali"), ("subscriber", "resume", "ali"), ("subscriber", "show", "ali"),
+        ("subscriber", "renew", "ali"), ("subscriber", "terminate", "ali"), ("explain", "ali"),
+        ("tenant", "show", "isp1"))]
+    text = "\n".join(outputs)
+    stamps = re.findall(r'"\d{4}-\d\d-\d\d[ T][0-9:.]+[^"]*"', text)
+    assert stamps and all(re.fullmatch(r'"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"', st) for st in stamps), \
+        sorted(set(st for st in stamps if not st.endswith('Z"')))

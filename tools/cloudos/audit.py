@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Connection
 
+from cloudos import show
 from cloudos.errors import CliError, TamperError
 from cloudos.store import audit as rows_
 from rlm_cloudos.crypto import KeyRing
@@ -112,6 +113,8 @@ def redact(row: dict[str, Any] | None) -> dict[str, Any] | None:
     for k, v in row.items():
         if k in SECRET_FIELDS or k == "cnic_enc":
             out[k.removesuffix("_enc")] = REDACTED if v is not None else None
+        elif isinstance(v, datetime):
+            out[k] = show.utc(v)  # as every --json instant is written (the trail keeps its own form)
         else:
             out[k] = _plain(v)
     return out
@@ -139,6 +142,8 @@ def seal(keys: AuditKeys, row: Mapping[str, Any] | None) -> dict[str, Any] | Non
             out[name] = REDACTED if v is not None else None
         elif k in PERSONAL_FIELDS:
             out[name] = None if v is None else keys.digest(keys.active, name, _personal_value(keys, k, v))
+        elif isinstance(v, datetime):
+            out[k] = show.utc(v)  # as every --json instant is written (the trail keeps its own form)
         else:
             out[k] = _plain(v)
     return out

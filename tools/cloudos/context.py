@@ -9,14 +9,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import ArgumentError
 
-from cloudos import audit
+from cloudos import audit, show
 from cloudos.errors import CliError, UsageError
 from cloudos.store import tenants
 from rlm_cloudos.crypto import KeyRing
@@ -170,9 +170,19 @@ class Ctx:
     def emit(self, data: Any, human: str | list[str]) -> None:
         """Print ``human`` text, or ``data`` as JSON under --json."""
         if self.json:
-            print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+            print(json.dumps(data, indent=2, default=_json_value, ensure_ascii=False))
         else:
             print(human if isinstance(human, str) else "\n".join(human))
+
+
+def _json_value(value: Any) -> Any:
+    """What --json writes for a value json cannot: an instant as show.utc writes it (UTC, ``Z``),
+    a day as ISO, anything else (Decimal, inet, macaddr) as its text."""
+    if isinstance(value, datetime):
+        return show.utc(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
 
 
 def read_secret(what: str) -> str:

@@ -69,10 +69,12 @@ def disconnect(ctx: Ctx, args: argparse.Namespace) -> None:
         pending = coa.pending_disconnects(conn, [s.acct_unique_id for s in sessions])
         fresh = [s for s in sessions if s.acct_unique_id not in pending]
         queued = coa.queue_sessions_disconnect(conn, [s.acct_unique_id for s in fresh], "admin") if fresh else 0
-        if queued:
+        # One that a suspension queued is now the operator's too: a resume must not cancel it.
+        adopted = coa.adopt_disconnects(conn, sorted(pending)) if pending else 0
+        if queued or adopted:
             ctx.audit(conn, action="session.disconnect", target=f"session:{tenant.name}/{args.target}",
-                      tenant_id=tenant.id, before={"sessions": [s.acct_session_id for s in fresh]},
-                      after={"queued": queued})
+                      tenant_id=tenant.id, before={"sessions": [s.acct_session_id for s in sessions]},
+                      after={"queued": queued, "adopted": adopted})
     data = {"queued": queued, "already_queued": len(pending), "sessions": [s.acct_session_id for s in sessions]}
     said = []
     if queued:

@@ -79,6 +79,17 @@ def pending_disconnects(conn: Connection, acct_unique_ids: Sequence[str]) -> set
     return {str(r) for r in rows}
 
 
+def adopt_disconnects(conn: Connection, acct_unique_ids: Sequence[str]) -> int:
+    """Make the pending Disconnect-Requests of these sessions that policy queued (suspended, expired …:
+    cloudos_coa_policy_reason) an operator's own (reason ``admin``), so that neither a resume nor the
+    worker's moot check cancels what an operator asked for; returns how many."""
+    return conn.execute(
+        update(c).where(c.c.acct_unique_id.in_(list(acct_unique_ids)), c.c.kind == "disconnect",
+                        c.c.status == "pending", func.cloudos_coa_policy_reason(c.c.reason))
+        .values(reason="admin")
+    ).rowcount
+
+
 def cancel_for_nas(conn: Connection, nas_id: int, result: str) -> int:
     """Settle every pending request to NAS ``nas_id`` as cancelled with ``result`` (the NAS is going);
     returns how many."""
