@@ -6,6 +6,7 @@ attribute, 253 in Framed-Pool); these are the longest values it takes, through r
 from __future__ import annotations
 
 from tests.conftest import Cli, Radiusd
+from tests.fixtures.nas import wait_accepted
 
 GARDEN_NAS = "127.0.0.110"  # this module's own loopback source (tests/unit/test_layout.py)
 
@@ -20,6 +21,7 @@ def test_the_longest_plan_names_reach_the_nas_whole(radiusd: Radiusd, cli: Cli, 
     r = cli("subscriber", "add", unique, "--tenant", "e2e", "--plan", f"long-{unique}", "--password-stdin",
             stdin="long-pw-123\n")
     assert r.code == 0, r.err
+    wait_accepted(radiusd.nas(), unique, "long-pw-123")  # a module before may have just restarted PostgreSQL
     reply = radiusd.nas().pap(unique, "long-pw-123")
     assert reply.accepted, reply.attrs
     assert reply.one("Mikrotik-Address-List") == address_list
@@ -42,7 +44,9 @@ def test_the_longest_walled_garden_reaches_the_nas_whole(radiusd: Radiusd, cli: 
             stdin="garden-pw-1\n")
     assert r.code == 0, r.err
     assert cli("subscriber", "suspend", "unpaid1", "--tenant", tenant).code == 0
-    reply = radiusd.nas(secret="long-garden-secret", source=GARDEN_NAS).pap("unpaid1", "garden-pw-1")
+    nas = radiusd.nas(secret="long-garden-secret", source=GARDEN_NAS)
+    wait_accepted(nas, "unpaid1", "garden-pw-1")
+    reply = nas.pap("unpaid1", "garden-pw-1")
     assert reply.accepted, reply.attrs
     assert reply.one("Mikrotik-Address-List") == garden
     assert reply.one("Mikrotik-Rate-Limit") == "256k/256k"
