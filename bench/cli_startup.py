@@ -61,6 +61,11 @@ def main() -> int:
                                stdout=subprocess.DEVNULL)
             cases = {
                 "python -c pass (floor)": [sys.executable, "-c", "pass"],
+                # What any `subscriber show` must load whatever its own code: the driver, the key ring
+                # (the CNIC is decrypted) and the policy (periods, sizes); and SQLAlchemy, the tools' store.
+                "import psycopg+keyring+policy": [sys.executable, "-c", "import psycopg; import rlm_cloudos.crypto; "
+                                                  "import rlm_cloudos.policy"],
+                "import sqlalchemy": [sys.executable, "-c", "import sqlalchemy"],
                 "cloudos --help": [CLOUDOS, "--help"],
                 "cloudos subscriber show ali": [CLOUDOS, "subscriber", "show", "ali"],
                 "cloudos subscriber list": [CLOUDOS, "subscriber", "list"],

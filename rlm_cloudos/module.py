@@ -33,7 +33,7 @@ from rlm_cloudos.policy.clients import Network, allowed, parse_networks
 from rlm_cloudos.policy.types import REPLY_MESSAGES
 from rlm_cloudos.radattrs import (BadAttribute, Update, accepted, delay_claimed, parse_access, parse_acct,
                                   rejected, to_dict)
-from rlm_cloudos.store.access import AccessReader, Recent
+from rlm_cloudos.store.access import AccessReader, Recent, Source
 from rlm_cloudos.store.accounting import AccountingWriter
 from rlm_cloudos.store.auth_log import AuthLogEntry, AuthLogWriter
 from rlm_cloudos.store.authz import AuthzCache, AuthzFeed
@@ -253,6 +253,21 @@ def authorize(p: Any) -> Result:
     ctx = read.context
 
     decision = decide_access(ctx.tenant, ctx.subscriber, req.calling_station_id, now, ctx.usage, ctx.sessions)
+    if (not decision.accepted and read.source is Source.CACHE and ctx.subscriber is not None
+            and decision.reason is not Reason.THROTTLED):
+        # A refusal from memory is confirmed by PostgreSQL before it is sent: an operator's fix (a renew,
+        # a resume, a new plan) may have committed an instant before its notification reached this
+        # cache, and the subscriber redials at once. A refused subscriber costs a read per attempt, as
+        # before the cache; PostgreSQL out of reach leaves the refusal as it was. Not a lockout: that
+        # is what a password guesser gets, and it stays free.
+        try:
+            again = rt.reader.read(req, now, fresh=True)
+        except BackendUnavailable:
+            again = None
+        if again is not None:
+            read, ctx = again, again.context
+            decision = decide_access(ctx.tenant, ctx.subscriber, req.calling_station_id, now, ctx.usage,
+                                     ctx.sessions)
     if decision.reason is Reason.THROTTLED:
         log("auth", hook="authorize", tenant=ctx.tenant.slug, user=req.user_name, reason=decision.reason.value,
             locked_until=ctx.subscriber.locked_until.isoformat() if ctx.subscriber and ctx.subscriber.locked_until

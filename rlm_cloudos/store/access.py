@@ -108,11 +108,12 @@ class AccessReader:
         #: Tenants as last read (post_auth's throttling settings).
         self._tenants: Recent[int, Tenant] = Recent(memory)
 
-    def read(self, req: AccessRequest, now: datetime) -> AccessRead | None:
+    def read(self, req: AccessRequest, now: datetime, *, fresh: bool = False) -> AccessRead | None:
         """What authorize decides ``req`` on at ``now``; None when no NAS covers its source address.
+        ``fresh``: from PostgreSQL even when the cache holds it (and the cache refilled).
         Raises BackendUnavailable when PostgreSQL cannot answer and nothing else may be served."""
         cache = self._cache
-        held = cache.context(req.nas_address, req.user_name, now) if cache is not None else None
+        held = cache.context(req.nas_address, req.user_name, now) if cache is not None and not fresh else None
         if held is not None:
             self._keep_snapshot(held, req.user_name, read=False)
             return AccessRead(held, Source.CACHE)

@@ -232,6 +232,13 @@ def test_from_file_changes_all_or_none(isp: str, tmp_path: Path) -> None:
     r = cli("subscriber", "resume", "--from-file", "-", stdin="a1\na2\na3\n")
     assert r.code == 0 and "resume: 3 changed, 0 unchanged" in r.out, r.out
     assert cli("subscriber", "resume", "a1", "--from-file", str(names)).code == 2
+    # More names than PostgreSQL takes parameters: one array, and the answer is about the names.
+    names.write_text("".join(f"n{i}\n" for i in range(70_000)))
+    r = cli("subscriber", "suspend", "--from-file", str(names))
+    assert r.code == 1 and "no subscriber n0, n1" in r.err and "and 69990 more" in r.err, r.err
+    names.write_text("x" * (10 * 10**6 + 1))
+    r = cli("subscriber", "suspend", "--from-file", str(names))
+    assert r.code == 2 and "larger than 10 MB" in r.err, r.err
 
 
 def test_list_as_csv_is_safe_to_open_in_a_spreadsheet(isp: str) -> None:

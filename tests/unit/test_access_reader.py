@@ -196,3 +196,18 @@ def test_a_snapshot_is_judged_by_the_tenant_read_from_postgresql_not_by_its_own_
     db.answer = BackendUnavailable("down")
     with pytest.raises(BackendUnavailable):
         r.read(req(), NOW)
+
+
+def test_fresh_reads_postgresql_though_the_cache_holds_it_and_refills_the_cache() -> None:
+    """authorize's second look at a refusal from memory (module.authorize): PostgreSQL's row, and the
+    cache holds that one from then on."""
+    db, cache = FakeDb(ctx()), ready_cache()
+    r = reader(db, cache=cache)
+    assert r.read(req(), NOW) is not None and db.calls == 1
+    renewed = ctx(sub_id=1)
+    renewed = replace(renewed, password_enc=b"renewed")
+    db.answer = renewed
+    again = r.read(req(), NOW, fresh=True)
+    assert again is not None and again.source is Source.POSTGRES and again.context == renewed and db.calls == 2
+    held = r.read(req(), NOW)
+    assert held is not None and held.source is Source.CACHE and held.context == renewed and db.calls == 2

@@ -37,8 +37,9 @@ _AUDITED = ("id", "username", "plan_id", "status", "status_reason", "expires_at"
             "phone", "email", "postal_address", "password_enc", "cnic_enc", "locked_until", "terminated_at")
 #: The statuses a list shows and filters on: ``expired`` is an active subscriber past paid-until.
 STATUSES = ("active", "expired", "suspended", "terminated")
-#: Most usernames --from-file takes at once.
+#: Most usernames --from-file takes at once, and the largest file it reads.
 FROM_FILE_MAX = 100_000
+FROM_FILE_BYTES = 10 * 10**6
 
 
 def _audited(row: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -338,9 +339,14 @@ def _names(args: argparse.Namespace) -> list[str]:
         return [args.username]
     require(args.username is None, "give USERNAME or --from-file FILE, not both")
     try:
-        text = sys.stdin.read() if args.from_file == "-" else Path(args.from_file).read_text(encoding="utf-8-sig")
+        if args.from_file == "-":
+            text = sys.stdin.read(FROM_FILE_BYTES + 1)
+        else:
+            with open(args.from_file, encoding="utf-8-sig") as f:
+                text = f.read(FROM_FILE_BYTES + 1)
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {args.from_file}: {exc}") from None
+    require(len(text) <= FROM_FILE_BYTES, f"{args.from_file} is larger than {FROM_FILE_BYTES // 10**6} MB")
     names: list[str] = []
     seen: set[str] = set()
     for n, line in enumerate(text.splitlines(), 1):
