@@ -66,9 +66,12 @@ class Runtime:
     feed: AuthzFeed | None = None
     #: The accounting journal (None: each request waits for its own PostgreSQL commit).
     journal: AccountingJournal | None = None
-    #: Last known NAS per source address, served while PostgreSQL is unreachable so
-    #: routers keep getting answers (a reject that says why) instead of silence.
-    nas_seen: Recent[str, NasRecord] = field(default_factory=lambda: Recent(100_000))
+    #: Last known NAS per source address, with the nas_generation it was read in: served from
+    #: memory while the feed has announced no NAS change since, and while PostgreSQL is
+    #: unreachable, so routers keep getting answers (a reject that says why) instead of silence.
+    nas_seen: Recent[str, tuple[NasRecord, int]] = field(default_factory=lambda: Recent(100_000))
+    #: Counts the feed's NAS changes (an N message, or a reconnected feed that may have missed one).
+    nas_generation: int = field(default=0, init=False)
     #: Source addresses no NAS covers, for settings.unknown_client_seconds: a flood from them
     #: costs PostgreSQL one lookup per address per interval, not one per packet.
     unknown: NegativeCache = field(init=False)
@@ -90,6 +93,10 @@ class Runtime:
         if self.authz is not None:
             # A NAS added with the CLI is announced (N): its address must not wait out the interval.
             self.authz.on_nas_change(self.unknown.forget_all)
+            self.authz.on_nas_change(self._nas_changed)
+
+    def _nas_changed(self) -> None:
+        self.nas_generation += 1
 
     @classmethod
     def start(cls, section: dict[str, str] | None) -> Runtime:
@@ -408,22 +415,32 @@ def lookup_client(p: Any) -> Result:
     if rt.unknown.refused(address, now):
         _unknown(rt, address, now)
         return radiusd.RLM_MODULE_NOTFOUND
-    token = rt.unknown.begin()
-    try:
-        nas = rt.db.lookup_nas(address)
-    except BackendUnavailable as exc:
-        nas = rt.nas_seen.get(address)
-        log("error", hook="lookup_client", address=address, reason=Reason.BACKEND_UNAVAILABLE.value,
-            served_from="last_known" if nas else None, detail=str(exc))
-        if nas is None:
-            return radiusd.RLM_MODULE_FAIL
+    seen = rt.nas_seen.get(address)
+    if seen is not None and rt.authz is not None and seen[1] == rt.nas_generation:
+        # FreeRADIUS runs this lookup in its network thread (src/main/listen.c,
+        # client_listener_find): while it waits, radiusd reads no packet at all. A NAS it has
+        # read, with no change announced since, is answered from memory, so a client's lifetime
+        # running out costs no round trip, and a PostgreSQL gone silent stalls no one.
+        nas = seen[0]
     else:
-        if nas is None:
-            rt.nas_seen.pop(address)
-            rt.unknown.refuse(address, token, now)
-            _unknown(rt, address, now)
-            return radiusd.RLM_MODULE_NOTFOUND
-        rt.nas_seen.put(address, nas)
+        generation = rt.nas_generation
+        token = rt.unknown.begin()
+        try:
+            found = rt.db.lookup_nas(address)
+        except BackendUnavailable as exc:
+            log("error", hook="lookup_client", address=address, reason=Reason.BACKEND_UNAVAILABLE.value,
+                served_from="last_known" if seen else None, detail=str(exc))
+            if seen is None:
+                return radiusd.RLM_MODULE_FAIL
+            nas = seen[0]
+        else:
+            if found is None:
+                rt.nas_seen.pop(address)
+                rt.unknown.refuse(address, token, now)
+                _unknown(rt, address, now)
+                return radiusd.RLM_MODULE_NOTFOUND
+            nas = found
+            rt.nas_seen.put(address, (nas, generation))
     secret = rt.keyring.decrypt(nas.secret_enc, "nas.secret")
     family = "FreeRADIUS-Client-IPv6-Address" if ":" in address else "FreeRADIUS-Client-IP-Address"
     log("info", hook="lookup_client", event="client_added", tenant=nas.tenant, nas=nas.name, address=address)

@@ -19,6 +19,14 @@ in between may describe a change the read did not see, so each notification
 touched after the fill began (``begin``). Notifications arrive in commit order, and
 the A messages carry absolute values (store.notices), so applying one twice, or one the read
 already saw, is harmless.
+
+Race with this radiusd's own accounting: the radiusd that stores a packet applies the A
+message cloudos_account() returns at once, ahead of the notifications of earlier commits
+still on their way to its listener (a Start's, say, behind the interim stored right after
+it). An A message therefore never takes a session back to an older state: one older than
+the session held is not applied, a session that a Stop ended is not revived by a message
+from before that Stop, and counters are taken only when none of them is lower than those
+held (within a period they only grow).
 """
 
 from __future__ import annotations
@@ -44,6 +52,9 @@ from rlm_cloudos.store.rows import AccessContext
 #: How many touched keys are remembered for racing fills; a fill older than the
 #: oldest remembered one is not stored (it is only a miss the next time).
 TOUCH_MEMORY = 100_000
+#: How many ended sessions are remembered against a late message from before their Stop: the
+#: window is the delivery delay of a notification (milliseconds), so recent Stops are enough.
+STOP_MEMORY = 10_000
 
 
 class NasKey(NamedTuple):
@@ -147,6 +158,8 @@ class AuthzCache:
         self._seq = 0
         self._touched: collections.OrderedDict[tuple[str, int], int] = collections.OrderedDict()
         self._forgotten = 0  # touches up to this seq have been forgotten
+        #: acct_unique_id → last-accounting epoch of the Stops lately applied.
+        self._stopped: collections.OrderedDict[str, float] = collections.OrderedDict()
         self.hits = 0
         self.misses = 0
         self._nas_listeners: list[Callable[[], None]] = []
@@ -262,6 +275,7 @@ class AuthzCache:
         self._entries.clear()
         self._by_sub.clear()
         self._touched.clear()
+        self._stopped.clear()
         self._seq += 1
         self._forgotten = self._seq
 
@@ -329,22 +343,33 @@ class AuthzCache:
     def _apply_accounting(self, m: notices.SessionChanged) -> None:
         sid = m.subscriber_id
         self._touch("S", sid)
+        if m.stopped:
+            self._stopped[m.acct_unique_id] = max(m.updated, self._stopped.pop(m.acct_unique_id, m.updated))
+            if len(self._stopped) > STOP_MEMORY:
+                self._stopped.popitem(last=False)
         key = self._by_sub.get(sid)
         ctx = self._entries.get(key) if key is not None else None
         if key is None or ctx is None:
             return
-        sessions = tuple(s for s in ctx.sessions if s.acct_unique_id != m.acct_unique_id)
-        if not m.stopped:
-            sessions += (LiveSession(m.acct_unique_id, m.nas_id, m.updated, m.mac),)
+        sessions = ctx.sessions
+        held = next((s for s in sessions if s.acct_unique_id == m.acct_unique_id), None)
+        ended_at = self._stopped.get(m.acct_unique_id)
+        late = ((held is not None and m.updated < held.updated)
+                or (not m.stopped and ended_at is not None and m.updated <= ended_at))
+        if not late:
+            sessions = tuple(s for s in sessions if s.acct_unique_id != m.acct_unique_id)
+            if not m.stopped:
+                sessions += (LiveSession(m.acct_unique_id, m.nas_id, m.updated, m.mac),)
         usage = ctx.usage
         c = m.counters
         if c is not None and usage is not None:
-            held = int(usage.period_start.timestamp())
-            if c.period_start > held:  # counted into a newer period than the one held: read afresh
+            period = int(usage.period_start.timestamp())
+            if c.period_start > period:  # counted into a newer period than the one held: read afresh
                 self._entries.pop(key)
                 self._by_sub.pop(sid)
                 return
-            if c.period_start == held:
+            if (c.period_start == period and c.input_octets >= usage.input_octets
+                    and c.output_octets >= usage.output_octets and c.session_time >= usage.session_time):
                 usage = replace(usage, input_octets=c.input_octets, output_octets=c.output_octets,
                                 session_time=c.session_time)
         self._entries[key] = replace(ctx, sessions=sessions, usage=usage)

@@ -287,6 +287,57 @@ def test_accounting_stop_removes_the_session() -> None:
     assert get(cache, "ali") == got
 
 
+def test_a_late_start_does_not_rewind_the_interim_applied_before_it() -> None:
+    # The radiusd that stored an interim applied it at once; the Start's notification (an earlier
+    # commit) reaches its listener after: the session and the counters stay as the interim left them.
+    cache = ready_cache()
+    fill(cache, context(1, "ali"))
+    cache.apply(acct(1, "u-1", updated=T_NOW - 300))
+    cache.apply(acct(1, "u-1", updated=T_NOW, counters=(P_EPOCH, 1000, 3000, 300)))
+    cache.apply(acct(1, "u-1", updated=T_NOW - 300))  # the Start, late
+    cache.apply(acct(1, "u-1", updated=T_NOW - 60, counters=(P_EPOCH, 500, 1000, 240)))  # an older interim
+    got = get(cache, "ali")
+    assert got is not None and got.usage is not None
+    assert got.sessions == (LiveSession("u-1", 100, T_NOW, MAC1),)
+    assert (got.usage.input_octets, got.usage.output_octets, got.usage.session_time) == (1000, 3000, 300)
+
+
+def test_a_late_start_does_not_revive_a_stopped_session() -> None:
+    # Start and Stop a second apart (a PPPoE negotiation that failed): the Stop applied at once,
+    # the Start's notification after it. A ghost session would refuse the redial as already online.
+    cache = ready_cache()
+    fill(cache, context(1, "ali"))
+    cache.apply(acct(1, "u-1", updated=T_NOW, stopped=True))
+    cache.apply(acct(1, "u-1", updated=T_NOW))  # the Start, same second, late
+    cache.apply(acct(1, "u-1", updated=T_NOW - 1))
+    got = get(cache, "ali")
+    assert got is not None and got.sessions == () and online(got) == 0
+    # Another subscriber's session is not held back by it; a later session of the same id is news.
+    cache.apply(acct(1, "u-2", updated=T_NOW - 1, mac=MAC2))
+    cache.apply(acct(1, "u-1", updated=T_NOW + 172_800))
+    got = get(cache, "ali", now=NOW)
+    assert got is not None and sorted(s.acct_unique_id for s in got.sessions) == ["u-1", "u-2"]
+
+
+def test_counters_from_another_session_never_go_down() -> None:
+    cache = ready_cache()
+    fill(cache, context(1, "ali", sessions=(live("u-1"), live("u-2", mac=MAC2)), used=(10, 20, 30)))
+    cache.apply(acct(1, "u-2", updated=T_NOW, counters=(P_EPOCH, 5, 25, 40), mac=MAC2))  # an older commit
+    got = get(cache, "ali")
+    assert got is not None and got.usage is not None
+    assert (got.usage.input_octets, got.usage.output_octets, got.usage.session_time) == (10, 20, 30)
+
+
+def test_a_reconnected_feed_forgets_the_stops() -> None:
+    cache = ready_cache()
+    cache.apply(acct(1, "u-1", updated=T_NOW, stopped=True))
+    cache.connected()
+    fill(cache, context(1, "ali"))
+    cache.apply(acct(1, "u-1", updated=T_NOW))
+    got = get(cache, "ali")
+    assert got is not None and len(got.sessions) == 1
+
+
 def test_accounting_into_a_newer_period_drops_the_entry() -> None:
     cache = ready_cache()
     fill(cache, context(1, "ali", used=(1, 2, 3)))

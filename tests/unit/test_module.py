@@ -892,6 +892,37 @@ def test_lookup_client_asks_again_once_a_nas_is_announced(tmp_path: Path) -> Non
         assert rt.db.calls == [("lookup_nas", "127.0.0.5")] * 2
 
 
+def test_lookup_client_answers_a_nas_it_has_read_from_memory_until_a_change_is_announced(tmp_path: Path) -> None:
+    """FreeRADIUS runs the lookup in its network thread: a client whose lifetime ran out is renewed
+    without a round trip while the feed has announced no NAS change, so a silent PostgreSQL stalls
+    nothing; an N message, or a reconnected feed (which may have missed one), reads it again."""
+    base = make_runtime(tmp_path / "keyring.json")
+    authz = AuthzCache(10)
+    rt = FakeRuntime(settings=base.settings, keyring=base.keyring, db=base.db, auth_log=base.auth_log,
+                     live=base.live, authz=authz)
+    with installed(rt):
+        authz.connected()
+        request = call((("CloudOS-NAS-Address", "127.0.0.1"),))
+        first = module.lookup_client(request)
+        assert updated(first)[0] == radiusd.RLM_MODULE_OK
+        rt.db.nas = BackendUnavailable("a statement on a silent connection")  # would have been waited on
+        for _ in range(3):
+            assert module.lookup_client(request) == first
+        assert rt.db.calls == [("lookup_nas", "127.0.0.1")]
+        assert messages(radiusd.L_ERR) == []
+        authz.lost()  # the feed is lost: what was read stands until it is back
+        assert module.lookup_client(request) == first and len(rt.db.calls) == 1
+        # A NAS change (cloudos nas set rotates the secret): read again, and the new secret served.
+        rt.db.nas = NasRecord(3, "gw-lahore-1", "isp1", base.keyring.encrypt("rotated-secret-1", "nas.secret"))
+        authz.connected()
+        assert triples(updated(module.lookup_client(request))[1], "config")["FreeRADIUS-Client-Secret"] == \
+            "rotated-secret-1"
+        authz.apply("N 3")
+        rt.db.nas = None  # cloudos nas remove
+        assert module.lookup_client(request) == radiusd.RLM_MODULE_NOTFOUND
+        assert rt.db.calls == [("lookup_nas", "127.0.0.1")] * 3
+
+
 def test_lookup_client_refuses_addresses_outside_the_client_networks_without_a_lookup(tmp_path: Path) -> None:
     base = make_runtime(tmp_path / "keyring.json")
     settings = base.settings.model_copy(update={"client_networks": "10.0.0.0/8, 2001:db8::/32"})
