@@ -451,6 +451,26 @@ BEGIN
 END $$;
 
 --
+-- Name: cloudos_invoice_final(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cloudos_invoice_final() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    RAISE EXCEPTION 'invoice % was issued: it is voided by a credit note, never deleted', OLD.number
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  IF OLD.status <> 'open' OR NEW.status NOT IN ('paid', 'void')
+     OR (to_jsonb(NEW) - 'status' - 'paid_at') IS DISTINCT FROM (to_jsonb(OLD) - 'status' - 'paid_at') THEN
+    RAISE EXCEPTION 'invoice % was issued: only its status changes, once (open to paid or void)', OLD.number
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END $$;
+
+--
 -- Name: plan; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -506,6 +526,11 @@ CREATE TABLE public.subscriber (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     terminated_at timestamp with time zone,
     locked_until timestamp with time zone,
+    province text,
+    tax_exempt_until date,
+    billing_anchor smallint,
+    CONSTRAINT subscriber_billing_anchor_check CHECK (((billing_anchor >= 1) AND (billing_anchor <= 31))),
+    CONSTRAINT subscriber_province_check CHECK ((province = ANY (ARRAY['punjab'::text, 'sindh'::text, 'kp'::text, 'balochistan'::text, 'ict'::text]))),
     CONSTRAINT subscriber_static_ip_ipv4 CHECK (((static_ip IS NULL) OR ((family(static_ip) = 4) AND (masklen(static_ip) = 32)))),
     CONSTRAINT subscriber_status_check CHECK ((status = ANY (ARRAY['active'::text, 'suspended'::text, 'terminated'::text]))),
     CONSTRAINT subscriber_username_check CHECK (((length(username) >= 1) AND (length(username) <= 253)))
@@ -850,17 +875,36 @@ CREATE TABLE public.invoice (
     id bigint NOT NULL,
     tenant_id bigint NOT NULL,
     subscriber_id bigint NOT NULL,
+    kind text DEFAULT 'invoice'::text NOT NULL,
+    number text NOT NULL,
+    credits_id bigint,
+    reason text,
     plan_id bigint,
-    period_start timestamp with time zone NOT NULL,
-    period_end timestamp with time zone NOT NULL,
-    amount numeric(12,2) NOT NULL,
-    currency character(3) NOT NULL,
-    status text DEFAULT 'open'::text NOT NULL,
-    issued_at timestamp with time zone DEFAULT now() NOT NULL,
-    due_at timestamp with time zone,
+    plan_name text,
+    period_start date NOT NULL,
+    period_end date NOT NULL,
+    issued_on date NOT NULL,
+    due_on date,
+    grace_until date,
+    net_paisa bigint NOT NULL,
+    tax_paisa bigint NOT NULL,
+    total_paisa bigint NOT NULL,
+    status text NOT NULL,
     paid_at timestamp with time zone,
-    CONSTRAINT invoice_amount_check CHECK ((amount >= (0)::numeric)),
-    CONSTRAINT invoice_status_check CHECK ((status = ANY (ARRAY['open'::text, 'paid'::text, 'void'::text])))
+    seller jsonb NOT NULL,
+    buyer jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_by text NOT NULL,
+    CONSTRAINT invoice_check CHECK ((period_end >= period_start)),
+    CONSTRAINT invoice_check1 CHECK ((total_paisa = (net_paisa + tax_paisa))),
+    CONSTRAINT invoice_check2 CHECK (((kind = 'credit_note'::text) = (credits_id IS NOT NULL))),
+    CONSTRAINT invoice_check3 CHECK (((kind = 'credit_note'::text) = (status = 'issued'::text))),
+    CONSTRAINT invoice_check4 CHECK (((status = 'paid'::text) = (paid_at IS NOT NULL))),
+    CONSTRAINT invoice_kind_check CHECK ((kind = ANY (ARRAY['invoice'::text, 'credit_note'::text]))),
+    CONSTRAINT invoice_net_paisa_check CHECK ((net_paisa >= 0)),
+    CONSTRAINT invoice_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 500))),
+    CONSTRAINT invoice_status_check CHECK ((status = ANY (ARRAY['open'::text, 'paid'::text, 'void'::text, 'issued'::text]))),
+    CONSTRAINT invoice_tax_paisa_check CHECK ((tax_paisa >= 0))
 );
 
 --
@@ -877,6 +921,72 @@ ALTER TABLE public.invoice ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 );
 
 --
+-- Name: invoice_line; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.invoice_line (
+    id bigint NOT NULL,
+    tenant_id bigint NOT NULL,
+    invoice_id bigint NOT NULL,
+    "position" smallint NOT NULL,
+    description text NOT NULL,
+    net_paisa bigint NOT NULL,
+    tax_paisa bigint NOT NULL,
+    total_paisa bigint NOT NULL,
+    CONSTRAINT invoice_line_check CHECK ((total_paisa = (net_paisa + tax_paisa))),
+    CONSTRAINT invoice_line_description_check CHECK (((length(description) >= 1) AND (length(description) <= 300))),
+    CONSTRAINT invoice_line_net_paisa_check CHECK ((net_paisa >= 0)),
+    CONSTRAINT invoice_line_position_check CHECK (("position" >= 1)),
+    CONSTRAINT invoice_line_tax_paisa_check CHECK ((tax_paisa >= 0))
+);
+
+--
+-- Name: invoice_line_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.invoice_line ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.invoice_line_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: invoice_tax; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.invoice_tax (
+    id bigint NOT NULL,
+    tenant_id bigint NOT NULL,
+    line_id bigint NOT NULL,
+    tax_rule_id bigint,
+    name text NOT NULL,
+    kind text NOT NULL,
+    rate numeric(6,3) NOT NULL,
+    base_paisa bigint NOT NULL,
+    amount_paisa bigint NOT NULL,
+    reference text,
+    CONSTRAINT invoice_tax_amount_paisa_check CHECK ((amount_paisa >= 0)),
+    CONSTRAINT invoice_tax_base_paisa_check CHECK ((base_paisa >= 0)),
+    CONSTRAINT invoice_tax_kind_check CHECK ((kind = ANY (ARRAY['sales'::text, 'advance_income'::text])))
+);
+
+--
+-- Name: invoice_tax_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.invoice_tax ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.invoice_tax_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: journal_node; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -884,6 +994,40 @@ CREATE TABLE public.journal_node (
     node text NOT NULL,
     caught_up_at timestamp with time zone NOT NULL,
     seen_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: ledger_entry; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.ledger_entry (
+    id bigint NOT NULL,
+    tenant_id bigint NOT NULL,
+    subscriber_id bigint NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    kind text NOT NULL,
+    invoice_id bigint,
+    payment_id bigint,
+    amount_paisa bigint NOT NULL,
+    description text NOT NULL,
+    CONSTRAINT ledger_entry_amount_paisa_check CHECK ((amount_paisa <> 0)),
+    CONSTRAINT ledger_entry_check CHECK (((kind = 'payment'::text) = (payment_id IS NOT NULL))),
+    CONSTRAINT ledger_entry_check1 CHECK (((kind = 'payment'::text) = (invoice_id IS NULL))),
+    CONSTRAINT ledger_entry_check2 CHECK (((kind = 'invoice'::text) = (amount_paisa > 0))),
+    CONSTRAINT ledger_entry_kind_check CHECK ((kind = ANY (ARRAY['invoice'::text, 'credit_note'::text, 'payment'::text])))
+);
+
+--
+-- Name: ledger_entry_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.ledger_entry ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.ledger_entry_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
 );
 
 --
@@ -935,6 +1079,7 @@ CREATE TABLE public.notification (
     last_error text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     sent_at timestamp with time zone,
+    invoice_id bigint,
     CONSTRAINT notification_channel_check CHECK ((channel = ANY (ARRAY['whatsapp'::text, 'sms'::text, 'email'::text]))),
     CONSTRAINT notification_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'sent'::text, 'failed'::text])))
 );
@@ -953,6 +1098,20 @@ ALTER TABLE public.notification ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY
 );
 
 --
+-- Name: number_series; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.number_series (
+    tenant_id bigint NOT NULL,
+    series text NOT NULL,
+    fiscal_year text NOT NULL,
+    last_value bigint NOT NULL,
+    CONSTRAINT number_series_fiscal_year_check CHECK ((fiscal_year ~ '^[0-9]{4}-[0-9]{2}$'::text)),
+    CONSTRAINT number_series_last_value_check CHECK ((last_value >= 1)),
+    CONSTRAINT number_series_series_check CHECK ((series = ANY (ARRAY['INV'::text, 'CN'::text])))
+);
+
+--
 -- Name: payment; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -960,16 +1119,31 @@ CREATE TABLE public.payment (
     id bigint NOT NULL,
     tenant_id bigint NOT NULL,
     subscriber_id bigint NOT NULL,
-    invoice_id bigint,
     method text NOT NULL,
-    provider_reference text NOT NULL,
-    amount numeric(12,2) NOT NULL,
-    currency character(3) NOT NULL,
+    reference text NOT NULL,
+    amount_paisa bigint NOT NULL,
     status text DEFAULT 'received'::text NOT NULL,
-    received_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT payment_amount_check CHECK ((amount > (0)::numeric)),
-    CONSTRAINT payment_method_check CHECK ((method = ANY (ARRAY['jazzcash'::text, 'easypaisa'::text, 'bank_transfer'::text, 'cash'::text]))),
-    CONSTRAINT payment_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'received'::text, 'failed'::text, 'refunded'::text])))
+    received_at timestamp with time zone NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_by text NOT NULL,
+    CONSTRAINT payment_amount_paisa_check CHECK ((amount_paisa > 0)),
+    CONSTRAINT payment_method_check CHECK ((method = ANY (ARRAY['cash'::text, 'bank'::text, 'jazzcash'::text, 'easypaisa'::text]))),
+    CONSTRAINT payment_reference_check CHECK (((length(reference) >= 1) AND (length(reference) <= 100))),
+    CONSTRAINT payment_status_check CHECK ((status = ANY (ARRAY['received'::text, 'held'::text])))
+);
+
+--
+-- Name: payment_allocation; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.payment_allocation (
+    tenant_id bigint NOT NULL,
+    payment_id bigint,
+    credit_id bigint,
+    invoice_id bigint NOT NULL,
+    amount_paisa bigint NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT payment_allocation_amount_paisa_check CHECK ((amount_paisa > 0))
 );
 
 --
@@ -1086,6 +1260,44 @@ ALTER TABLE public.support_ticket ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTI
 );
 
 --
+-- Name: tax_rule; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.tax_rule (
+    id bigint NOT NULL,
+    tenant_id bigint NOT NULL,
+    name text NOT NULL,
+    kind text NOT NULL,
+    rate numeric(6,3) NOT NULL,
+    province text,
+    base text DEFAULT 'net'::text NOT NULL,
+    valid_from date NOT NULL,
+    valid_to date,
+    reference text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT tax_rule_base_check CHECK ((base = ANY (ARRAY['net'::text, 'net_plus_sales'::text]))),
+    CONSTRAINT tax_rule_check CHECK ((valid_to >= valid_from)),
+    CONSTRAINT tax_rule_kind_check CHECK ((kind = ANY (ARRAY['sales'::text, 'advance_income'::text]))),
+    CONSTRAINT tax_rule_name_check CHECK (((length(name) >= 1) AND (length(name) <= 80))),
+    CONSTRAINT tax_rule_province_check CHECK ((province = ANY (ARRAY['punjab'::text, 'sindh'::text, 'kp'::text, 'balochistan'::text, 'ict'::text]))),
+    CONSTRAINT tax_rule_rate_check CHECK (((rate >= (0)::numeric) AND (rate <= (100)::numeric))),
+    CONSTRAINT tax_rule_reference_check CHECK ((length(reference) <= 200))
+);
+
+--
+-- Name: tax_rule_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.tax_rule ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.tax_rule_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: tenant; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1106,14 +1318,32 @@ CREATE TABLE public.tenant (
     login_fail_limit integer DEFAULT 5 NOT NULL,
     login_fail_window_seconds integer DEFAULT 300 NOT NULL,
     login_lockout_seconds integer DEFAULT 900 NOT NULL,
+    billing_cycle text DEFAULT 'anniversary'::text NOT NULL,
+    billing_day smallint DEFAULT 1 NOT NULL,
+    invoice_lead_days smallint DEFAULT 5 NOT NULL,
+    grace_days smallint DEFAULT 3 NOT NULL,
+    province text,
+    legal_name text,
+    ntn text,
+    strn text,
+    bank_iban text,
     CONSTRAINT tenant_backend_down_cache_seconds_check CHECK ((backend_down_cache_seconds >= 0)),
     CONSTRAINT tenant_backend_down_policy_check CHECK ((backend_down_policy = ANY (ARRAY['reject'::text, 'cached'::text]))),
+    CONSTRAINT tenant_bank_iban_check CHECK ((bank_iban ~ '^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$'::text)),
+    CONSTRAINT tenant_billing_cycle_check CHECK ((billing_cycle = ANY (ARRAY['anniversary'::text, 'calendar'::text]))),
+    CONSTRAINT tenant_billing_day_check CHECK (((billing_day >= 1) AND (billing_day <= 28))),
     CONSTRAINT tenant_check CHECK (((walled_garden_address_list IS NULL) = (walled_garden_rate_limit IS NULL))),
+    CONSTRAINT tenant_grace_days_check CHECK (((grace_days >= 0) AND (grace_days <= 60))),
     CONSTRAINT tenant_interim_interval_check CHECK (((interim_interval >= 60) AND (interim_interval <= 86400))),
+    CONSTRAINT tenant_invoice_lead_days_check CHECK (((invoice_lead_days >= 0) AND (invoice_lead_days <= 60))),
+    CONSTRAINT tenant_legal_name_check CHECK (((length(legal_name) >= 1) AND (length(legal_name) <= 200))),
     CONSTRAINT tenant_login_fail_limit_check CHECK ((login_fail_limit >= 1)),
     CONSTRAINT tenant_login_fail_window_seconds_check CHECK ((login_fail_window_seconds >= 1)),
     CONSTRAINT tenant_login_lockout_seconds_check CHECK ((login_lockout_seconds >= 1)),
-    CONSTRAINT tenant_name_check CHECK ((name ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$'::text))
+    CONSTRAINT tenant_name_check CHECK ((name ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$'::text)),
+    CONSTRAINT tenant_ntn_check CHECK ((ntn ~ '^[0-9A-Za-z-]{1,20}$'::text)),
+    CONSTRAINT tenant_province_check CHECK ((province = ANY (ARRAY['punjab'::text, 'sindh'::text, 'kp'::text, 'balochistan'::text, 'ict'::text]))),
+    CONSTRAINT tenant_strn_check CHECK ((strn ~ '^[0-9A-Za-z-]{1,20}$'::text))
 );
 
 --
@@ -1177,6 +1407,27 @@ ALTER TABLE ONLY public.data_request
     ADD CONSTRAINT data_request_pkey PRIMARY KEY (id);
 
 --
+-- Name: invoice_line invoice_line_invoice_id_position_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.invoice_line
+    ADD CONSTRAINT invoice_line_invoice_id_position_key UNIQUE (invoice_id, "position");
+
+--
+-- Name: invoice_line invoice_line_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.invoice_line
+    ADD CONSTRAINT invoice_line_pkey PRIMARY KEY (id);
+
+--
+-- Name: invoice_line invoice_line_tenant_id_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.invoice_line
+    ADD CONSTRAINT invoice_line_tenant_id_id_key UNIQUE (tenant_id, id);
+
+--
 -- Name: invoice invoice_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1184,11 +1435,25 @@ ALTER TABLE ONLY public.invoice
     ADD CONSTRAINT invoice_pkey PRIMARY KEY (id);
 
 --
--- Name: invoice invoice_tenant_id_subscriber_id_period_start_key; Type: CONSTRAINT; Schema: public; Owner: -
+-- Name: invoice_tax invoice_tax_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.invoice_tax
+    ADD CONSTRAINT invoice_tax_pkey PRIMARY KEY (id);
+
+--
+-- Name: invoice invoice_tenant_id_id_key; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.invoice
-    ADD CONSTRAINT invoice_tenant_id_subscriber_id_period_start_key UNIQUE (tenant_id, subscriber_id, period_start);
+    ADD CONSTRAINT invoice_tenant_id_id_key UNIQUE (tenant_id, id);
+
+--
+-- Name: invoice invoice_tenant_id_number_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.invoice
+    ADD CONSTRAINT invoice_tenant_id_number_key UNIQUE (tenant_id, number);
 
 --
 -- Name: journal_node journal_node_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1196,6 +1461,13 @@ ALTER TABLE ONLY public.invoice
 
 ALTER TABLE ONLY public.journal_node
     ADD CONSTRAINT journal_node_pkey PRIMARY KEY (node);
+
+--
+-- Name: ledger_entry ledger_entry_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ledger_entry
+    ADD CONSTRAINT ledger_entry_pkey PRIMARY KEY (id);
 
 --
 -- Name: nas nas_address_no_overlap; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1233,6 +1505,13 @@ ALTER TABLE ONLY public.notification
     ADD CONSTRAINT notification_pkey PRIMARY KEY (id);
 
 --
+-- Name: number_series number_series_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.number_series
+    ADD CONSTRAINT number_series_pkey PRIMARY KEY (tenant_id, series, fiscal_year);
+
+--
 -- Name: payment payment_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1240,11 +1519,18 @@ ALTER TABLE ONLY public.payment
     ADD CONSTRAINT payment_pkey PRIMARY KEY (id);
 
 --
--- Name: payment payment_tenant_id_method_provider_reference_key; Type: CONSTRAINT; Schema: public; Owner: -
+-- Name: payment payment_tenant_id_id_key; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.payment
-    ADD CONSTRAINT payment_tenant_id_method_provider_reference_key UNIQUE (tenant_id, method, provider_reference);
+    ADD CONSTRAINT payment_tenant_id_id_key UNIQUE (tenant_id, id);
+
+--
+-- Name: payment payment_tenant_id_method_reference_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.payment
+    ADD CONSTRAINT payment_tenant_id_method_reference_key UNIQUE (tenant_id, method, reference);
 
 --
 -- Name: plan plan_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1317,6 +1603,20 @@ ALTER TABLE ONLY public.support_ticket
     ADD CONSTRAINT support_ticket_pkey PRIMARY KEY (id);
 
 --
+-- Name: tax_rule tax_rule_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.tax_rule
+    ADD CONSTRAINT tax_rule_pkey PRIMARY KEY (id);
+
+--
+-- Name: tax_rule tax_rule_tenant_id_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.tax_rule
+    ADD CONSTRAINT tax_rule_tenant_id_id_key UNIQUE (tenant_id, id);
+
+--
 -- Name: tenant tenant_name_key; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1374,10 +1674,64 @@ CREATE INDEX coa_outbox_due ON public.coa_outbox USING btree (next_attempt_at) W
 CREATE INDEX coa_outbox_session ON public.coa_outbox USING btree (acct_unique_id);
 
 --
+-- Name: invoice_credited_once; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX invoice_credited_once ON public.invoice USING btree (credits_id) WHERE (kind = 'credit_note'::text);
+
+--
+-- Name: invoice_one_per_period; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX invoice_one_per_period ON public.invoice USING btree (tenant_id, subscriber_id, period_start) WHERE ((kind = 'invoice'::text) AND (status <> 'void'::text));
+
+--
+-- Name: invoice_open; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX invoice_open ON public.invoice USING btree (tenant_id, due_on) WHERE (status = 'open'::text);
+
+--
+-- Name: invoice_subscriber; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX invoice_subscriber ON public.invoice USING btree (tenant_id, subscriber_id, period_start);
+
+--
+-- Name: invoice_tax_line; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX invoice_tax_line ON public.invoice_tax USING btree (line_id);
+
+--
+-- Name: ledger_entry_subscriber; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX ledger_entry_subscriber ON public.ledger_entry USING btree (tenant_id, subscriber_id, id);
+
+--
+-- Name: notification_once_per_invoice; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX notification_once_per_invoice ON public.notification USING btree (invoice_id, template, channel) WHERE (invoice_id IS NOT NULL);
+
+--
 -- Name: notification_queue; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE INDEX notification_queue ON public.notification USING btree (created_at) WHERE (status = 'queued'::text);
+
+--
+-- Name: payment_allocation_invoice; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX payment_allocation_invoice ON public.payment_allocation USING btree (invoice_id);
+
+--
+-- Name: payment_subscriber; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX payment_subscriber ON public.payment USING btree (tenant_id, subscriber_id, received_at);
 
 --
 -- Name: session_subscriber; Type: INDEX; Schema: public; Owner: -
@@ -1428,6 +1782,12 @@ CREATE UNIQUE INDEX subscriber_static_ip ON public.subscriber USING btree (tenan
 CREATE UNIQUE INDEX subscriber_username_folded ON public.subscriber USING btree (tenant_id, lower(username));
 
 --
+-- Name: tax_rule_tenant; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX tax_rule_tenant ON public.tax_rule USING btree (tenant_id, kind, valid_from);
+
+--
 -- Name: auth_log_default_at_idx; Type: INDEX ATTACH; Schema: public; Owner: -
 --
 
@@ -1470,6 +1830,42 @@ CREATE TRIGGER admin_audit_no_truncate BEFORE TRUNCATE ON public.admin_audit FOR
 CREATE TRIGGER admin_audit_stamp BEFORE INSERT ON public.admin_audit FOR EACH ROW EXECUTE FUNCTION public.cloudos_audit_stamp();
 
 --
+-- Name: invoice invoice_final; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER invoice_final BEFORE DELETE OR UPDATE ON public.invoice FOR EACH ROW EXECUTE FUNCTION public.cloudos_invoice_final();
+
+--
+-- Name: invoice_line invoice_line_append_only; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER invoice_line_append_only BEFORE DELETE OR UPDATE ON public.invoice_line FOR EACH ROW EXECUTE FUNCTION public.cloudos_refuse_change();
+
+--
+-- Name: invoice invoice_no_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER invoice_no_truncate BEFORE TRUNCATE ON public.invoice FOR EACH STATEMENT EXECUTE FUNCTION public.cloudos_refuse_change();
+
+--
+-- Name: invoice_tax invoice_tax_append_only; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER invoice_tax_append_only BEFORE DELETE OR UPDATE ON public.invoice_tax FOR EACH ROW EXECUTE FUNCTION public.cloudos_refuse_change();
+
+--
+-- Name: ledger_entry ledger_entry_append_only; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER ledger_entry_append_only BEFORE DELETE OR UPDATE ON public.ledger_entry FOR EACH ROW EXECUTE FUNCTION public.cloudos_refuse_change();
+
+--
+-- Name: ledger_entry ledger_entry_no_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER ledger_entry_no_truncate BEFORE TRUNCATE ON public.ledger_entry FOR EACH STATEMENT EXECUTE FUNCTION public.cloudos_refuse_change();
+
+--
 -- Name: nas nas_authz; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -1480,6 +1876,18 @@ CREATE TRIGGER nas_authz AFTER INSERT OR DELETE OR UPDATE ON public.nas FOR EACH
 --
 
 CREATE TRIGGER nas_touch BEFORE UPDATE ON public.nas FOR EACH ROW EXECUTE FUNCTION public.cloudos_touch();
+
+--
+-- Name: payment_allocation payment_allocation_append_only; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER payment_allocation_append_only BEFORE DELETE OR UPDATE ON public.payment_allocation FOR EACH ROW EXECUTE FUNCTION public.cloudos_refuse_change();
+
+--
+-- Name: payment payment_append_only; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER payment_append_only BEFORE DELETE OR UPDATE ON public.payment FOR EACH ROW EXECUTE FUNCTION public.cloudos_refuse_change();
 
 --
 -- Name: plan plan_authz; Type: TRIGGER; Schema: public; Owner: -
@@ -1532,6 +1940,34 @@ ALTER TABLE ONLY public.data_request
     ADD CONSTRAINT data_request_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenant(id);
 
 --
+-- Name: invoice_line invoice_line_tenant_id_invoice_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.invoice_line
+    ADD CONSTRAINT invoice_line_tenant_id_invoice_id_fkey FOREIGN KEY (tenant_id, invoice_id) REFERENCES public.invoice(tenant_id, id);
+
+--
+-- Name: invoice_tax invoice_tax_tenant_id_line_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.invoice_tax
+    ADD CONSTRAINT invoice_tax_tenant_id_line_id_fkey FOREIGN KEY (tenant_id, line_id) REFERENCES public.invoice_line(tenant_id, id);
+
+--
+-- Name: invoice_tax invoice_tax_tenant_id_tax_rule_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.invoice_tax
+    ADD CONSTRAINT invoice_tax_tenant_id_tax_rule_id_fkey FOREIGN KEY (tenant_id, tax_rule_id) REFERENCES public.tax_rule(tenant_id, id);
+
+--
+-- Name: invoice invoice_tenant_id_credits_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.invoice
+    ADD CONSTRAINT invoice_tenant_id_credits_id_fkey FOREIGN KEY (tenant_id, credits_id) REFERENCES public.invoice(tenant_id, id);
+
+--
 -- Name: invoice invoice_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1546,11 +1982,39 @@ ALTER TABLE ONLY public.invoice
     ADD CONSTRAINT invoice_tenant_id_subscriber_id_fkey FOREIGN KEY (tenant_id, subscriber_id) REFERENCES public.subscriber(tenant_id, id);
 
 --
+-- Name: ledger_entry ledger_entry_tenant_id_invoice_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ledger_entry
+    ADD CONSTRAINT ledger_entry_tenant_id_invoice_id_fkey FOREIGN KEY (tenant_id, invoice_id) REFERENCES public.invoice(tenant_id, id);
+
+--
+-- Name: ledger_entry ledger_entry_tenant_id_payment_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ledger_entry
+    ADD CONSTRAINT ledger_entry_tenant_id_payment_id_fkey FOREIGN KEY (tenant_id, payment_id) REFERENCES public.payment(tenant_id, id);
+
+--
+-- Name: ledger_entry ledger_entry_tenant_id_subscriber_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ledger_entry
+    ADD CONSTRAINT ledger_entry_tenant_id_subscriber_id_fkey FOREIGN KEY (tenant_id, subscriber_id) REFERENCES public.subscriber(tenant_id, id);
+
+--
 -- Name: nas nas_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.nas
     ADD CONSTRAINT nas_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenant(id);
+
+--
+-- Name: notification notification_invoice_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.notification
+    ADD CONSTRAINT notification_invoice_id_fkey FOREIGN KEY (invoice_id) REFERENCES public.invoice(id);
 
 --
 -- Name: notification notification_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -1560,11 +2024,32 @@ ALTER TABLE ONLY public.notification
     ADD CONSTRAINT notification_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenant(id);
 
 --
--- Name: payment payment_invoice_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+-- Name: number_series number_series_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
-ALTER TABLE ONLY public.payment
-    ADD CONSTRAINT payment_invoice_id_fkey FOREIGN KEY (invoice_id) REFERENCES public.invoice(id);
+ALTER TABLE ONLY public.number_series
+    ADD CONSTRAINT number_series_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenant(id) ON DELETE CASCADE;
+
+--
+-- Name: payment_allocation payment_allocation_tenant_id_credit_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.payment_allocation
+    ADD CONSTRAINT payment_allocation_tenant_id_credit_id_fkey FOREIGN KEY (tenant_id, credit_id) REFERENCES public.invoice(tenant_id, id);
+
+--
+-- Name: payment_allocation payment_allocation_tenant_id_invoice_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.payment_allocation
+    ADD CONSTRAINT payment_allocation_tenant_id_invoice_id_fkey FOREIGN KEY (tenant_id, invoice_id) REFERENCES public.invoice(tenant_id, id);
+
+--
+-- Name: payment_allocation payment_allocation_tenant_id_payment_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.payment_allocation
+    ADD CONSTRAINT payment_allocation_tenant_id_payment_id_fkey FOREIGN KEY (tenant_id, payment_id) REFERENCES public.payment(tenant_id, id);
 
 --
 -- Name: payment payment_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -1614,6 +2099,13 @@ ALTER TABLE ONLY public.subscriber
 
 ALTER TABLE ONLY public.support_ticket
     ADD CONSTRAINT support_ticket_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenant(id);
+
+--
+-- Name: tax_rule tax_rule_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.tax_rule
+    ADD CONSTRAINT tax_rule_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenant(id) ON DELETE CASCADE;
 
 --
 -- Name: usage_counter usage_counter_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -1717,6 +2209,12 @@ GRANT ALL ON FUNCTION public.cloudos_coa_sweep(p_now timestamp with time zone, p
 --
 
 REVOKE ALL ON FUNCTION public.cloudos_ensure_month_partitions(parent regclass, first_month date, months integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION cloudos_invoice_final(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_invoice_final() FROM PUBLIC;
 
 --
 -- Name: TABLE plan; Type: ACL; Schema: public; Owner: -
@@ -1957,7 +2455,19 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.data_request TO cloudos_admin;
 -- Name: TABLE invoice; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.invoice TO cloudos_admin;
+GRANT SELECT,INSERT,UPDATE ON TABLE public.invoice TO cloudos_admin;
+
+--
+-- Name: TABLE invoice_line; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT ON TABLE public.invoice_line TO cloudos_admin;
+
+--
+-- Name: TABLE invoice_tax; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT ON TABLE public.invoice_tax TO cloudos_admin;
 
 --
 -- Name: TABLE journal_node; Type: ACL; Schema: public; Owner: -
@@ -1984,6 +2494,12 @@ GRANT SELECT(caught_up_at) ON TABLE public.journal_node TO cloudos_metrics;
 --
 
 GRANT SELECT(seen_at) ON TABLE public.journal_node TO cloudos_metrics;
+
+--
+-- Name: TABLE ledger_entry; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT ON TABLE public.ledger_entry TO cloudos_admin;
 
 --
 -- Name: TABLE nas; Type: ACL; Schema: public; Owner: -
@@ -2018,10 +2534,22 @@ GRANT SELECT(name) ON TABLE public.nas TO cloudos_metrics;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.notification TO cloudos_admin;
 
 --
+-- Name: TABLE number_series; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,UPDATE ON TABLE public.number_series TO cloudos_admin;
+
+--
 -- Name: TABLE payment; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.payment TO cloudos_admin;
+GRANT SELECT,INSERT ON TABLE public.payment TO cloudos_admin;
+
+--
+-- Name: TABLE payment_allocation; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT ON TABLE public.payment_allocation TO cloudos_admin;
 
 --
 -- Name: TABLE session; Type: ACL; Schema: public; Owner: -
@@ -2036,6 +2564,12 @@ GRANT SELECT,INSERT,UPDATE ON TABLE public.session TO cloudos_worker;
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.support_ticket TO cloudos_admin;
+
+--
+-- Name: TABLE tax_rule; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.tax_rule TO cloudos_admin;
 
 --
 -- Name: TABLE tenant; Type: ACL; Schema: public; Owner: -

@@ -39,6 +39,13 @@ GROUPS: dict[str, tuple[str, str]] = {
     "coa": ("cloudos.commands.coa", "CoA and Disconnect requests: queued, sent, answered"),
     "audit": ("cloudos.commands.audit", "the immutable admin audit trail"),
     "metrics": ("cloudos.commands.metrics", "Prometheus metrics: sessions online, logins, CoA requests, journal lag"),
+    "billing": ("cloudos.commands.billing",
+                "billing runs: invoices ahead of paid-until, reminders, suspension for non-payment"),
+    "tax": ("cloudos.commands.billing", "tax rules: sales tax and advance income tax, with effective dates"),
+    "invoice": ("cloudos.commands.billing", "invoices and credit notes"),
+    "payment": ("cloudos.commands.billing", "payments: record one (once per reference), list them"),
+    "ledger": ("cloudos.commands.billing",
+               "a subscriber's invoices, payments and credit notes with the running balance"),
 }
 
 

@@ -110,6 +110,10 @@ class Ctx:
             self.invalidate(tenant_id, username)
         self._stale = set()
 
+    def discard_stale(self) -> None:
+        """Forget what a rolled-back transaction (a dry run) marked as changed."""
+        self._stale = set()
+
     def stale(self, tenant_id: int, username: str | None = None) -> None:
         """Mark a tenant (and one subscriber) as changed by the current transaction."""
         self._stale.add((tenant_id, username))

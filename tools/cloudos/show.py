@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from rlm_cloudos.policy.period import localize
 
-__all__ = ["local", "local_date", "period_name", "read_local", "utc"]
+__all__ = ["local", "local_date", "period_name", "read_local", "rupees", "utc"]
 
 
 def utc(when: datetime | None) -> str | None:
@@ -73,3 +73,10 @@ def read_local(text: str, tz: str) -> datetime:
     if when.tzinfo is None:
         return localize(when, ZoneInfo(tz))
     return when
+
+
+def rupees(paisa: int) -> str:
+    """Integer paisa as a NOC reads rupees, ``Rs 2,950.00`` (a credit as ``-Rs 50.00``)."""
+    sign = "-" if paisa < 0 else ""
+    whole, cents = divmod(abs(paisa), 100)
+    return f"{sign}Rs {whole:,}.{cents:02d}"

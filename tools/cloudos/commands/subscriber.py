@@ -30,11 +30,13 @@ from cloudos.errors import CliError, UsageError
 from cloudos.store import coa, plans, sessions, subscribers, usage
 from rlm_cloudos.errors import DecryptError
 from rlm_cloudos.policy import billing_period, expires_at_for_date
+from rlm_cloudos.policy.billing import PROVINCES
 from rlm_cloudos.policy.paid import local_date, next_paid_until, paid_until
 from rlm_cloudos.policy.rates import format_size, usage_size
 
 _AUDITED = ("id", "username", "plan_id", "status", "status_reason", "expires_at", "mac", "static_ip", "full_name",
-            "phone", "email", "postal_address", "password_enc", "cnic_enc", "locked_until", "terminated_at")
+            "phone", "email", "postal_address", "password_enc", "cnic_enc", "locked_until", "terminated_at",
+            "province", "tax_exempt_until")
 #: The statuses a list shows and filters on: ``expired`` is an active subscriber past paid-until.
 STATUSES = ("active", "expired", "suspended", "terminated")
 #: Most usernames --from-file takes at once, and the largest file it reads.
@@ -274,8 +276,12 @@ def set_(ctx: Ctx, args: argparse.Namespace) -> None:
                      ("email", "email"), ("address", "postal_address")):
         if getattr(args, opt) is not None:
             changes[col] = getattr(args, opt)
-    for opt, col in (("no_mac", "mac"), ("no_static_ip", "static_ip")):
-        if getattr(args, opt):
+    for opt, col in (("province", "province"), ("tax_exempt_until", "tax_exempt_until")):
+        if getattr(args, opt, None) is not None:
+            changes[col] = getattr(args, opt)
+    for opt, col in (("no_mac", "mac"), ("no_static_ip", "static_ip"), ("no_province", "province"),
+                     ("no_tax_exemption", "tax_exempt_until")):
+        if getattr(args, opt, False):
             require(col not in changes, f"--{opt.replace('_', '-')} contradicts --{col.replace('_', '-')}")
             changes[col] = None
     if args.cnic is not None:
@@ -554,6 +560,12 @@ def register(sub: Subparsers) -> None:
     details(p)
     p.add_argument("--no-mac", action="store_true", help="unbind the MAC (any device may log in)")
     p.add_argument("--no-static-ip", action="store_true", help="take the address from the plan's pool again")
+    p.add_argument("--province", choices=PROVINCES,
+                   help="where the service is provided, for sales tax (default: the tenant's province)")
+    p.add_argument("--no-province", action="store_true", help="use the tenant's province again")
+    p.add_argument("--tax-exempt-until", type=date_arg, metavar="DATE",
+                   help="no advance income tax (s.236) on invoices issued through DATE: an exemption certificate")
+    p.add_argument("--no-tax-exemption", action="store_true", help="end the exemption")
     p = leaf(s, "suspend", "suspend (logins rejected, or walled garden; online sessions disconnected)", suspend)
     users(p)
     p.add_argument("--reason", help="why, for the NOC and the audit log")

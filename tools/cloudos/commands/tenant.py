@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any
 
 from cloudos import show
-from cloudos.commands._common import (INT4_MAX, Subparsers, address_list_arg, as_dict, int_arg, leaf, name_arg,
-                                      rate_arg, require, timezone_arg)
+from cloudos.commands._common import (INT4_MAX, Subparsers, _wrap, address_list_arg, as_dict, int_arg, leaf, name_arg,
+                                      name_text_arg, rate_arg, require, timezone_arg)
 from cloudos.context import Ctx, table
 from cloudos.errors import CliError
 from cloudos.store import tenants
+from rlm_cloudos.policy.billing import PROVINCE_NAMES, PROVINCES, normal_iban
 
 _COLUMNS = ("id", "name", "display_name", "timezone", "currency", "interim_interval",
             "walled_garden_address_list", "walled_garden_rate_limit", "backend_down_policy",
             "backend_down_cache_seconds", "login_fail_limit", "login_fail_window_seconds", "login_lockout_seconds",
-            "created_at", "updated_at")
+            "billing_cycle", "billing_day", "invoice_lead_days", "grace_days", "province", "legal_name", "ntn", "strn",
+            "bank_iban", "created_at", "updated_at")
 
+
+def _tax_number(text: str) -> str:
+    value = text.strip()
+    if not re.match(r"^[0-9A-Za-z-]{1,20}$", value):
+        raise ValueError(f"invalid tax number {text!r}: up to 20 letters, digits and hyphens, e.g. 1234567-8")
+    return value
+
+
+iban_arg = _wrap(normal_iban, "IBAN")
+tax_number_arg = _wrap(_tax_number, "tax number")
 
 #: tenant_interim_interval_check (schema/current.sql): an interim update every 1 minute to 1 day.
 _INTERIM = int_arg(60, 86400, "seconds")
@@ -73,10 +86,22 @@ def show_(ctx: Ctx, args: argparse.Namespace) -> None:
         + (f" (snapshots up to {row.backend_down_cache_seconds} s old)" if row.backend_down_policy == "cached" else ""),
         f"  login lockout    {row.login_fail_limit} wrong passwords in {row.login_fail_window_seconds} s "
         f"lock a username out for {row.login_lockout_seconds} s",
+        f"  billing          {_billing(row)}",
+        f"  invoices as      {row.legal_name or '(no legal name: cloudos tenant set --legal-name)'}"
+        + (f", NTN {row.ntn}" if row.ntn else "") + (f", STRN {row.strn}" if row.strn else "")
+        + (f", {PROVINCE_NAMES[row.province]}" if row.province else ""),
+        f"  payments to      {row.bank_iban or '(no bank IBAN: cloudos tenant set --bank-iban)'}",
         f"  NAS {data['nas']}, plans {data['plans']}, subscribers {data['subscribers']}, "
         f"online sessions {data['online_sessions']}",
         f"  added            {show.local(row.created_at, tz)}",
     ])
+
+
+def _billing(row: Any) -> str:
+    cycle = ("each subscriber on their own paid-until day" if row.billing_cycle == "anniversary"
+             else f"everyone on day {row.billing_day} of the month")
+    return (f"{row.billing_cycle}: {cycle}; invoices {row.invoice_lead_days} days ahead, "
+            f"{row.grace_days} grace days before suspension")
 
 
 def set_(ctx: Ctx, args: argparse.Namespace) -> None:
@@ -92,7 +117,11 @@ def set_(ctx: Ctx, args: argparse.Namespace) -> None:
     for opt, col in (("backend_down_cache_seconds", "backend_down_cache_seconds"),
                      ("login_fail_limit", "login_fail_limit"),
                      ("login_fail_window", "login_fail_window_seconds"),
-                     ("login_lockout", "login_lockout_seconds")):
+                     ("login_lockout", "login_lockout_seconds"),
+                     ("billing_cycle", "billing_cycle"), ("billing_day", "billing_day"),
+                     ("invoice_lead_days", "invoice_lead_days"), ("grace_days", "grace_days"),
+                     ("province", "province"), ("legal_name", "legal_name"), ("ntn", "ntn"), ("strn", "strn"),
+                     ("bank_iban", "bank_iban")):
         if getattr(args, opt) is not None:
             changes[col] = getattr(args, opt)
     if args.no_walled_garden:
@@ -148,3 +177,17 @@ def register(sub: Subparsers) -> None:
                    help="wrong passwords within the window that lock a username out (5)")
     p.add_argument("--login-fail-window", type=int_arg(1, INT4_MAX, "seconds"), metavar="SECONDS", help="the counting window (300)")
     p.add_argument("--login-lockout", type=int_arg(1, INT4_MAX, "seconds"), metavar="SECONDS", help="how long a lockout lasts (900)")
+    p.add_argument("--billing-cycle", choices=["anniversary", "calendar"],
+                   help="anniversary: each subscriber renews on their paid-until day; calendar: everyone on the "
+                        "billing day, mid-cycle joiners prorated by the day")
+    p.add_argument("--billing-day", type=int_arg(1, 28), metavar="DAY", help="the calendar cycle's day, 1 to 28 (1)")
+    p.add_argument("--invoice-lead-days", type=int_arg(0, 60, "days"), metavar="N",
+                   help="issue the next invoice N days before paid-until (5)")
+    p.add_argument("--grace-days", type=int_arg(0, 60, "days"), metavar="N",
+                   help="service continues N days past paid-until while the invoice is unpaid, then suspension (3)")
+    p.add_argument("--province", choices=PROVINCES, help="where service is provided, for sales tax")
+    p.add_argument("--legal-name", type=name_text_arg, metavar="TEXT", help="the ISP's registered name, on invoices")
+    p.add_argument("--ntn", type=tax_number_arg, metavar="TEXT", help="National Tax Number, on invoices")
+    p.add_argument("--strn", type=tax_number_arg, metavar="TEXT", help="sales tax registration number, on invoices")
+    p.add_argument("--bank-iban", type=iban_arg, metavar="IBAN",
+                   help="the account payments go to, checked by its ISO 13616 check digits")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Integer, LargeBinary, MetaData, Numeric, SmallInteger,
+from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Integer, LargeBinary, MetaData, Numeric, SmallInteger,
                         String, Table, Text)
 from sqlalchemy.dialects.postgresql import ARRAY, CIDR, INET, JSONB, MACADDR
 
@@ -39,6 +39,16 @@ tenant = Table(
     Column("login_fail_limit", Integer, nullable=False),
     Column("login_fail_window_seconds", Integer, nullable=False),
     Column("login_lockout_seconds", Integer, nullable=False),
+    # 0015: billing.
+    Column("billing_cycle", Text, nullable=False),
+    Column("billing_day", SmallInteger, nullable=False),
+    Column("invoice_lead_days", SmallInteger, nullable=False),
+    Column("grace_days", SmallInteger, nullable=False),
+    Column("province", Text),
+    Column("legal_name", Text),
+    Column("ntn", Text),
+    Column("strn", Text),
+    Column("bank_iban", Text),
 )
 
 nas = Table(
@@ -97,6 +107,10 @@ subscriber = Table(
     _ts("updated_at", nullable=False),
     _ts("terminated_at"),
     _ts("locked_until"),
+    # 0015: billing.
+    Column("province", Text),
+    Column("tax_exempt_until", Date),
+    Column("billing_anchor", SmallInteger),
 )
 
 session_open = Table(
@@ -194,4 +208,135 @@ journal_node = Table(
     Column("node", Text, primary_key=True),
     _ts("caught_up_at", nullable=False),
     _ts("seen_at", nullable=False),
+)
+
+# ---------------------------------------------------------------------------- billing (0015)
+tax_rule = Table(
+    "tax_rule", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("tenant_id", BigInteger, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("rate", Numeric(6, 3), nullable=False),
+    Column("province", Text),
+    Column("base", Text, nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_to", Date),
+    Column("reference", Text),
+    _ts("created_at", nullable=False),
+)
+
+number_series = Table(
+    "number_series", metadata,
+    Column("tenant_id", BigInteger, primary_key=True),
+    Column("series", Text, primary_key=True),
+    Column("fiscal_year", Text, primary_key=True),
+    Column("last_value", BigInteger, nullable=False),
+)
+
+invoice = Table(
+    "invoice", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("tenant_id", BigInteger, nullable=False),
+    Column("subscriber_id", BigInteger, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("number", Text, nullable=False),
+    Column("credits_id", BigInteger),
+    Column("reason", Text),
+    Column("plan_id", BigInteger),
+    Column("plan_name", Text),
+    Column("period_start", Date, nullable=False),
+    Column("period_end", Date, nullable=False),
+    Column("issued_on", Date, nullable=False),
+    Column("due_on", Date),
+    Column("grace_until", Date),
+    Column("net_paisa", BigInteger, nullable=False),
+    Column("tax_paisa", BigInteger, nullable=False),
+    Column("total_paisa", BigInteger, nullable=False),
+    Column("status", Text, nullable=False),
+    _ts("paid_at"),
+    Column("seller", JSONB, nullable=False),
+    Column("buyer", JSONB, nullable=False),
+    _ts("created_at", nullable=False),
+    Column("created_by", Text, nullable=False),
+)
+
+invoice_line = Table(
+    "invoice_line", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("tenant_id", BigInteger, nullable=False),
+    Column("invoice_id", BigInteger, nullable=False),
+    Column("position", SmallInteger, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("net_paisa", BigInteger, nullable=False),
+    Column("tax_paisa", BigInteger, nullable=False),
+    Column("total_paisa", BigInteger, nullable=False),
+)
+
+invoice_tax = Table(
+    "invoice_tax", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("tenant_id", BigInteger, nullable=False),
+    Column("line_id", BigInteger, nullable=False),
+    Column("tax_rule_id", BigInteger),
+    Column("name", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("rate", Numeric(6, 3), nullable=False),
+    Column("base_paisa", BigInteger, nullable=False),
+    Column("amount_paisa", BigInteger, nullable=False),
+    Column("reference", Text),
+)
+
+payment = Table(
+    "payment", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("tenant_id", BigInteger, nullable=False),
+    Column("subscriber_id", BigInteger, nullable=False),
+    Column("method", Text, nullable=False),
+    Column("reference", Text, nullable=False),
+    Column("amount_paisa", BigInteger, nullable=False),
+    Column("status", Text, nullable=False),
+    _ts("received_at", nullable=False),
+    _ts("created_at", nullable=False),
+    Column("created_by", Text, nullable=False),
+)
+
+payment_allocation = Table(
+    "payment_allocation", metadata,
+    Column("tenant_id", BigInteger, nullable=False),
+    Column("payment_id", BigInteger),
+    Column("credit_id", BigInteger),
+    Column("invoice_id", BigInteger, nullable=False),
+    Column("amount_paisa", BigInteger, nullable=False),
+    _ts("at", nullable=False),
+)
+
+ledger_entry = Table(
+    "ledger_entry", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("tenant_id", BigInteger, nullable=False),
+    Column("subscriber_id", BigInteger, nullable=False),
+    _ts("at", nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("invoice_id", BigInteger),
+    Column("payment_id", BigInteger),
+    Column("amount_paisa", BigInteger, nullable=False),
+    Column("description", Text, nullable=False),
+)
+
+notification = Table(
+    "notification", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("tenant_id", BigInteger, nullable=False),
+    Column("subscriber_id", BigInteger),
+    Column("channel", Text, nullable=False),
+    Column("template", Text, nullable=False),
+    Column("recipient", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    _ts("created_at", nullable=False),
+    _ts("sent_at"),
+    Column("invoice_id", BigInteger),
 )

@@ -1,0 +1,1 @@
+"""What billing hands to people: invoices and credit notes as PDF (cloudos.billing.pdf)."""
