@@ -627,6 +627,48 @@ CREATE FUNCTION public.cloudos_queue_coa(p_subscriber bigint, p_kind text, p_rat
 $$;
 
 --
+-- Name: cloudos_queue_coa_release(bigint, timestamp with time zone, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cloudos_queue_coa_release(p_subscriber bigint, p_now timestamp with time zone, p_reason text) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  queued integer;
+BEGIN
+  WITH target AS (
+    SELECT s.id, cloudos_lapse(s, p, u.uc, p_now) AS lapse, p.rate_limit, p.fup_rate_limit, p.address_list
+      FROM subscriber s
+      JOIN tenant t ON t.id = s.tenant_id
+      JOIN plan p ON p.id = s.plan_id
+      LEFT JOIN LATERAL (SELECT uc FROM usage_counter uc
+                          WHERE uc.subscriber_id = s.id AND uc.period_start <= p_now AND p_now < uc.period_end
+                          ORDER BY uc.period_start DESC LIMIT 1) u ON true
+     WHERE s.id = p_subscriber AND t.walled_garden_address_list IS NOT NULL),
+  q AS (
+    INSERT INTO coa_outbox (tenant_id, nas_id, nas_address, acct_unique_id, subscriber_id, kind, reason, attributes)
+    SELECT o.tenant_id, o.nas_id, o.nas_address, o.acct_unique_id, o.subscriber_id,
+           CASE WHEN x.address_list IS NULL THEN 'disconnect' ELSE 'coa' END, p_reason,
+           jsonb_strip_nulls(jsonb_build_object(
+             'User-Name', o.username,
+             'Acct-Session-Id', o.acct_session_id,
+             'Framed-IP-Address', host(o.framed_ip),
+             'Mikrotik-Rate-Limit', CASE WHEN x.address_list IS NOT NULL THEN
+               CASE WHEN x.lapse = 'quota_exhausted' THEN x.fup_rate_limit ELSE x.rate_limit END END,
+             'Mikrotik-Address-List', x.address_list))
+      FROM session_open o
+      JOIN target x ON x.id = o.subscriber_id
+     WHERE o.stopped_at IS NULL AND o.nas_id IS NOT NULL
+       AND (x.lapse IS NULL OR (x.lapse = 'quota_exhausted' AND x.fup_rate_limit IS NOT NULL))
+    RETURNING 1)
+  SELECT count(*) INTO queued FROM q;
+  IF queued > 0 THEN
+    PERFORM pg_notify('cloudos_coa', p_subscriber::text);
+  END IF;
+  RETURN queued;
+END $$;
+
+--
 -- Name: cloudos_queue_coa_sessions(text[], text, text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -2318,6 +2360,13 @@ GRANT ALL ON FUNCTION public.cloudos_period(p_period text, p_tz text, p_expires 
 REVOKE ALL ON FUNCTION public.cloudos_queue_coa(p_subscriber bigint, p_kind text, p_rate text, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_queue_coa(p_subscriber bigint, p_kind text, p_rate text, p_reason text) TO cloudos_admin;
 GRANT ALL ON FUNCTION public.cloudos_queue_coa(p_subscriber bigint, p_kind text, p_rate text, p_reason text) TO cloudos_radius;
+
+--
+-- Name: FUNCTION cloudos_queue_coa_release(p_subscriber bigint, p_now timestamp with time zone, p_reason text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_queue_coa_release(p_subscriber bigint, p_now timestamp with time zone, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.cloudos_queue_coa_release(p_subscriber bigint, p_now timestamp with time zone, p_reason text) TO cloudos_admin;
 
 --
 -- Name: FUNCTION cloudos_queue_coa_sessions(p_ids text[], p_kind text, p_rate text, p_reason text); Type: ACL; Schema: public; Owner: -

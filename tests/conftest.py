@@ -17,6 +17,7 @@ import io
 import itertools
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -100,6 +101,22 @@ def add_plan_and_subscriber(plan: str, rate_limit: str, username: str, password:
         r = run_cli(*argv, stdin=stdin)
         assert r.code == 0, (argv, r.err)
     return username, password
+
+
+@contextlib.contextmanager
+def running_worker(stack: Stack, log_name: str, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`cloudos worker ARGS` as a process of its own on the worker's login (cloudos_worker), as in
+    production, its output in the stack's ``log_name``; stopped on leaving."""
+    cloudos = str(Path(sys.executable).with_name("cloudos"))
+    with open(stack.state / log_name, "ab") as log:
+        proc = subprocess.Popen([cloudos, "worker", "--poll", "0.2", *args],
+                                env=dict(os.environ, CLOUDOS_DATABASE_URL=stack.worker_url), stdout=log,
+                                stderr=subprocess.STDOUT)
+        try:
+            yield proc
+        finally:
+            proc.terminate()
+            proc.wait(10)
 
 
 def beside(stack: Stack, state: Path) -> Stack:

@@ -257,6 +257,50 @@ CREATE TRIGGER ledger_entry_no_truncate BEFORE TRUNCATE ON ledger_entry
   FOR EACH STATEMENT EXECUTE FUNCTION cloudos_refuse_change();
 REVOKE EXECUTE ON FUNCTION cloudos_invoice_final() FROM PUBLIC;
 
+-- Out of the walled garden without a redial (a payment, a resume): a CoA-Request for each open
+-- session of the subscriber back to the plan's rate (its FUP rate when the quota is spent) and
+-- address list. A plan with no address list cannot take the garden's list away by CoA: those
+-- sessions get a Disconnect-Request, and the redial is accepted on the plan. Nothing when the
+-- tenant has no walled garden or the subscriber is still out of policy.
+CREATE FUNCTION cloudos_queue_coa_release(p_subscriber bigint, p_now timestamptz, p_reason text)
+RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+  queued integer;
+BEGIN
+  WITH target AS (
+    SELECT s.id, cloudos_lapse(s, p, u.uc, p_now) AS lapse, p.rate_limit, p.fup_rate_limit, p.address_list
+      FROM subscriber s
+      JOIN tenant t ON t.id = s.tenant_id
+      JOIN plan p ON p.id = s.plan_id
+      LEFT JOIN LATERAL (SELECT uc FROM usage_counter uc
+                          WHERE uc.subscriber_id = s.id AND uc.period_start <= p_now AND p_now < uc.period_end
+                          ORDER BY uc.period_start DESC LIMIT 1) u ON true
+     WHERE s.id = p_subscriber AND t.walled_garden_address_list IS NOT NULL),
+  q AS (
+    INSERT INTO coa_outbox (tenant_id, nas_id, nas_address, acct_unique_id, subscriber_id, kind, reason, attributes)
+    SELECT o.tenant_id, o.nas_id, o.nas_address, o.acct_unique_id, o.subscriber_id,
+           CASE WHEN x.address_list IS NULL THEN 'disconnect' ELSE 'coa' END, p_reason,
+           jsonb_strip_nulls(jsonb_build_object(
+             'User-Name', o.username,
+             'Acct-Session-Id', o.acct_session_id,
+             'Framed-IP-Address', host(o.framed_ip),
+             'Mikrotik-Rate-Limit', CASE WHEN x.address_list IS NOT NULL THEN
+               CASE WHEN x.lapse = 'quota_exhausted' THEN x.fup_rate_limit ELSE x.rate_limit END END,
+             'Mikrotik-Address-List', x.address_list))
+      FROM session_open o
+      JOIN target x ON x.id = o.subscriber_id
+     WHERE o.stopped_at IS NULL AND o.nas_id IS NOT NULL
+       AND (x.lapse IS NULL OR (x.lapse = 'quota_exhausted' AND x.fup_rate_limit IS NOT NULL))
+    RETURNING 1)
+  SELECT count(*) INTO queued FROM q;
+  IF queued > 0 THEN
+    PERFORM pg_notify('cloudos_coa', p_subscriber::text);
+  END IF;
+  RETURN queued;
+END $$;
+REVOKE EXECUTE ON FUNCTION cloudos_queue_coa_release(bigint, timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cloudos_queue_coa_release(bigint, timestamptz, text) TO cloudos_admin;
+
 GRANT SELECT, INSERT, UPDATE, DELETE ON tax_rule TO cloudos_admin;
 GRANT SELECT, INSERT, UPDATE ON number_series TO cloudos_admin;
 GRANT SELECT, INSERT, UPDATE ON invoice TO cloudos_admin;
@@ -269,6 +313,7 @@ ALTER TABLE notification DROP COLUMN IF EXISTS invoice_id;
 DROP TABLE IF EXISTS ledger_entry, payment_allocation, payment, invoice_tax, invoice_line, invoice,
   number_series, tax_rule CASCADE;
 DROP FUNCTION IF EXISTS cloudos_invoice_final();
+DROP FUNCTION IF EXISTS cloudos_queue_coa_release(bigint, timestamptz, text);
 ALTER TABLE subscriber DROP COLUMN province, DROP COLUMN tax_exempt_until, DROP COLUMN billing_anchor;
 ALTER TABLE tenant DROP COLUMN billing_cycle, DROP COLUMN billing_day, DROP COLUMN invoice_lead_days,
   DROP COLUMN grace_days, DROP COLUMN province, DROP COLUMN legal_name, DROP COLUMN ntn, DROP COLUMN strn,

@@ -7,14 +7,11 @@ the NAS's address; `cloudos worker` runs as it would in production.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,7 +19,7 @@ import psycopg
 import pytest
 
 from cloudos_stack import Stack, free_port
-from tests.conftest import Cli, Radiusd
+from tests.conftest import Cli, Radiusd, running_worker
 from tests.fixtures.routeros import RouterOS
 
 NAS_ADDRESS = "127.0.0.30"
@@ -51,15 +48,8 @@ def router(radiusd: Radiusd, cli: Cli) -> Iterator[RouterOS]:
 @pytest.fixture(scope="module")
 def worker(router: RouterOS, stack: Stack) -> Iterator[subprocess.Popen[bytes]]:
     """`cloudos worker` as a process of its own, as in production."""
-    cloudos = str(Path(sys.executable).with_name("cloudos"))
-    log = open(stack.state / "worker.log", "ab")
-    proc = subprocess.Popen([cloudos, "worker", "--poll", "0.2", "--timeout", "0.5", "--max-attempts", "2"],
-                            env=dict(os.environ, CLOUDOS_DATABASE_URL=stack.worker_url), stdout=log,
-                            stderr=subprocess.STDOUT)
-    yield proc
-    proc.terminate()
-    proc.wait(10)
-    log.close()
+    with running_worker(stack, "worker.log", "--timeout", "0.5", "--max-attempts", "2") as proc:
+        yield proc
 
 
 def add(cli: Cli, user: str, plan: str, password: str = "coa-pw", *extra: str) -> None:

@@ -152,20 +152,23 @@ def _target(tenant: Row[Any], username: str) -> str:
     return f"subscriber:{tenant.name}/{username}"
 
 
-def _resume(ctx: Ctx, conn: Connection, tenant: Row[Any], sub: Row[Any], why: str) -> int:
-    """Resume a subscriber suspended for non-payment; returns the Disconnects cancelled."""
+def _resume(ctx: Ctx, conn: Connection, tenant: Row[Any], sub: Row[Any], why: str) -> None:
+    """Resume a subscriber suspended for non-payment: the Disconnects queued for the suspension are
+    cancelled (the walled garden's sessions are released by _settle)."""
     row = subscribers.change(conn, sub.id, {"status": "active", "status_reason": None, "locked_until": None})
     ctx.audit(conn, action="subscriber.resume", target=_target(tenant, sub.username), tenant_id=tenant.id,
               before={"status": sub.status, "status_reason": sub.status_reason},
               after={"status": row.status, "status_reason": None, "why": why})
     ctx.stale(tenant.id, sub.username)
-    return coa.cancel_subscriber_disconnects(conn, sub.id, why)
+    coa.cancel_subscriber_disconnects(conn, sub.id, why)
 
 
 def _settle(ctx: Ctx, conn: Connection, tenant: Row[Any], sub: Row[Any], today: date, *,
             payment_id: int | None = None) -> tuple[store.Settled, bool]:
     """Allocate what the subscriber holds; resume them if suspended for non-payment and nothing is
-    overdue now. Returns (settled, resumed)."""
+    overdue now; sessions held in the walled garden (suspended, or past paid-until) are sent back to
+    the plan. Returns (settled, resumed)."""
+    lapsed = sub.status == "suspended" or (sub.expires_at is not None and sub.expires_at <= ctx.now)
     settled = store.settle(conn, tenant, sub, ctx.now, payment_id=payment_id)
     for number in settled.invoices:
         ctx.audit(conn, action="invoice.paid", target=f"invoice:{tenant.name}/{number}", tenant_id=tenant.id,
@@ -178,6 +181,8 @@ def _settle(ctx: Ctx, conn: Connection, tenant: Row[Any], sub: Row[Any], today: 
             not store.overdue_numbers(conn, tenant, sub.id, today):
         _resume(ctx, conn, tenant, current, "paid")
         resumed = True
+    if lapsed and (resumed or settled.invoices):
+        coa.release_walled_garden(conn, sub.id, ctx.now, "paid")
     return settled, resumed
 
 
@@ -228,6 +233,7 @@ def _run_one(ctx: Ctx, conn: Connection, tenant: Row[Any], username: str, today:
             report.suspensions.append({"username": username, "number": action.invoice, "disconnects_queued": queued})
         elif action.kind is ActionKind.REACTIVATE:
             _resume(ctx, conn, tenant, sub, "nothing overdue")
+            coa.release_walled_garden(conn, sub.id, ctx.now, "resumed")
             report.reactivations.append({"username": username})
         sub = _subscriber(conn, tenant, username)
 

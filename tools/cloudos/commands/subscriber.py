@@ -412,6 +412,7 @@ def resume(ctx: Ctx, args: argparse.Namespace) -> None:
         _update(ctx, conn, tenant, row, "resume", {"status": "active", "status_reason": None, "locked_until": None},
                 stale=not bulk)
         cancelled += coa.cancel_subscriber_disconnects(conn, row.id, "subscriber resumed")
+        coa.release_walled_garden(conn, row.id, ctx.now, "resumed")
         return None
 
     changed, notes = _apply(ctx, args, one)

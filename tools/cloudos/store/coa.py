@@ -29,6 +29,9 @@ MOOT = text("SELECT cloudos_coa_moot(:now)")
 #: cloudos_coa_sweep (schema 0008): a Disconnect for each open session out of policy with nothing queued
 #: (those started since :since; NULL: all).
 SWEEP = text("SELECT cloudos_coa_sweep(:now, :since)")
+#: cloudos_queue_coa_release (schema 0015): each open session of a subscriber back within policy,
+#: in a tenant with a walled garden, back to the plan's rate and address list by CoA.
+RELEASE = text("SELECT cloudos_queue_coa_release(:subscriber_id, :now, :reason)")
 #: What cloudos_queue_coa* NOTIFY on: the worker sleeps on it between polls.
 LISTEN = text("LISTEN cloudos_coa")
 
@@ -43,6 +46,13 @@ def queue_sessions_disconnect(conn: Connection, acct_unique_ids: Sequence[str], 
     """Queue a Disconnect-Request for these open sessions and wake the worker; returns how many."""
     return int(conn.execute(QUEUE_SESSIONS_DISCONNECT, {"ids": list(acct_unique_ids), "reason": reason})
                .scalar_one())
+
+
+def release_walled_garden(conn: Connection, subscriber_id: int, now: datetime, reason: str) -> int:
+    """Queue the CoA-Requests that take the subscriber's open sessions out of the walled garden (a
+    Disconnect where the plan has no address list to put back); returns how many. Nothing when the
+    tenant has no garden or the subscriber is still out of policy."""
+    return int(conn.execute(RELEASE, {"subscriber_id": subscriber_id, "now": now, "reason": reason}).scalar_one())
 
 
 def listen(conn: Connection) -> None:
