@@ -107,6 +107,17 @@ def test_the_demo_runs_three_times_in_a_row(demo_state: Path) -> None:
             "(SELECT count(*) FROM subscriber WHERE username = 'demo'), "
             "(SELECT count(*) FROM tenant)").fetchone()
     assert counts == (1, 1, 1, 1, 1 + EXTRA_TENANTS)
+    # Billing-ready: three runs, one invoice for demo-bill, and its PDF where the demo says.
+    with psycopg.connect(stack.database_url, passfile=str(stack.pgpass)) as conn:
+        invoices = conn.execute("SELECT i.number FROM invoice i JOIN subscriber s ON s.id = i.subscriber_id "
+                                "WHERE s.username = 'demo-bill'").fetchall()
+        rules = conn.execute("SELECT count(*) FROM tax_rule").fetchone()
+    assert len(invoices) == 1 and rules == (2,)
+    [(number,)] = invoices
+    pdf = demo_state / f"invoice-{number}.pdf"
+    assert all(f"Invoice PDF: {pdf}" in run.stdout for run in runs)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert number in text and "Demo ISP (Pvt) Ltd" in text and "Sindh sales tax @ 19.5%" in text
 
 
 def test_a_failing_lookup_stops_the_demo_instead_of_adding(demo_state: Path) -> None:

@@ -128,8 +128,7 @@ def _document_lines(doc: dict[str, Any]) -> list[str]:
     for ln in doc["lines"]:
         out.append(f"  {ln['description']:<52} {show.rupees(ln['net_paisa']):>14}")
         for t in ln["taxes"]:
-            out.append(f"    {t['name']} @ {t['rate']}%{'':<{max(0, 40 - len(t['name']) - len(t['rate']))}}"
-                       f" {show.rupees(t['amount_paisa']):>14}")
+            out.append(f"    {t['name'] + ' @ ' + t['rate'] + '%':<50} {show.rupees(t['amount_paisa']):>14}")
     out.append(f"  {'total':<52} {show.rupees(doc['total_paisa']):>14}")
     if doc["kind"] == "invoice":
         out.append(f"  {'paid':<52} {show.rupees(doc['paid_paisa']):>14}")
