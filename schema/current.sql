@@ -1725,7 +1725,7 @@ CREATE UNIQUE INDEX invoice_credited_once ON public.invoice USING btree (credits
 -- Name: invoice_one_per_period; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE UNIQUE INDEX invoice_one_per_period ON public.invoice USING btree (tenant_id, subscriber_id, period_start) WHERE ((kind = 'invoice'::text) AND (status <> 'void'::text));
+CREATE UNIQUE INDEX invoice_one_per_period ON public.invoice USING btree (tenant_id, subscriber_id, period_start) WHERE ((kind = 'invoice'::text) AND (status <> 'void'::text) AND (reason IS NULL));
 
 --
 -- Name: invoice_open; Type: INDEX; Schema: public; Owner: -

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -442,6 +442,44 @@ def plan_account(settings: BillingSettings, account: Account, rules: tuple[TaxRu
         first = min(overdue, key=lambda inv: inv.period.start)
         actions.append(Action(ActionKind.SUSPEND, invoice=first.number, reason=unpaid_reason(first.number)))
     return RunItem(account, tuple(actions))
+
+
+# ---------------------------------------------------------------------------------- plan changes
+def credited_line(line: Line, share: Fraction, description: str) -> Line:
+    """``share`` of an issued line as a credit note gives it back: the net and each tax's base
+    prorated half-up, each tax recomputed on its base at the rate the line was issued with."""
+    taxes = []
+    for t in line.taxes:
+        base = half_up(Fraction(t.base_paisa) * share)
+        taxes.append(replace(t, base_paisa=base, amount_paisa=tax_on(base, t.rate)))
+    return Line(description, half_up(Fraction(line.net_paisa) * share), tuple(taxes))
+
+
+@dataclass(frozen=True, slots=True)
+class PlanChange:
+    """A prorated plan change: what the credit note gives back and the invoice that charges."""
+
+    rest: Period
+    credit: tuple[Line, ...]
+    draft: Draft
+
+
+def plan_change(period: Period, credited: Period, issued: tuple[Line, ...] | list[Line], old_plan: str,
+                new_plan: str, new_price_paisa: int, rules: tuple[TaxRule, ...] | list[TaxRule], today: date,
+                province: str | None, exempt_until: date | None, anchor_day: int) -> PlanChange:
+    """Changing plan on ``today``, inside the billing ``period``: the invoice for ``credited`` (the
+    period itself, or its rest after an earlier change), whose lines were ``issued``, gives back its
+    unused days (today through its end) at the rates it was issued with, and the same days are
+    charged at the new plan's price for ``period`` with the taxes in force today, due today."""
+    if not credited.start <= today <= credited.end or not period.start <= credited.start <= credited.end <= period.end:
+        raise ValueError(f"{today} is outside the period {credited.start} to {credited.end}")
+    rest = Period(today, credited.end)
+    note = f"{old_plan}, {rest.start:%d %b %Y} to {rest.end:%d %b %Y}: {rest.days} unused days credited"
+    credit = tuple(credited_line(ln, Fraction(rest.days, credited.days), note) for ln in issued)
+    share = Fraction(rest.days, period.days)
+    line = priced_line(describe(new_plan, rest, share), half_up(Fraction(new_price_paisa) * share), rules, today,
+                       province, exempt_until)
+    return PlanChange(rest, credit, Draft(rest, (line,), today, today, anchor_day))
 
 
 # ---------------------------------------------------------------------------------- payments

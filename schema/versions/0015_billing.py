@@ -130,11 +130,12 @@ CREATE TABLE invoice (
 );
 CREATE INDEX invoice_subscriber ON invoice (tenant_id, subscriber_id, period_start);
 CREATE INDEX invoice_open ON invoice (tenant_id, due_on) WHERE status = 'open';
--- One credit note voids an invoice; one invoice per subscriber and period start (a crashed or
--- concurrent run cannot issue a second).
+-- One credit note per invoice (a void, or a plan change's unused days); one invoice from the run
+-- per subscriber and period start (a crashed or concurrent run cannot issue a second). A plan
+-- change's invoice (its reason says so) covers the rest of a period and stands beside it.
 CREATE UNIQUE INDEX invoice_credited_once ON invoice (credits_id) WHERE kind = 'credit_note';
 CREATE UNIQUE INDEX invoice_one_per_period ON invoice (tenant_id, subscriber_id, period_start)
-  WHERE kind = 'invoice' AND status <> 'void';
+  WHERE kind = 'invoice' AND status <> 'void' AND reason IS NULL;
 
 CREATE TABLE invoice_line (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -307,3 +308,79 @@ def test_the_pdf_prints_what_the_invoice_says_and_fetches_nothing(isp: str, tmp_
         assert words in text, words
     assert "cannot write" in refused("invoice", "pdf", inv["number"], "--out", str(tmp_path / "no" / "such.pdf"))
     assert "no invoice or credit note" in refused("invoice", "pdf", "INV-1999-00-000001", "--out", str(out))
+
+
+# --------------------------------------------------------------------------- plan changes
+def half_up(paisa: Decimal) -> int:
+    return int(paisa.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def test_a_prorated_plan_change_credits_the_unused_days_and_charges_the_new_plan(isp: str) -> None:
+    ok("plan", "add", "fast", "--rate-limit", "4M/16M", "--price", "4000")
+    today = today_pkt()
+    # Invoiced ten days ago for the period that started eleven days ago, and paid.
+    subscriber("ali", today - timedelta(days=12))
+    [inv] = run(today - timedelta(days=10))["invoices"]
+    js("payment", "record", "ali", "--amount", "3362.50", "--method", "cash", "--reference", "R-1")
+    start, end = date.fromisoformat(inv["period_start"]), date.fromisoformat(inv["period_end"])
+    days, rest = (end - start).days + 1, (end - today).days + 1
+    moved = js("subscriber", "set-plan", "ali", "fast", "--prorate")["prorated"]
+    # The unused days of Rs 2,500 given back with their taxes at the rates issued (19.5% + 15%) ...
+    credit_net = half_up(Decimal(250000 * rest) / days)
+    credit = credit_net + half_up(credit_net * Decimal("0.195")) + half_up(credit_net * Decimal("0.15"))
+    # ... and charged at Rs 4,000 for the period.
+    charge_net = half_up(Decimal(400000 * rest) / days)
+    charge = charge_net + half_up(charge_net * Decimal("0.195")) + half_up(charge_net * Decimal("0.15"))
+    assert (moved["credit_paisa"], moved["invoice_paisa"]) == (credit, charge)
+    assert moved["balance_paisa"] == charge - credit and moved["paid"] is False
+    note = js("invoice", "show", moved["credit_note"])
+    assert note["kind"] == "credit_note" and note["credits"] == inv["number"]
+    assert (note["period_start"], note["period_end"]) == (today.isoformat(), inv["period_end"])
+    new = js("invoice", "show", moved["invoice"])
+    assert new["reason"] == "plan change from home to fast" and new["due_on"] == today.isoformat()
+    assert f"{rest} days, prorated" in new["lines"][0]["description"]
+    assert js("invoice", "show", inv["number"])["status"] == "paid"  # the paid invoice stays as issued
+    assert [e["kind"] for e in js("ledger", "ali")["entries"]] == ["invoice", "payment", "credit_note", "invoice"]
+    assert js("subscriber", "show", "ali")["plan"] == "fast"
+    # The change's invoice is unpaid: a second prorated change waits for it.
+    assert "is unpaid" in refused("subscriber", "set-plan", "ali", "home", "--prorate")
+    assert sql(isp, "SELECT count(*) FROM invoice WHERE kind = 'invoice' AND reason IS NOT NULL") == [(1,)]  # nothing half-done
+    assert js("subscriber", "show", "ali")["plan"] == "fast"
+
+
+def test_a_prorated_downgrade_is_paid_from_the_credit_and_voids_what_was_issued_ahead(isp: str) -> None:
+    ok("plan", "add", "basic", "--rate-limit", "1M/4M", "--price", "1000")
+    today = today_pkt()
+    subscriber("ali", today - timedelta(days=12))
+    [inv] = run(today - timedelta(days=10))["invoices"]
+    js("payment", "record", "ali", "--amount", "3362.50", "--method", "cash", "--reference", "R-1")
+    # The next period's invoice, issued ahead on the old plan:
+    end = date.fromisoformat(inv["period_end"])
+    [ahead] = run(end - timedelta(days=2))["invoices"]
+    moved = js("subscriber", "set-plan", "ali", "basic", "--prorate")["prorated"]
+    assert moved["paid"] is True and moved["voided"] == [ahead["number"]]
+    assert moved["balance_paisa"] == moved["invoice_paisa"] - moved["credit_paisa"] < 0
+    assert js("invoice", "show", ahead["number"])["status"] == "void"
+    # The next run invoices the next period again, on the new plan, paid from what is held.
+    [again] = run(end - timedelta(days=2))["invoices"]
+    assert again["period_start"] == ahead["period_start"] and again["total_paisa"] == 100000 + 19500 + 15000
+
+
+def test_a_prorated_change_needs_a_paid_invoice_covering_today(isp: str) -> None:
+    ok("plan", "add", "fast", "--rate-limit", "4M/16M", "--price", "4000")
+    subscriber("ali", today_pkt() + timedelta(days=20))
+    assert "no invoice covers today" in refused("subscriber", "set-plan", "ali", "fast", "--prorate")
+    assert "already" in refused("subscriber", "set-plan", "ali", "home", "--prorate")
+    assert js("subscriber", "show", "ali")["plan"] == "home"  # refused: nothing changed
+
+
+def test_subscriber_show_gives_the_balance_province_and_exemption(isp: str) -> None:
+    subscriber("ali", today_pkt() + timedelta(days=2))
+    run(today_pkt())
+    ok("subscriber", "set", "ali", "--tax-exempt-until", "2027-06-30")
+    view = js("subscriber", "show", "ali")
+    assert (view["balance_paisa"], view["province"], view["province_own"], view["tax_exempt_until"]) == (
+        336250, "punjab", False, "2027-06-30")
+    human = ok("subscriber", "show", "ali").out
+    assert "balance     Rs 3,362.50 owed (cloudos ledger ali)" in human
+    assert "province    punjab (the tenant's); exempt from advance income tax until 2027-06-30" in human

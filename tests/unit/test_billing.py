@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from rlm_cloudos.policy.billing import (
     Account, ActionKind, BillingSettings, Cycle, OpenInvoice, Period, TaxBase, TaxKind, TaxRule, allocate,
     document_number, fiscal_year, half_up, next_billing_day, next_period, normal_iban, paisa, plan_account,
-    priced_line, rule_in_force, split, suspended_for_nonpayment, tax_on,
+    plan_change, priced_line, rule_in_force, split, suspended_for_nonpayment, tax_on,
 )
 from rlm_cloudos.policy.paid import local_date
 
@@ -295,3 +295,54 @@ def test_a_payment_settles_the_oldest_invoices_first_and_keeps_the_rest_as_credi
     assert left == 0
     allocations, left = allocate(2_000_00, [new, old])
     assert left == 400_00 and all(a.settles for a in allocations)
+
+
+# ----------------------------------------------------------------------------------- plan changes
+def test_a_plan_change_credits_the_unused_days_and_charges_them_at_the_new_price() -> None:
+    period = Period(D(2026, 12, 5), D(2027, 1, 4))  # 31 days
+    issued = (priced_line("Home 10M", 2_500_00, RULES, D(2026, 12, 1), "punjab"),)
+    change = plan_change(period, period, issued, "Home 10M", "Home 20M", 4_000_00, RULES, D(2026, 12, 20), "punjab", None, 5)
+    assert change.rest == Period(D(2026, 12, 20), D(2027, 1, 4)) and change.rest.days == 16
+    [credit] = change.credit
+    assert credit.net_paisa == half_up(Fraction(2_500_00 * 16, 31)) == 1_290_32
+    # Credited at the rates it was issued with, on the prorated bases.
+    assert [(t.rate, t.base_paisa, t.amount_paisa) for t in credit.taxes] == [
+        (Decimal("19.5"), 1_290_32, tax_on(1_290_32, Decimal("19.5"))), (Decimal("15"), 1_290_32, 19_355)]
+    [line] = change.draft.lines
+    assert line.net_paisa == half_up(Fraction(4_000_00 * 16, 31)) == 2_064_52
+    assert change.draft.due_on == change.draft.issued_on == D(2026, 12, 20)
+    assert change.draft.period == change.rest and change.draft.anchor_day == 5
+    assert "16 days, prorated" in line.description
+
+
+def test_a_plan_change_on_the_first_day_credits_the_whole_period() -> None:
+    period = Period(D(2026, 12, 5), D(2027, 1, 4))
+    issued = (priced_line("Home 10M", 2_500_00, RULES, D(2026, 12, 1), "punjab"),)
+    change = plan_change(period, period, issued, "Home 10M", "Home 20M", 4_000_00, RULES, D(2026, 12, 5), "punjab", None, 5)
+    assert change.credit[0].total_paisa == issued[0].total_paisa
+    assert change.draft.lines[0].net_paisa == 4_000_00
+    with pytest.raises(ValueError, match="outside the period"):
+        plan_change(period, period, issued, "a", "b", 1, RULES, D(2027, 1, 5), "punjab", None, 5)
+
+
+@given(st.integers(1, 10**7), st.integers(0, 10**7), st.integers(0, 30))
+def test_a_credit_never_gives_back_more_than_was_charged(old: int, new: int, used: int) -> None:
+    period = Period(D(2026, 12, 1), D(2026, 12, 31))
+    issued = (priced_line("a", old, RULES, D(2026, 12, 1), "punjab"),)
+    change = plan_change(period, period, issued, "a", "b", new, RULES, D(2026, 12, 1) + timedelta(days=used), "punjab",
+                         None, 1)
+    [credit] = change.credit
+    assert 0 <= credit.total_paisa <= issued[0].total_paisa
+    assert all(0 <= c.amount_paisa <= t.amount_paisa for c, t in zip(credit.taxes, issued[0].taxes))
+
+
+def test_a_second_change_credits_the_first_changes_invoice_and_prices_by_the_whole_period() -> None:
+    period = Period(D(2026, 12, 5), D(2027, 1, 4))  # 31 days
+    first = plan_change(period, period, (priced_line("a", 2_500_00, RULES, D(2026, 12, 1), "punjab"),), "a", "b",
+                        4_000_00, RULES, D(2026, 12, 20), "punjab", None, 5)
+    second = plan_change(period, first.rest, first.draft.lines, "b", "a", 2_500_00, RULES, D(2026, 12, 25),
+                         "punjab", None, 5)
+    assert second.rest == Period(D(2026, 12, 25), D(2027, 1, 4))
+    # 11 of the first change's 16 days given back; 11 of the period's 31 days charged.
+    assert second.credit[0].net_paisa == half_up(Fraction(first.draft.lines[0].net_paisa * 11, 16))
+    assert second.draft.lines[0].net_paisa == half_up(Fraction(2_500_00 * 11, 31))

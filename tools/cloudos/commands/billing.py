@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -25,8 +25,8 @@ from cloudos.context import Ctx, table
 from cloudos.errors import CliError
 from cloudos.store import billing as store
 from cloudos.store import coa, subscribers, tenants
-from rlm_cloudos.policy.billing import (PROVINCES, ActionKind, TaxBase, TaxKind, TaxRule, paisa,
-                                        plan_account, suspended_for_nonpayment)
+from rlm_cloudos.policy.billing import (PROVINCES, ActionKind, Period, TaxBase, TaxKind, TaxRule, paisa,
+                                        plan_account, plan_change, suspended_for_nonpayment)
 from rlm_cloudos.policy.paid import local_date
 
 METHODS = ("cash", "bank", "jazzcash", "easypaisa")
@@ -123,7 +123,7 @@ def _document_lines(doc: dict[str, Any]) -> list[str]:
     if doc["credits"]:
         out.append(f"  credits {doc['credits']}: {doc['reason']}")
     if doc["credited_by"]:
-        out.append(f"  voided by credit note {doc['credited_by']}")
+        out.append(f"  credited by credit note {doc['credited_by']}")
     out.append(f"  period {doc['period_start']} to {doc['period_end']}")
     for ln in doc["lines"]:
         out.append(f"  {ln['description']:<52} {show.rupees(ln['net_paisa']):>14}")
@@ -287,6 +287,53 @@ def run(ctx: Ctx, args: argparse.Namespace) -> None:
     lines += [f"  resumed   {r['username']}" for r in report.reactivations]
     lines += [f"  paid      {p['number']}  {p['username']}  from credit held" for p in report.paid_from_credit]
     ctx.emit(data, lines)
+
+
+# ---------------------------------------------------------------------------------- plan changes
+def prorate_plan_change(ctx: Ctx, conn: Connection, tenant: Row[Any], sub: Row[Any], old_plan: Row[Any],
+                        new_plan: Row[Any]) -> dict[str, Any]:
+    """`subscriber set-plan --prorate`, after the plan was changed on the locked row ``sub``: a credit
+    note for the unused days of the invoice covering today, an invoice for those days on the new
+    plan (paid from the credit where it reaches), and the old plan's invoices issued ahead voided
+    (the next run invoices the new plan)."""
+    today = _tenant_today(ctx, tenant)
+    require(new_plan.price is not None, f"plan {new_plan.name} has no price: nothing to prorate")
+    inv = store.covering(conn, tenant.id, sub.id, today)
+    if inv is None:
+        raise CliError(f"no invoice covers today ({today}) for {sub.username}: nothing to prorate "
+                       "(without --prorate the plan changes from the next login)")
+    if inv.status == "open":
+        raise CliError(f"{inv.number}, which covers today, is unpaid: record its payment or void it first")
+    note = store.credit_note_for(conn, inv.id)
+    require(note is None, f"{inv.number} was credited already ({note.number if note else ''})")
+    account = store.accounts(conn, tenant, usernames=[sub.username])[0]
+    province = sub.province or tenant.province
+    whole = store.covering(conn, tenant.id, sub.id, today, run_only=True) or inv
+    change = plan_change(Period(whole.period_start, whole.period_end), Period(inv.period_start, inv.period_end),
+                         store.issued_lines(conn, inv.id),
+                         inv.plan_name or old_plan.name, new_plan.name, paisa(Decimal(new_plan.price)),
+                         store.rules(conn, tenant.id), today, province, sub.tax_exempt_until,
+                         sub.billing_anchor or inv.period_start.day)
+    why = f"plan change from {old_plan.name} to {new_plan.name}"
+    note = store.credit_note(conn, tenant, inv, change.credit, change.rest, reason=why, today=today, actor=ctx.actor)
+    ctx.audit(conn, action="invoice.credit", target=f"invoice:{tenant.name}/{inv.number}", tenant_id=tenant.id,
+              before=None, after={"credit_note": note.number, "total_paisa": note.total_paisa, "reason": why})
+    voided = []
+    for ahead in store.open_after(conn, tenant.id, sub.id, today):
+        cn = store.void(conn, tenant, ahead, reason=why, today=today, actor=ctx.actor)
+        ctx.audit(conn, action="invoice.void", target=f"invoice:{tenant.name}/{ahead.number}", tenant_id=tenant.id,
+                  before={"status": "open"}, after={"status": "void", "credit_note": cn.number, "reason": why})
+        voided.append(ahead.number)
+    charged = store.issue(conn, tenant, sub, replace(account, plan_name=new_plan.name), change.draft,
+                          actor=ctx.actor, reason=why)
+    ctx.audit(conn, action="invoice.issue", target=f"invoice:{tenant.name}/{charged.number}", tenant_id=tenant.id,
+              before=None, after={"number": charged.number, "username": sub.username,
+                                  "total_paisa": charged.total_paisa, "period_start": charged.period_start,
+                                  "period_end": charged.period_end, "reason": why})
+    settled, _ = _settle(ctx, conn, tenant, sub, today)
+    return {"credit_note": note.number, "credit_paisa": note.total_paisa, "invoice": charged.number,
+            "invoice_paisa": charged.total_paisa, "voided": voided, "paid": charged.number in settled.invoices,
+            "balance_paisa": store.balance(conn, tenant.id, sub.id)}
 
 
 # ---------------------------------------------------------------------------------- tax rules

@@ -27,7 +27,7 @@ from cloudos.commands._common import (Subparsers, address_text_arg, check_passwo
 from cloudos.audit import redact
 from cloudos.context import Ctx, read_secret, table
 from cloudos.errors import CliError, UsageError
-from cloudos.store import coa, plans, sessions, subscribers, usage
+from cloudos.store import billing, coa, plans, sessions, subscribers, usage
 from rlm_cloudos.errors import DecryptError
 from rlm_cloudos.policy import billing_period, expires_at_for_date
 from rlm_cloudos.policy.billing import PROVINCES
@@ -175,6 +175,10 @@ def _view(ctx: Ctx, conn: Connection, tenant: Row[Any], row: Row[Any]) -> dict[s
         "email": row.email,
         "address": row.postal_address,
         "cnic": _cnic_masked(ctx, row.cnic_enc),
+        "province": row.province or tenant.province,
+        "province_own": row.province is not None,
+        "tax_exempt_until": row.tax_exempt_until.isoformat() if row.tax_exempt_until else None,
+        "balance_paisa": billing.balance(conn, tenant.id, row.id),
         "usage": {
             "period": when.period_name(start, end, tenant.timezone),
             "period_start": when.utc(start),
@@ -196,6 +200,11 @@ def _view(ctx: Ctx, conn: Connection, tenant: Row[Any], row: Row[Any]) -> dict[s
         "created_at": when.utc(row.created_at),
         "terminated_at": when.utc(row.terminated_at),
     }
+
+
+def _balance(paisa: int, username: str) -> str:
+    return (f"{when.rupees(paisa)} owed" if paisa > 0 else f"{when.rupees(-paisa)} credit" if paisa < 0
+            else "zero") + f" (cloudos ledger {username})"
 
 
 def show(ctx: Ctx, args: argparse.Namespace) -> None:
@@ -230,6 +239,9 @@ def show(ctx: Ctx, args: argparse.Namespace) -> None:
         f"  usage       {usage_size(u['total_bytes'])}{quota} in {u['period']} "
         f"(down {usage_size(u['download_bytes'])}, up {usage_size(u['upload_bytes'])})",
         f"  online      {view['online_sessions']} session(s)",
+        f"  balance     {_balance(view['balance_paisa'], row.username)}",
+        f"  province    {view['province'] or '(none set)'}" + ("" if view["province_own"] else " (the tenant's)")
+        + (f"; exempt from advance income tax until {view['tax_exempt_until']}" if view["tax_exempt_until"] else ""),
     ]
     lines += [f"    {s.acct_session_id} on {s.nas or '(removed NAS)'} since {when.local(s.started_at, tz)} "
               f"ip {s.framed_ip or '-'} mac {s.calling_station_id or '-'}" for s in online]
@@ -491,11 +503,34 @@ def unlock(ctx: Ctx, args: argparse.Namespace) -> None:
 
 
 def set_plan(ctx: Ctx, args: argparse.Namespace) -> None:
+    prorated: dict[str, Any] | None = None
     with ctx.tx() as conn:
         tenant, row = _load(conn, ctx, args, lock=True)
         plan = _plan(conn, tenant.id, args.plan)
+        if args.prorate:
+            from cloudos.commands.billing import prorate_plan_change
+
+            require(row.plan_id != plan.id, f"{args.username} is on plan {plan.name} already: nothing to prorate")
+            old = plans.by_id(conn, row.plan_id)
+            require(old is not None, f"{args.username} has no plan: nothing to prorate")
         after = _update(ctx, conn, tenant, row, "set_plan", {"plan_id": plan.id, "locked_until": None})
-    ctx.emit(redact(_audited(after)), f"{args.username} moved to plan {plan.name} (from the next login)")
+        if args.prorate:
+            moved = subscribers.by_username(conn, tenant.id, row.username)
+            assert moved is not None and old is not None
+            prorated = prorate_plan_change(ctx, conn, tenant, moved, old, plan)
+    data = redact(_audited(after)) or {}
+    if prorated is None:
+        ctx.emit(data, f"{args.username} moved to plan {plan.name} (from the next login)")
+        return
+    ctx.emit({**data, "prorated": prorated},
+             f"{args.username} moved to plan {plan.name} (from the next login): credit note {prorated['credit_note']} "
+             f"for {when.rupees(prorated['credit_paisa'])}, invoice {prorated['invoice']} for "
+             f"{when.rupees(prorated['invoice_paisa'])}"
+             + (", paid from the credit" if prorated["paid"] else "")
+             + (f"; voided {', '.join(prorated['voided'])}" if prorated["voided"] else "")
+             + (f"; balance {when.rupees(prorated['balance_paisa'])} owed" if prorated["balance_paisa"] > 0 else
+                f"; {when.rupees(-prorated['balance_paisa'])} held as credit" if prorated["balance_paisa"] < 0
+                else "; balance zero"))
 
 
 def set_password(ctx: Ctx, args: argparse.Namespace) -> None:
@@ -580,6 +615,9 @@ def register(sub: Subparsers) -> None:
     p = leaf(s, "set-plan", "move a subscriber to another plan", set_plan)
     user(p)
     p.add_argument("plan", metavar="PLAN")
+    p.add_argument("--prorate", action="store_true",
+                   help="credit the unused days of the paid period and charge them at the new plan's price "
+                        "(a credit note and an invoice)")
     p = leaf(s, "set-password", "change a subscriber's password (read from standard input)", set_password)
     user(p)
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")

@@ -29,8 +29,8 @@ from sqlalchemy.engine import Row
 
 from cloudos.store.tables import (invoice, invoice_line, invoice_tax, ledger_entry, notification, number_series,
                                   payment, payment_allocation, plan, subscriber, tax_rule)
-from rlm_cloudos.policy.billing import (Account, BillingSettings, Cycle, Draft, OpenInvoice, Period, TaxBase, TaxKind,
-                                        TaxRule, allocate, document_number, fiscal_year)
+from rlm_cloudos.policy.billing import (Account, BillingSettings, Cycle, Draft, Line, OpenInvoice, Period, TaxAmount,
+                                        TaxBase, TaxKind, TaxRule, allocate, document_number, fiscal_year)
 from rlm_cloudos.policy.expiry import expires_at_for_date
 from rlm_cloudos.policy.paid import local_date, paid_until
 
@@ -168,14 +168,15 @@ def _write_lines(conn: Connection, tenant_id: int, invoice_id: int, draft_lines:
 
 
 def issue(conn: Connection, tenant: Row[Any], sub: Row[Any], account: Account, draft: Draft, *,
-          actor: str) -> Row[Any]:
+          actor: str, reason: str | None = None) -> Row[Any]:
     """Write ``draft`` as an invoice with its number, lines, taxes and ledger debit. When it follows
     what is paid without a gap, the subscriber's service runs on through the tenant's grace days
-    (so the invoice can be paid before service stops)."""
+    (so the invoice can be paid before service stops). ``reason``: why an invoice was issued outside
+    the run (a plan change); such an invoice grants no grace, as it covers days already served."""
     number = next_number(conn, tenant.id, "INV", draft.issued_on)
     changes: dict[str, Any] = {"billing_anchor": draft.anchor_day}
     grace_until = None
-    if tenant.grace_days and account.paid_until == draft.due_on:
+    if tenant.grace_days and account.paid_until == draft.due_on and reason is None:
         grace_until = date.fromordinal(draft.due_on.toordinal() + tenant.grace_days)
         ends = expires_at_for_date(grace_until, tenant.timezone)
         if sub.expires_at is None or sub.expires_at < ends:
@@ -184,7 +185,7 @@ def issue(conn: Connection, tenant: Row[Any], sub: Row[Any], account: Account, d
             grace_until = None
     row = conn.execute(insert(invoice).values(
         tenant_id=tenant.id, subscriber_id=sub.id, kind="invoice", number=number, plan_id=sub.plan_id,
-        plan_name=account.plan_name, period_start=draft.period.start, period_end=draft.period.end,
+        plan_name=account.plan_name, reason=reason, period_start=draft.period.start, period_end=draft.period.end,
         issued_on=draft.issued_on, due_on=draft.due_on, grace_until=grace_until, net_paisa=draft.net_paisa,
         tax_paisa=draft.tax_paisa, total_paisa=draft.total_paisa, status="open", seller=seller_of(tenant), buyer=buyer_of(sub),
         created_by=actor,
@@ -203,18 +204,12 @@ def by_number(conn: Connection, tenant_id: int, number: str, *, lock: bool = Fal
 
 
 def lines_of(conn: Connection, invoice_id: int) -> list[dict[str, Any]]:
-    """An invoice's lines, each with its taxes, in order."""
-    lines = conn.execute(select(invoice_line).where(invoice_line.c.invoice_id == invoice_id)
-                         .order_by(invoice_line.c.position)).all()
-    taxes = conn.execute(select(invoice_tax).where(invoice_tax.c.line_id.in_([ln.id for ln in lines]))
-                         .order_by(invoice_tax.c.id)).all() if lines else []
-    out = []
-    for ln in lines:
-        out.append({"description": ln.description, "net_paisa": ln.net_paisa, "total_paisa": ln.total_paisa,
-                    "taxes": [{"name": t.name, "kind": t.kind, "rate": str(Decimal(t.rate).normalize()),
-                               "base_paisa": t.base_paisa, "amount_paisa": t.amount_paisa, "reference": t.reference}
-                              for t in taxes if t.line_id == ln.id]})
-    return out
+    """An invoice's lines, each with its taxes, in order, as `invoice show --json` gives them."""
+    return [{"description": ln.description, "net_paisa": ln.net_paisa, "total_paisa": ln.total_paisa,
+             "taxes": [{"name": t.name, "kind": t.kind.value, "rate": str(t.rate.normalize()),
+                        "base_paisa": t.base_paisa, "amount_paisa": t.amount_paisa, "reference": t.reference}
+                       for t in ln.taxes]}
+            for ln in issued_lines(conn, invoice_id)]
 
 
 def paid_toward(conn: Connection, invoice_id: int) -> int:
@@ -226,39 +221,69 @@ def credit_note_for(conn: Connection, invoice_id: int) -> Row[Any] | None:
     return conn.execute(select(invoice).where(invoice.c.credits_id == invoice_id, invoice.c.kind == "credit_note")).first()
 
 
-def void(conn: Connection, tenant: Row[Any], inv: Row[Any], *, reason: str, today: date, actor: str) -> Row[Any]:
-    """Issue a credit note for all of open invoice ``inv`` (its own series) and mark it void. The
-    grace days it granted are given back: service ends with its due day again, unless something
-    else (a payment, an operator's renewal) moved paid-until since."""
+def issued_lines(conn: Connection, invoice_id: int) -> tuple[Line, ...]:
+    """An invoice's lines and taxes as the engine's values, as they were issued."""
+    lines = conn.execute(select(invoice_line).where(invoice_line.c.invoice_id == invoice_id)
+                         .order_by(invoice_line.c.position)).all()
+    taxes = conn.execute(select(invoice_tax).where(invoice_tax.c.line_id.in_([ln.id for ln in lines]))
+                         .order_by(invoice_tax.c.id)).all() if lines else []
+    return tuple(Line(ln.description, ln.net_paisa, tuple(
+        TaxAmount(t.tax_rule_id, t.name, TaxKind(t.kind), Decimal(t.rate), t.base_paisa, t.amount_paisa, t.reference)
+        for t in taxes if t.line_id == ln.id)) for ln in lines)
+
+
+def credit_note(conn: Connection, tenant: Row[Any], inv: Row[Any], lines: Sequence[Line], period: Period, *,
+                reason: str, today: date, actor: str) -> Row[Any]:
+    """Issue a credit note (its own series) giving back ``lines`` of invoice ``inv`` for ``period``,
+    with its ledger credit."""
     number = next_number(conn, tenant.id, "CN", today)
+    net = sum(ln.net_paisa for ln in lines)
+    tax = sum(ln.tax_paisa for ln in lines)
     note = conn.execute(insert(invoice).values(
         tenant_id=tenant.id, subscriber_id=inv.subscriber_id, kind="credit_note", number=number, credits_id=inv.id,
-        reason=reason, plan_id=inv.plan_id, plan_name=inv.plan_name, period_start=inv.period_start,
-        period_end=inv.period_end, issued_on=today, due_on=None, net_paisa=inv.net_paisa, tax_paisa=inv.tax_paisa,
-        total_paisa=inv.total_paisa, status="issued", seller=seller_of(tenant), buyer=inv.buyer, created_by=actor,
+        reason=reason, plan_id=inv.plan_id, plan_name=inv.plan_name, period_start=period.start,
+        period_end=period.end, issued_on=today, due_on=None, net_paisa=net, tax_paisa=tax, total_paisa=net + tax,
+        status="issued", seller=seller_of(tenant), buyer=inv.buyer, created_by=actor,
     ).returning(invoice)).one()
-    _copy_lines(conn, tenant.id, inv.id, note.id)
+    _write_lines(conn, tenant.id, note.id, lines)
+    _ledger(conn, tenant.id, inv.subscriber_id, "credit_note", -(net + tax),
+            f"credit note {number} for {inv.number}: {reason}", invoice_id=note.id)
+    return note
+
+
+def covering(conn: Connection, tenant_id: int, subscriber_id: int, day: date, *,
+             run_only: bool = False) -> Row[Any] | None:
+    """The latest invoice (void ones aside) whose period holds ``day`` (``run_only``: of those the
+    run issued, for a whole period, not a plan change's rest of one)."""
+    q = (select(invoice).where(invoice.c.tenant_id == tenant_id, invoice.c.subscriber_id == subscriber_id,
+                               invoice.c.kind == "invoice", invoice.c.status != "void",
+                               invoice.c.period_start <= day, invoice.c.period_end >= day)
+         .order_by(invoice.c.period_start.desc(), invoice.c.id.desc()).limit(1))
+    if run_only:
+        q = q.where(invoice.c.reason.is_(None))
+    return conn.execute(q).first()
+
+
+def open_after(conn: Connection, tenant_id: int, subscriber_id: int, day: date) -> list[Row[Any]]:
+    """Open invoices for periods that start after ``day``, oldest first."""
+    return list(conn.execute(
+        select(invoice).where(invoice.c.tenant_id == tenant_id, invoice.c.subscriber_id == subscriber_id,
+                              invoice.c.kind == "invoice", invoice.c.status == "open", invoice.c.period_start > day)
+        .order_by(invoice.c.period_start).with_for_update()).all())
+
+
+def void(conn: Connection, tenant: Row[Any], inv: Row[Any], *, reason: str, today: date, actor: str) -> Row[Any]:
+    """Issue a credit note for all of open invoice ``inv`` and mark it void. The grace days it
+    granted are given back: service ends with its due day again, unless something else (a payment,
+    an operator's renewal) moved paid-until since."""
+    note = credit_note(conn, tenant, inv, issued_lines(conn, inv.id), Period(inv.period_start, inv.period_end),
+                       reason=reason, today=today, actor=actor)
     conn.execute(update(invoice).where(invoice.c.id == inv.id).values(status="void"))
     if inv.grace_until is not None and inv.due_on is not None:
         granted = expires_at_for_date(inv.grace_until, tenant.timezone)
         conn.execute(update(subscriber).where(subscriber.c.id == inv.subscriber_id, subscriber.c.expires_at == granted)
                      .values(expires_at=expires_at_for_date(inv.due_on, tenant.timezone)))
-    _ledger(conn, tenant.id, inv.subscriber_id, "credit_note", -inv.total_paisa,
-            f"credit note {number} voids {inv.number}: {reason}", invoice_id=note.id)
     return note
-
-
-def _copy_lines(conn: Connection, tenant_id: int, from_id: int, to_id: int) -> None:
-    conn.execute(text(
-        "INSERT INTO invoice_line (tenant_id, invoice_id, position, description, net_paisa, tax_paisa, total_paisa) "
-        "SELECT tenant_id, :to_id, position, description, net_paisa, tax_paisa, total_paisa "
-        "FROM invoice_line WHERE invoice_id = :from_id ORDER BY position"), {"from_id": from_id, "to_id": to_id})
-    conn.execute(text(
-        "INSERT INTO invoice_tax (tenant_id, line_id, tax_rule_id, name, kind, rate, base_paisa, amount_paisa, reference) "
-        "SELECT t.tenant_id, n.id, t.tax_rule_id, t.name, t.kind, t.rate, t.base_paisa, t.amount_paisa, t.reference "
-        "FROM invoice_tax t JOIN invoice_line o ON o.id = t.line_id "
-        "JOIN invoice_line n ON n.invoice_id = :to_id AND n.position = o.position "
-        "WHERE o.invoice_id = :from_id ORDER BY t.id"), {"from_id": from_id, "to_id": to_id})
 
 
 # ---------------------------------------------------------------------------------- payments
