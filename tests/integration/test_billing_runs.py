@@ -306,6 +306,14 @@ def test_the_pdf_prints_what_the_invoice_says_and_fetches_nothing(isp: str, tmp_
                   "Rs 3,362.50", "House 7, Street 3, Lahore", "Ali <img src='http://127.0.0.1:9/x.png'>",
                   "section 236"):
         assert words in text, words
+    # The Urdu lines come out in reading order, set in a font that has them: the stylesheet's DejaVu Sans
+    # and Noto Naskh Arabic are the only fonts embedded (no fallback, no empty boxes).
+    bidi = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+    plain = text.translate(bidi)
+    assert "بل" in plain and "ہر ادائیگی کے ساتھ حوالہ نمبر" in plain and "ضرور لکھیں۔" in plain
+    fonts = subprocess.run(["pdffonts", str(out)], capture_output=True, text=True, check=True).stdout
+    embedded = {line.split()[0].split("+", 1)[1] for line in fonts.splitlines()[2:]}
+    assert embedded == {"DejaVu-Sans", "DejaVu-Sans-Bold", "Noto-Naskh-Arabic"}, fonts
     assert "cannot write" in refused("invoice", "pdf", inv["number"], "--out", str(tmp_path / "no" / "such.pdf"))
     assert "no invoice or credit note" in refused("invoice", "pdf", "INV-1999-00-000001", "--out", str(out))
 
