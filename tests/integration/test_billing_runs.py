@@ -323,13 +323,19 @@ def half_up(paisa: Decimal) -> int:
     return int(paisa.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def paid_into_its_period(name: str) -> dict[str, Any]:
+    """A subscriber invoiced ten days ago for the period that started eleven days ago, and paid."""
+    subscriber(name, today_pkt() - timedelta(days=12))
+    [inv] = run(today_pkt() - timedelta(days=10))["invoices"]
+    js("payment", "record", name, "--amount", "3362.50", "--method", "cash", "--reference", f"R-{name}")
+    issued: dict[str, Any] = inv
+    return issued
+
+
 def test_a_prorated_plan_change_credits_the_unused_days_and_charges_the_new_plan(isp: str) -> None:
     ok("plan", "add", "fast", "--rate-limit", "4M/16M", "--price", "4000")
     today = today_pkt()
-    # Invoiced ten days ago for the period that started eleven days ago, and paid.
-    subscriber("ali", today - timedelta(days=12))
-    [inv] = run(today - timedelta(days=10))["invoices"]
-    js("payment", "record", "ali", "--amount", "3362.50", "--method", "cash", "--reference", "R-1")
+    inv = paid_into_its_period("ali")
     start, end = date.fromisoformat(inv["period_start"]), date.fromisoformat(inv["period_end"])
     days, rest = (end - start).days + 1, (end - today).days + 1
     moved = js("subscriber", "set-plan", "ali", "fast", "--prorate")["prorated"]
@@ -352,16 +358,14 @@ def test_a_prorated_plan_change_credits_the_unused_days_and_charges_the_new_plan
     assert js("subscriber", "show", "ali")["plan"] == "fast"
     # The change's invoice is unpaid: a second prorated change waits for it.
     assert "is unpaid" in refused("subscriber", "set-plan", "ali", "home", "--prorate")
-    assert sql(isp, "SELECT count(*) FROM invoice WHERE kind = 'invoice' AND reason IS NOT NULL") == [(1,)]  # nothing half-done
+    # Nothing half-done by the refusal:
+    assert sql(isp, "SELECT count(*) FROM invoice WHERE kind = 'invoice' AND reason IS NOT NULL") == [(1,)]
     assert js("subscriber", "show", "ali")["plan"] == "fast"
 
 
 def test_a_prorated_downgrade_is_paid_from_the_credit_and_voids_what_was_issued_ahead(isp: str) -> None:
     ok("plan", "add", "basic", "--rate-limit", "1M/4M", "--price", "1000")
-    today = today_pkt()
-    subscriber("ali", today - timedelta(days=12))
-    [inv] = run(today - timedelta(days=10))["invoices"]
-    js("payment", "record", "ali", "--amount", "3362.50", "--method", "cash", "--reference", "R-1")
+    inv = paid_into_its_period("ali")
     # The next period's invoice, issued ahead on the old plan:
     end = date.fromisoformat(inv["period_end"])
     [ahead] = run(end - timedelta(days=2))["invoices"]
