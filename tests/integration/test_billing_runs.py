@@ -138,6 +138,19 @@ def test_two_runs_at_once_issue_each_invoice_once_with_no_gap_in_the_numbers(isp
     prefix = numbers[0].rsplit("-", 1)[0]
     assert numbers == [f"{prefix}-{n:06d}" for n in range(1, 31)]
     assert sql(isp, "SELECT count(DISTINCT subscriber_id) FROM invoice") == [(30,)]
+    # The timer's actor on every row the runs wrote.
+    assert sql(isp, "SELECT actor, count(*) FROM admin_audit WHERE action = 'invoice.issue' GROUP BY actor") == [
+        ("billing-run", 30)]
+
+
+def test_no_column_could_hold_card_data(isp: str) -> None:
+    """The privacy policy: card details are never stored. Payments keep a method, a reference and an amount."""
+    columns = sql(isp, "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'"
+                       " AND column_name ~* '(card|cvv|cvc|pan$|^pan_|track|expiry_(month|year))'")
+    assert columns == []
+    assert {c for (c,) in sql(isp, "SELECT column_name FROM information_schema.columns WHERE table_name = 'payment'")} \
+        == {"id", "tenant_id", "subscriber_id", "method", "reference", "amount_paisa", "status", "received_at",
+            "created_at", "created_by"}
 
 
 # --------------------------------------------------------------------------- taxes over time
