@@ -263,6 +263,14 @@ def test_a_payment_is_recorded_once_per_reference_and_renews(isp: str) -> None:
                                     "--reference", "R0")
     assert "invalid amount" in refused("payment", "record", "ali", "--amount", "lots", "--method", "cash",
                                        "--reference", "R0")
+    assert "--received-at: invalid time" in refused("payment", "record", "ali", "--amount", "1", "--method", "cash",
+                                                    "--reference", "R0", "--received-at", "yesterday")
+    assert "is in the future" in refused("payment", "record", "ali", "--amount", "1", "--method", "cash",
+                                         "--reference", "R0", "--received-at", "2099-01-01T10:00")
+    # A time without an offset is the tenant's: 10:00 PKT is 05:00 UTC.
+    js("payment", "record", "ali", "--amount", "1", "--method", "cash", "--reference", "R-at",
+       "--received-at", "2026-11-30T10:00")
+    assert sql(isp, "SELECT received_at AT TIME ZONE 'UTC' FROM payment WHERE reference = 'R-at'")[0][0].hour == 5
 
 
 def test_credit_held_pays_the_next_invoice_when_it_is_issued(isp: str) -> None:

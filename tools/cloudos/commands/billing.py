@@ -22,7 +22,7 @@ from sqlalchemy.engine import Row
 from cloudos import show
 from cloudos.commands._common import Subparsers, _wrap, date_arg, leaf, name_text_arg, require, tenant_opt, username_arg
 from cloudos.context import Ctx, table
-from cloudos.errors import CliError
+from cloudos.errors import CliError, UsageError
 from cloudos.store import billing as store
 from cloudos.store import coa, subscribers, tenants
 from rlm_cloudos.policy.billing import (PROVINCES, ActionKind, Period, TaxBase, TaxKind, TaxRule, paisa,
@@ -477,7 +477,10 @@ def payment_record(ctx: Ctx, args: argparse.Namespace) -> None:
         tenant = ctx.tenant(conn, args.tenant)
         sub = _subscriber(conn, tenant, args.username, lock=True)
         require(sub.status != "terminated", f"{args.username} is terminated")
-        received = show.read_local(args.received_at, tenant.timezone) if args.received_at else ctx.now
+        try:
+            received = show.read_local(args.received_at, tenant.timezone) if args.received_at else ctx.now
+        except ValueError as exc:
+            raise UsageError(f"--received-at: {exc}") from None
         require(received <= ctx.now, f"--received-at {args.received_at} is in the future")
         rec = store.record_payment(conn, tenant.id, sub.id, method=args.method, reference=args.reference,
                                    amount_paisa=args.amount, received_at=received, actor=ctx.actor)
