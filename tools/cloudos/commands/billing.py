@@ -371,7 +371,7 @@ def tax_add(ctx: Ctx, args: argparse.Namespace) -> None:
 def tax_list(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.read() as conn:
         tenant = ctx.tenant(conn, args.tenant)
-        views = [_rule_view(r) for r in store.rules(conn, tenant.id)]
+        views = [{"tenant": tenant.name, **_rule_view(r)} for r in store.rules(conn, tenant.id)]
     rows = [dict(v, province=v["province"] or "every", to=v["valid_to"] or "", **{"from": v["valid_from"]})
             for v in views]
     ctx.emit(views, table(rows, ["id", "name", "kind", "rate", "province", "base", "from", "to", "reference"]))
@@ -391,7 +391,8 @@ def invoice_list(ctx: Ctx, args: argparse.Namespace) -> None:
         status = r.status
         if status == "open" and r.due_on is not None and (today - r.due_on).days > tenant.grace_days:
             status = "overdue"
-        out.append({"number": r.number, "kind": r.kind, "username": r.username, "status": status,
+        out.append({"id": r.id, "tenant": tenant.name, "number": r.number, "kind": r.kind, "username": r.username,
+                    "status": status,
                     "issued_on": r.issued_on, "due_on": r.due_on, "period_start": r.period_start,
                     "period_end": r.period_end, "total_paisa": r.total_paisa,
                     "paid_paisa": int(r.paid_paisa), "due_paisa": r.total_paisa - int(r.paid_paisa)
@@ -519,7 +520,7 @@ def payment_list(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.read() as conn:
         tenant = ctx.tenant(conn, args.tenant)
         sub_id = _subscriber(conn, tenant, args.user).id if args.user else None
-        rows = [{"id": p.id, "username": p.username, "method": p.method, "reference": p.reference,
+        rows = [{"id": p.id, "tenant": tenant.name, "username": p.username, "method": p.method, "reference": p.reference,
                  "amount_paisa": p.amount_paisa, "status": p.status, "received_at": p.received_at}
                 for p in store.payments(conn, tenant.id, sub_id)]
     human = [dict(r, amount=show.rupees(r["amount_paisa"]), received=show.local(r["received_at"], tenant.timezone),
