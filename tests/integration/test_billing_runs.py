@@ -418,3 +418,46 @@ def test_subscriber_show_gives_the_balance_province_and_exemption(isp: str) -> N
     human = ok("subscriber", "show", "ali").out
     assert "balance     Rs 3,362.50 owed (cloudos ledger ali)" in human
     assert "province    punjab (the tenant's); exempt from advance income tax until 2027-06-30" in human
+
+
+def test_the_pdf_engine_is_given_a_fetcher_that_fetches_nothing() -> None:
+    """Should a value ever reach the page unescaped, WeasyPrint still requests nothing: the fetcher
+    render_pdf hands it refuses every URL. The same page with WeasyPrint's own fetcher does request."""
+    import socket
+    import threading
+
+    import weasyprint
+
+    from cloudos.billing import pdf
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.2)
+    port = server.getsockname()[1]
+    hits: list[int] = []
+    done = threading.Event()
+
+    def serve() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            hits.append(1)
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    page = (f'<html><head><link rel="stylesheet" href="http://127.0.0.1:{port}/a.css"></head>'
+            f'<body><img src="http://127.0.0.1:{port}/x.png"><p>x</p></body></html>')
+    try:
+        assert weasyprint.HTML(string=page, url_fetcher=pdf.Refuse()).write_pdf().startswith(b"%PDF-")
+        refused_hits = len(hits)
+        weasyprint.HTML(string=page).write_pdf()
+        default_hits = len(hits) - refused_hits
+    finally:
+        done.set()
+        thread.join(5)
+        server.close()
+    assert (refused_hits, default_hits > 0) == (0, True)

@@ -3,8 +3,10 @@
 The document is the dict ``cloudos invoice show --json`` prints, so the PDF never says
 anything the CLI does not. Names, addresses and references in it come from operators and
 subscribers: the template escapes everything, and WeasyPrint is given a URL fetcher that
-refuses every URL, so a subscriber whose address is ``<img src=http://10.0.0.1/>`` gets
-that text printed and no request made. Fonts come from fontconfig (DejaVu), not from URLs.
+refuses every URL (should a value ever reach the page unescaped, the resource is skipped
+and nothing is requested), so a subscriber whose address is ``<img src=http://10.0.0.1/>``
+gets that text printed and no request made. Fonts come from fontconfig (DejaVu, Noto Naskh
+Arabic), not from URLs.
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ class FetchRefused(Exception):
     pass
 
 
-def refuse(url: str, *args: Any, **kwargs: Any) -> NoReturn:
-    """WeasyPrint's url_fetcher: an invoice loads nothing from anywhere."""
-    raise FetchRefused(f"an invoice fetches no URL ({url[:80]!r})")
+class Refuse(weasyprint.URLFetcher):  # type: ignore[misc]  # WeasyPrint ships no types
+    """WeasyPrint's URL fetcher for invoices: it loads nothing from anywhere. WeasyPrint skips the
+    resource (logging why) and goes on with the page."""
+
+    def fetch(self, url: str, headers: Any = None) -> NoReturn:
+        raise FetchRefused(f"an invoice fetches no URL ({url[:80]!r})")
 
 
 def long_date(text: str | None) -> str:
@@ -53,6 +58,6 @@ def render_html(doc: dict[str, Any]) -> str:
 
 
 def render_pdf(doc: dict[str, Any]) -> bytes:
-    html = weasyprint.HTML(string=render_html(doc), base_url=None, url_fetcher=refuse)
+    html = weasyprint.HTML(string=render_html(doc), base_url=None, url_fetcher=Refuse())
     data: bytes = html.write_pdf()
     return data
