@@ -334,6 +334,22 @@ BEGIN
 END $$;
 
 --
+-- Name: cloudos_billing_kept(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cloudos_billing_kept() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  IF TG_OP = 'DELETE' AND current_setting('cloudos.retention_purge', true) = 'on'
+     AND current_user = (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = TG_RELID) THEN
+    RETURN OLD;
+  END IF;
+  RAISE EXCEPTION '% is append-only: % refused (billing records go only by the retention schedule)',
+    TG_TABLE_NAME, TG_OP USING ERRCODE = 'insufficient_privilege';
+END $$;
+
+--
 -- Name: cloudos_coa_moot(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -459,6 +475,10 @@ CREATE FUNCTION public.cloudos_invoice_final() RETURNS trigger
     AS $$
 BEGIN
   IF TG_OP = 'DELETE' THEN
+    IF current_setting('cloudos.retention_purge', true) = 'on'
+       AND current_user = (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = TG_RELID) THEN
+      RETURN OLD;
+    END IF;
     RAISE EXCEPTION 'invoice % was issued: it is voided by a credit note, never deleted', OLD.number
       USING ERRCODE = 'insufficient_privilege';
   END IF;
@@ -732,6 +752,118 @@ CREATE FUNCTION public.cloudos_refuse_change() RETURNS trigger
 BEGIN
   RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
     USING ERRCODE = 'insufficient_privilege';
+END $$;
+
+--
+-- Name: cloudos_retention_partitions(text, timestamp with time zone, date, integer, boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cloudos_retention_partitions(p_parent text, p_before timestamp with time zone, p_ahead_from date, p_ahead integer, p_dry boolean, OUT dropped text[], OUT created integer, OUT default_rows bigint) RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    SET lock_timeout TO '10s'
+    AS $_$
+DECLARE
+  r record;
+  m date;
+  col text;
+BEGIN
+  col := CASE p_parent WHEN 'session' THEN 'started_at' WHEN 'auth_log' THEN 'at' END;
+  IF col IS NULL THEN
+    RAISE EXCEPTION 'retention drops partitions of session and auth_log only, not %', p_parent
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  dropped := '{}';
+  FOR r IN SELECT c.relname::text AS name
+             FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent = p_parent::regclass AND c.relname ~ ('^' || p_parent || '_y[0-9]{4}m[0-9]{2}$')
+            ORDER BY c.relname LOOP
+    m := make_date(substr(r.name, length(p_parent) + 3, 4)::integer, substr(r.name, length(p_parent) + 8, 2)::integer, 1);
+    IF ((m + interval '1 month')::timestamp AT TIME ZONE 'UTC') <= p_before THEN
+      dropped := dropped || r.name;
+      IF NOT p_dry THEN
+        EXECUTE format('DROP TABLE %I', r.name);
+      END IF;
+    END IF;
+  END LOOP;
+  EXECUTE format('SELECT count(*) FROM %I WHERE %I < $1', p_parent || '_default', col) INTO default_rows USING p_before;
+  IF NOT p_dry AND default_rows > 0 THEN
+    EXECUTE format('DELETE FROM %I WHERE %I < $1', p_parent || '_default', col) USING p_before;
+  END IF;
+  IF p_dry THEN
+    SELECT count(*)::integer INTO created
+      FROM generate_series(date_trunc('month', p_ahead_from)::date,
+                           (date_trunc('month', p_ahead_from) + make_interval(months => p_ahead - 1))::date,
+                           interval '1 month') g
+     WHERE to_regclass(format('%s_y%sm%s', p_parent, to_char(g, 'YYYY'), to_char(g, 'MM'))) IS NULL;
+  ELSE
+    created := cloudos_ensure_month_partitions(p_parent::regclass, p_ahead_from, p_ahead);
+  END IF;
+END $_$;
+
+--
+-- Name: cloudos_retention_purge(timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cloudos_retention_purge(p_notifications timestamp with time zone, p_support timestamp with time zone, p_nonessential timestamp with time zone, p_billing timestamp with time zone) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    SET lock_timeout TO '10s'
+    SET "cloudos.retention_purge" TO 'on'
+    AS $$
+DECLARE
+  n_notifications bigint;
+  n_support bigint;
+  n_scrubbed bigint;
+  n_billing_subscribers bigint;
+  n_invoices bigint;
+  n_payments bigint;
+  n_ledger bigint;
+  gone bigint[];
+BEGIN
+  -- Billing records of accounts terminated before the billing cutoff, and what is left of them.
+  gone := ARRAY(SELECT s.id FROM subscriber s
+                 WHERE s.status = 'terminated' AND s.terminated_at < p_billing
+                   AND (s.full_name IS NOT NULL OR s.postal_address IS NOT NULL OR s.cnic_enc IS NOT NULL
+                        OR EXISTS (SELECT 1 FROM ledger_entry l WHERE l.subscriber_id = s.id)
+                        OR EXISTS (SELECT 1 FROM invoice i WHERE i.subscriber_id = s.id)
+                        OR EXISTS (SELECT 1 FROM payment p WHERE p.subscriber_id = s.id)));
+  n_billing_subscribers := cardinality(gone);
+  DELETE FROM notification WHERE subscriber_id = ANY(gone);
+  DELETE FROM payment_allocation a USING invoice i
+   WHERE a.invoice_id = i.id AND i.subscriber_id = ANY(gone);
+  DELETE FROM ledger_entry WHERE subscriber_id = ANY(gone);
+  GET DIAGNOSTICS n_ledger = ROW_COUNT;
+  DELETE FROM invoice_tax t USING invoice_line l, invoice i
+   WHERE t.line_id = l.id AND l.invoice_id = i.id AND i.subscriber_id = ANY(gone);
+  DELETE FROM invoice_line l USING invoice i
+   WHERE l.invoice_id = i.id AND i.subscriber_id = ANY(gone);
+  DELETE FROM invoice WHERE kind = 'credit_note' AND subscriber_id = ANY(gone);
+  DELETE FROM invoice WHERE subscriber_id = ANY(gone);
+  GET DIAGNOSTICS n_invoices = ROW_COUNT;
+  DELETE FROM payment WHERE subscriber_id = ANY(gone);
+  GET DIAGNOSTICS n_payments = ROW_COUNT;
+  UPDATE subscriber SET full_name = NULL, postal_address = NULL, cnic_enc = NULL
+   WHERE id = ANY(gone)
+     AND (full_name IS NOT NULL OR postal_address IS NOT NULL OR cnic_enc IS NOT NULL);
+  -- Notifications past their months; resolved support records past their years.
+  DELETE FROM notification WHERE created_at < p_notifications;
+  GET DIAGNOSTICS n_notifications = ROW_COUNT;
+  DELETE FROM support_ticket WHERE status = 'resolved' AND resolved_at < p_support;
+  GET DIAGNOSTICS n_support = ROW_COUNT;
+  -- Non-essential data of accounts terminated before the cutoff: how to reach them and their
+  -- devices. What tax law needs on their invoices (name, address) stays until the billing cutoff.
+  DELETE FROM notification n USING subscriber s
+   WHERE n.subscriber_id = s.id AND n.status = 'queued' AND s.status = 'terminated'
+     AND s.terminated_at < p_nonessential;
+  UPDATE subscriber SET phone = NULL, email = NULL, mac = NULL, static_ip = NULL
+   WHERE status = 'terminated' AND terminated_at < p_nonessential
+     AND (phone IS NOT NULL OR email IS NOT NULL OR mac IS NOT NULL OR static_ip IS NOT NULL);
+  GET DIAGNOSTICS n_scrubbed = ROW_COUNT;
+  RETURN jsonb_build_object(
+    'notifications', n_notifications, 'support_tickets', n_support,
+    'nonessential_scrubbed', n_scrubbed, 'billing_subscribers', n_billing_subscribers,
+    'invoices', n_invoices, 'payments', n_payments, 'ledger_entries', n_ledger);
 END $$;
 
 --
@@ -1215,6 +1347,26 @@ ALTER TABLE public.plan ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 );
 
 --
+-- Name: retention_setting; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.retention_setting (
+    id smallint DEFAULT 1 NOT NULL,
+    log_months smallint DEFAULT 12 NOT NULL,
+    notification_months smallint DEFAULT 12 NOT NULL,
+    support_years smallint DEFAULT 2 NOT NULL,
+    billing_years smallint DEFAULT 5 NOT NULL,
+    nonessential_days smallint DEFAULT 30 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT retention_setting_billing_years_check CHECK (((billing_years >= 1) AND (billing_years <= 50))),
+    CONSTRAINT retention_setting_id_check CHECK ((id = 1)),
+    CONSTRAINT retention_setting_log_months_check CHECK (((log_months >= 1) AND (log_months <= 600))),
+    CONSTRAINT retention_setting_nonessential_days_check CHECK (((nonessential_days >= 0) AND (nonessential_days <= 3650))),
+    CONSTRAINT retention_setting_notification_months_check CHECK (((notification_months >= 1) AND (notification_months <= 600))),
+    CONSTRAINT retention_setting_support_years_check CHECK (((support_years >= 1) AND (support_years <= 50)))
+);
+
+--
 -- Name: session; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1596,6 +1748,13 @@ ALTER TABLE ONLY public.plan
     ADD CONSTRAINT plan_tenant_id_name_key UNIQUE (tenant_id, name);
 
 --
+-- Name: retention_setting retention_setting_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.retention_setting
+    ADD CONSTRAINT retention_setting_pkey PRIMARY KEY (id);
+
+--
 -- Name: session session_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1881,7 +2040,7 @@ CREATE TRIGGER invoice_final BEFORE DELETE OR UPDATE ON public.invoice FOR EACH 
 -- Name: invoice_line invoice_line_append_only; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER invoice_line_append_only BEFORE DELETE OR UPDATE ON public.invoice_line FOR EACH ROW EXECUTE FUNCTION public.cloudos_refuse_change();
+CREATE TRIGGER invoice_line_append_only BEFORE DELETE OR UPDATE ON public.invoice_line FOR EACH ROW EXECUTE FUNCTION public.cloudos_billing_kept();
 
 --
 -- Name: invoice invoice_no_truncate; Type: TRIGGER; Schema: public; Owner: -
@@ -1893,13 +2052,13 @@ CREATE TRIGGER invoice_no_truncate BEFORE TRUNCATE ON public.invoice FOR EACH ST
 -- Name: invoice_tax invoice_tax_append_only; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER invoice_tax_append_only BEFORE DELETE OR UPDATE ON public.invoice_tax FOR EACH ROW EXECUTE FUNCTION public.cloudos_refuse_change();
+CREATE TRIGGER invoice_tax_append_only BEFORE DELETE OR UPDATE ON public.invoice_tax FOR EACH ROW EXECUTE FUNCTION public.cloudos_billing_kept();
 
 --
 -- Name: ledger_entry ledger_entry_append_only; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER ledger_entry_append_only BEFORE DELETE OR UPDATE ON public.ledger_entry FOR EACH ROW EXECUTE FUNCTION public.cloudos_refuse_change();
+CREATE TRIGGER ledger_entry_append_only BEFORE DELETE OR UPDATE ON public.ledger_entry FOR EACH ROW EXECUTE FUNCTION public.cloudos_billing_kept();
 
 --
 -- Name: ledger_entry ledger_entry_no_truncate; Type: TRIGGER; Schema: public; Owner: -
@@ -1923,13 +2082,13 @@ CREATE TRIGGER nas_touch BEFORE UPDATE ON public.nas FOR EACH ROW EXECUTE FUNCTI
 -- Name: payment_allocation payment_allocation_append_only; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER payment_allocation_append_only BEFORE DELETE OR UPDATE ON public.payment_allocation FOR EACH ROW EXECUTE FUNCTION public.cloudos_refuse_change();
+CREATE TRIGGER payment_allocation_append_only BEFORE DELETE OR UPDATE ON public.payment_allocation FOR EACH ROW EXECUTE FUNCTION public.cloudos_billing_kept();
 
 --
 -- Name: payment payment_append_only; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER payment_append_only BEFORE DELETE OR UPDATE ON public.payment FOR EACH ROW EXECUTE FUNCTION public.cloudos_refuse_change();
+CREATE TRIGGER payment_append_only BEFORE DELETE OR UPDATE ON public.payment FOR EACH ROW EXECUTE FUNCTION public.cloudos_billing_kept();
 
 --
 -- Name: plan plan_authz; Type: TRIGGER; Schema: public; Owner: -
@@ -2224,6 +2383,12 @@ REVOKE ALL ON FUNCTION public.cloudos_audit_stamp() FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.cloudos_authz_changed() FROM PUBLIC;
 
 --
+-- Name: FUNCTION cloudos_billing_kept(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_billing_kept() FROM PUBLIC;
+
+--
 -- Name: FUNCTION cloudos_coa_moot(p_now timestamp with time zone); Type: ACL; Schema: public; Owner: -
 --
 
@@ -2390,6 +2555,20 @@ GRANT ALL ON FUNCTION public.cloudos_reap_sessions(p_now timestamp with time zon
 --
 
 REVOKE ALL ON FUNCTION public.cloudos_refuse_change() FROM PUBLIC;
+
+--
+-- Name: FUNCTION cloudos_retention_partitions(p_parent text, p_before timestamp with time zone, p_ahead_from date, p_ahead integer, p_dry boolean, OUT dropped text[], OUT created integer, OUT default_rows bigint); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_retention_partitions(p_parent text, p_before timestamp with time zone, p_ahead_from date, p_ahead integer, p_dry boolean, OUT dropped text[], OUT created integer, OUT default_rows bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.cloudos_retention_partitions(p_parent text, p_before timestamp with time zone, p_ahead_from date, p_ahead integer, p_dry boolean, OUT dropped text[], OUT created integer, OUT default_rows bigint) TO cloudos_admin;
+
+--
+-- Name: FUNCTION cloudos_retention_purge(p_notifications timestamp with time zone, p_support timestamp with time zone, p_nonessential timestamp with time zone, p_billing timestamp with time zone); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_retention_purge(p_notifications timestamp with time zone, p_support timestamp with time zone, p_nonessential timestamp with time zone, p_billing timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.cloudos_retention_purge(p_notifications timestamp with time zone, p_support timestamp with time zone, p_nonessential timestamp with time zone, p_billing timestamp with time zone) TO cloudos_admin;
 
 --
 -- Name: FUNCTION cloudos_stale_cutoff(p_now timestamp with time zone, p_interim integer); Type: ACL; Schema: public; Owner: -
@@ -2599,6 +2778,12 @@ GRANT SELECT,INSERT ON TABLE public.payment TO cloudos_admin;
 --
 
 GRANT SELECT,INSERT ON TABLE public.payment_allocation TO cloudos_admin;
+
+--
+-- Name: TABLE retention_setting; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,UPDATE ON TABLE public.retention_setting TO cloudos_admin;
 
 --
 -- Name: TABLE session; Type: ACL; Schema: public; Owner: -

@@ -55,7 +55,8 @@ def test_the_units_pass_systemd_analyze_verify(units_here: Path) -> None:
     files = sorted(str(p) for p in units_here.iterdir())
     assert {Path(f).name for f in files} >= {"cloudos-radiusd.service", "cloudos-worker.service",
                                               "cloudos-metrics.service", "cloudos-metrics.timer",
-                                              "cloudos-billing.service", "cloudos-billing.timer"}
+                                              "cloudos-billing.service", "cloudos-billing.timer",
+                                              "cloudos-retention.service", "cloudos-retention.timer"}
     r = subprocess.run(["systemd-analyze", "verify", *files], capture_output=True, text=True, timeout=60)
     # Unknown keys and bad values are warnings with exit 0: any output is a failure here.
     assert (r.returncode, r.stdout + r.stderr) == (0, "")
@@ -91,25 +92,27 @@ def test_the_units_run_commands_the_cli_has() -> None:
         r = run_cli(*argv, "--help")
         assert r.code == 0, (command, r.err)
     assert started["cloudos-billing.service"] == "/opt/cloudos/.venv/bin/cloudos billing run"
+    assert started["cloudos-retention.service"] == "/opt/cloudos/.venv/bin/cloudos retention run"
     timer = UNITS / "cloudos-metrics.timer"
     assert values(timer, "Timer", "OnUnitActiveSec") == ["60s"]
     assert values(timer, "Install", "WantedBy") == ["timers.target"]
 
 
-def test_the_billing_run_is_daily_in_karachi_time_and_audited_as_billing_run() -> None:
-    timer, service = UNITS / "cloudos-billing.timer", UNITS / "cloudos-billing.service"
+@pytest.mark.parametrize(("name", "utc_time"), [("billing", "01:00:00"), ("retention", "23:30:00")])
+def test_the_daily_runs_are_in_karachi_time_and_audited_as_themselves(name: str, utc_time: str) -> None:
+    timer, service = UNITS / f"cloudos-{name}.timer", UNITS / f"cloudos-{name}.service"
     [when] = values(timer, "Timer", "OnCalendar")
     r = subprocess.run(["systemd-analyze", "calendar", "--iterations=2", when], capture_output=True, text=True,
                        timeout=60, env=dict(os.environ, TZ="UTC"))
     assert r.returncode == 0, r.stderr
-    # Two runs a day apart, each at 06:00 in Asia/Karachi (01:00 UTC: Pakistan keeps no summer time).
+    # Two runs a day apart at the same Karachi hour (UTC+5: Pakistan keeps no summer time).
     runs = [line.split()[-3:] for line in r.stdout.splitlines()
             if line.strip().startswith(("Next elapse:", "Iter. #"))]
-    assert [(t, z) for _, t, z in runs] == [("01:00:00", "UTC")] * 2, r.stdout
+    assert [(t, z) for _, t, z in runs] == [(utc_time, "UTC")] * 2, r.stdout
     days = [date.fromisoformat(d) for d, _, _ in runs]
     assert days[1] - days[0] == timedelta(days=1)
     assert values(timer, "Timer", "Persistent") == ["true"]
-    assert "CLOUDOS_ACTOR=billing-run" in values(service, "Service", "Environment")
+    assert f"CLOUDOS_ACTOR={name}-run" in values(service, "Service", "Environment")
 
 
 @pytest.fixture

@@ -46,6 +46,8 @@ GROUPS: dict[str, tuple[str, str]] = {
     "payment": ("cloudos.commands.billing", "payments: record one (once per reference), list them"),
     "ledger": ("cloudos.commands.billing",
                "a subscriber's invoices, payments and credit notes with the running balance"),
+    "retention": ("cloudos.commands.retention",
+                  "the privacy policy's retention schedule: drop old logs, purge old records"),
 }
 
 

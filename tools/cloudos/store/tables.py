@@ -340,3 +340,14 @@ notification = Table(
     _ts("sent_at"),
     Column("invoice_id", BigInteger),
 )
+
+retention_setting = Table(
+    "retention_setting", metadata,
+    Column("id", SmallInteger, primary_key=True),
+    Column("log_months", SmallInteger, nullable=False),
+    Column("notification_months", SmallInteger, nullable=False),
+    Column("support_years", SmallInteger, nullable=False),
+    Column("billing_years", SmallInteger, nullable=False),
+    Column("nonessential_days", SmallInteger, nullable=False),
+    _ts("updated_at", nullable=False),
+)
