@@ -755,6 +755,21 @@ BEGIN
 END $$;
 
 --
+-- Name: cloudos_retention_check(text, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cloudos_retention_check(p_what text, p_cutoff timestamp with time zone, p_latest timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  IF p_cutoff > p_latest AND session_user <> (SELECT pg_get_userbyid(relowner) FROM pg_class
+                                               WHERE oid = 'retention_setting'::regclass) THEN
+    RAISE EXCEPTION 'retention: % before % is later than the settings allow today (%): only the schema owner may run a day ahead',
+      p_what, p_cutoff, p_latest USING ERRCODE = 'insufficient_privilege';
+  END IF;
+END $$;
+
+--
 -- Name: cloudos_retention_partitions(text, timestamp with time zone, date, integer, boolean); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -773,6 +788,8 @@ BEGIN
     RAISE EXCEPTION 'retention drops partitions of session and auth_log only, not %', p_parent
       USING ERRCODE = 'insufficient_privilege';
   END IF;
+  PERFORM cloudos_retention_check('logs', p_before,
+                                  (SELECT now() - make_interval(months => log_months) FROM retention_setting));
   dropped := '{}';
   FOR r IN SELECT c.relname::text AS name
              FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -820,7 +837,15 @@ DECLARE
   n_payments bigint;
   n_ledger bigint;
   gone bigint[];
+  cfg retention_setting;
 BEGIN
+  SELECT * INTO cfg FROM retention_setting;
+  PERFORM cloudos_retention_check('notifications', p_notifications,
+                                  now() - make_interval(months => cfg.notification_months));
+  PERFORM cloudos_retention_check('support records', p_support, now() - make_interval(years => cfg.support_years));
+  PERFORM cloudos_retention_check('non-essential data', p_nonessential,
+                                  now() - make_interval(days => cfg.nonessential_days));
+  PERFORM cloudos_retention_check('billing records', p_billing, now() - make_interval(years => cfg.billing_years));
   -- Billing records of accounts terminated before the billing cutoff, and what is left of them.
   gone := ARRAY(SELECT s.id FROM subscriber s
                  WHERE s.status = 'terminated' AND s.terminated_at < p_billing
@@ -1358,12 +1383,12 @@ CREATE TABLE public.retention_setting (
     billing_years smallint DEFAULT 5 NOT NULL,
     nonessential_days smallint DEFAULT 30 NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT retention_setting_billing_years_check CHECK (((billing_years >= 1) AND (billing_years <= 50))),
+    CONSTRAINT retention_setting_billing_years_check CHECK (((billing_years >= 5) AND (billing_years <= 50))),
     CONSTRAINT retention_setting_id_check CHECK ((id = 1)),
-    CONSTRAINT retention_setting_log_months_check CHECK (((log_months >= 1) AND (log_months <= 600))),
-    CONSTRAINT retention_setting_nonessential_days_check CHECK (((nonessential_days >= 0) AND (nonessential_days <= 3650))),
-    CONSTRAINT retention_setting_notification_months_check CHECK (((notification_months >= 1) AND (notification_months <= 600))),
-    CONSTRAINT retention_setting_support_years_check CHECK (((support_years >= 1) AND (support_years <= 50)))
+    CONSTRAINT retention_setting_log_months_check CHECK (((log_months >= 12) AND (log_months <= 600))),
+    CONSTRAINT retention_setting_nonessential_days_check CHECK (((nonessential_days >= 0) AND (nonessential_days <= 30))),
+    CONSTRAINT retention_setting_notification_months_check CHECK (((notification_months >= 12) AND (notification_months <= 600))),
+    CONSTRAINT retention_setting_support_years_check CHECK (((support_years >= 2) AND (support_years <= 50)))
 );
 
 --
@@ -2555,6 +2580,12 @@ GRANT ALL ON FUNCTION public.cloudos_reap_sessions(p_now timestamp with time zon
 --
 
 REVOKE ALL ON FUNCTION public.cloudos_refuse_change() FROM PUBLIC;
+
+--
+-- Name: FUNCTION cloudos_retention_check(p_what text, p_cutoff timestamp with time zone, p_latest timestamp with time zone); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_retention_check(p_what text, p_cutoff timestamp with time zone, p_latest timestamp with time zone) FROM PUBLIC;
 
 --
 -- Name: FUNCTION cloudos_retention_partitions(p_parent text, p_before timestamp with time zone, p_ahead_from date, p_ahead integer, p_dry boolean, OUT dropped text[], OUT created integer, OUT default_rows bigint); Type: ACL; Schema: public; Owner: -

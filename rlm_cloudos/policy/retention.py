@@ -31,10 +31,11 @@ class RetentionSettings:
     nonessential_days: int = 30
 
     def __post_init__(self) -> None:
-        for name, low in (("log_months", 1), ("notification_months", 1), ("support_years", 1),
-                          ("billing_years", 1), ("nonessential_days", 0)):
-            if getattr(self, name) < low:
-                raise ValueError(f"{name} must be at least {low}")
+        # What is kept may be kept longer, never shorter; what is purged may go sooner, never later.
+        for name, low, high in (("log_months", 12, 600), ("notification_months", 12, 600), ("support_years", 2, 50),
+                                ("billing_years", 5, 50), ("nonessential_days", 0, 30)):
+            if not low <= getattr(self, name) <= high:
+                raise ValueError(f"{name} must be from {low} to {high}")
 
 
 def months_before(day: date, months: int) -> date:

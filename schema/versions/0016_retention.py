@@ -36,11 +36,13 @@ BILLING_TABLES = ("invoice_line", "invoice_tax", "payment_allocation", "ledger_e
 UPGRADE = r"""
 CREATE TABLE retention_setting (
   id smallint PRIMARY KEY DEFAULT 1 CHECK (id = 1),
-  log_months smallint NOT NULL DEFAULT 12 CHECK (log_months BETWEEN 1 AND 600),
-  notification_months smallint NOT NULL DEFAULT 12 CHECK (notification_months BETWEEN 1 AND 600),
-  support_years smallint NOT NULL DEFAULT 2 CHECK (support_years BETWEEN 1 AND 50),
-  billing_years smallint NOT NULL DEFAULT 5 CHECK (billing_years BETWEEN 1 AND 50),
-  nonessential_days smallint NOT NULL DEFAULT 30 CHECK (nonessential_days BETWEEN 0 AND 3650),
+  -- What is kept may be kept longer (PTA may ask it of hotspot logs), never shorter; what is
+  -- purged after termination may go sooner, never later.
+  log_months smallint NOT NULL DEFAULT 12 CHECK (log_months BETWEEN 12 AND 600),
+  notification_months smallint NOT NULL DEFAULT 12 CHECK (notification_months BETWEEN 12 AND 600),
+  support_years smallint NOT NULL DEFAULT 2 CHECK (support_years BETWEEN 2 AND 50),
+  billing_years smallint NOT NULL DEFAULT 5 CHECK (billing_years BETWEEN 5 AND 50),
+  nonessential_days smallint NOT NULL DEFAULT 30 CHECK (nonessential_days BETWEEN 0 AND 30),
   updated_at timestamptz NOT NULL DEFAULT now()
 );
 INSERT INTO retention_setting DEFAULT VALUES;
@@ -56,6 +58,21 @@ BEGIN
     TG_TABLE_NAME, TG_OP USING ERRCODE = 'insufficient_privilege';
 END $$;
 REVOKE EXECUTE ON FUNCTION cloudos_billing_kept() FROM PUBLIC;
+
+-- The latest cutoff the settings allow as of the real clock. The two functions below run as
+-- the owner; a caller who is not the owner (the admin login) is refused a later one, so no
+-- login but the owner's can drop a log or purge a record before its time, whatever --date it
+-- gives. The owner may rehearse a future day (the tests do).
+CREATE FUNCTION cloudos_retention_check(p_what text, p_cutoff timestamptz, p_latest timestamptz)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  IF p_cutoff > p_latest AND session_user <> (SELECT pg_get_userbyid(relowner) FROM pg_class
+                                               WHERE oid = 'retention_setting'::regclass) THEN
+    RAISE EXCEPTION 'retention: % before % is later than the settings allow today (%): only the schema owner may run a day ahead',
+      p_what, p_cutoff, p_latest USING ERRCODE = 'insufficient_privilege';
+  END IF;
+END $$;
+REVOKE EXECUTE ON FUNCTION cloudos_retention_check(text, timestamptz, timestamptz) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION cloudos_invoice_final() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -89,6 +106,8 @@ BEGIN
     RAISE EXCEPTION 'retention drops partitions of session and auth_log only, not %', p_parent
       USING ERRCODE = 'insufficient_privilege';
   END IF;
+  PERFORM cloudos_retention_check('logs', p_before,
+                                  (SELECT now() - make_interval(months => log_months) FROM retention_setting));
   dropped := '{}';
   FOR r IN SELECT c.relname::text AS name
              FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -134,7 +153,15 @@ DECLARE
   n_payments bigint;
   n_ledger bigint;
   gone bigint[];
+  cfg retention_setting;
 BEGIN
+  SELECT * INTO cfg FROM retention_setting;
+  PERFORM cloudos_retention_check('notifications', p_notifications,
+                                  now() - make_interval(months => cfg.notification_months));
+  PERFORM cloudos_retention_check('support records', p_support, now() - make_interval(years => cfg.support_years));
+  PERFORM cloudos_retention_check('non-essential data', p_nonessential,
+                                  now() - make_interval(days => cfg.nonessential_days));
+  PERFORM cloudos_retention_check('billing records', p_billing, now() - make_interval(years => cfg.billing_years));
   -- Billing records of accounts terminated before the billing cutoff, and what is left of them.
   gone := ARRAY(SELECT s.id FROM subscriber s
                  WHERE s.status = 'terminated' AND s.terminated_at < p_billing
@@ -190,6 +217,7 @@ CREATE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t}
 DOWNGRADE = r"""
 DROP FUNCTION IF EXISTS cloudos_retention_purge(timestamptz, timestamptz, timestamptz, timestamptz);
 DROP FUNCTION IF EXISTS cloudos_retention_partitions(text, timestamptz, date, integer, boolean);
+DROP FUNCTION IF EXISTS cloudos_retention_check(text, timestamptz, timestamptz);
 """ + "".join(f"""
 DROP TRIGGER {t}_append_only ON {t};
 CREATE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t}

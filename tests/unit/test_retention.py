@@ -37,7 +37,7 @@ def test_a_month_goes_only_once_all_of_it_is_older_than_the_cutoff() -> None:
     assert droppable(D(2027, 11, 1), midnight_utc(D(2027, 12, 1)))  # the boundary itself
 
 
-@given(st.dates(D(2020, 1, 1), D(2040, 12, 31)), st.integers(1, 120))
+@given(st.dates(D(2020, 1, 1), D(2040, 12, 31)), st.integers(12, 120))
 def test_nothing_younger_than_the_period_is_ever_droppable(today: date, months: int) -> None:
     cutoff = cutoffs(RetentionSettings(log_months=months), today).logs
     # The month holding the cutoff, and every later one, stays.
@@ -50,7 +50,11 @@ def test_the_partitions_made_ahead_cross_the_year() -> None:
     assert months_ahead(D(2026, 11, 20)) == [D(2026, 11, 1), D(2026, 12, 1), D(2027, 1, 1), D(2027, 2, 1)]
 
 
-def test_a_period_below_its_floor_is_refused() -> None:
-    with pytest.raises(ValueError, match="log_months"):
-        RetentionSettings(log_months=0)
-    RetentionSettings(nonessential_days=0)
+def test_what_is_kept_is_never_kept_shorter_and_what_is_purged_never_later() -> None:
+    with pytest.raises(ValueError, match="log_months must be from 12"):
+        RetentionSettings(log_months=11)
+    with pytest.raises(ValueError, match="billing_years must be from 5"):
+        RetentionSettings(billing_years=4)
+    with pytest.raises(ValueError, match="nonessential_days must be from 0 to 30"):
+        RetentionSettings(nonessential_days=31)
+    RetentionSettings(log_months=24, nonessential_days=0)

@@ -104,8 +104,16 @@ def test_whole_months_older_than_twelve_go_and_nothing_younger(owner: str) -> No
         "retention.run", "retention.run"]
 
 
-def test_a_run_two_years_ahead_makes_its_months_and_keeps_its_year(owner: str) -> None:
+def test_a_run_two_years_ahead_makes_its_months_and_keeps_its_year(owner: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     ahead = datetime.now(UTC).date().replace(day=10) + timedelta(days=730)
+    # The CLI's login may not run a day ahead: that would drop logs before their time.
+    before = partitions(owner, "session")
+    r0 = cli("retention", "run", "--date", ahead.isoformat())
+    assert r0.code == 1 and "only the schema owner may run a day ahead" in r0.err and len(r0.err.splitlines()) == 1
+    assert partitions(owner, "session") == before
+    # The owner may rehearse it.
+    monkeypatch.setenv("CLOUDOS_DATABASE_URL", owner)
     r = js("retention", "run", "--date", ahead.isoformat())
     names = partitions(owner, "session")
     first = ahead.replace(day=1)
@@ -151,6 +159,11 @@ def test_the_purge_follows_the_schedule(owner: str) -> None:
         with psycopg.connect(owner.replace(f"//{OWNER}@", "//admin@")) as conn:
             conn.execute("SELECT set_config('cloudos.retention_purge', 'on', true)")
             conn.execute("DELETE FROM payment")
+    # Nor purge before their time by calling the function itself: the database holds the schedule.
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="billing records before"):
+        with psycopg.connect(owner.replace(f"//{OWNER}@", "//admin@")) as conn:
+            conn.execute("SELECT cloudos_retention_purge(now() - interval '2 years', now() - interval '3 years', "
+                         "now() - interval '31 days', now())")
     report = js("retention", "run")["purged"]
     assert report == {"notifications": 1, "support_tickets": 1, "nonessential_scrubbed": 2,
                       "billing_subscribers": 1, "invoices": 1, "payments": 1, "ledger_entries": 2}
@@ -174,10 +187,13 @@ def test_the_periods_are_settings_with_the_policys_defaults(owner: str) -> None:
     assert js("retention", "show") == {"log_months": 12, "notification_months": 12, "support_years": 2,
                                        "billing_years": 5, "nonessential_days": 30}
     js("retention", "set", "--log-months", "24")
-    r = cli("retention", "set", "--log-months", "0")
-    assert r.code == 2 and "from 1 to 600" in r.err
-    day = date(2030, 6, 15)
-    assert js("retention", "run", "--date", day.isoformat(), "--dry-run")["cutoffs"]["logs_before"].startswith(
-        "2028-06-15")
+    r = cli("retention", "set", "--log-months", "11")
+    assert r.code == 2 and "from 12 to 600" in r.err
+    r = cli("retention", "set", "--nonessential-days", "31")
+    assert r.code == 2 and "from 0 to 30" in r.err
+    today = datetime.now(UTC).date()
+    cutoff = js("retention", "run", "--dry-run")["cutoffs"]["logs_before"]
+    assert cutoff.startswith(today.replace(year=today.year - 2).isoformat() if (today.month, today.day) != (2, 29)
+                             else date(today.year - 2, 2, 28).isoformat())
     assert sql(owner, "SELECT before->>'log_months', after->>'log_months' FROM admin_audit "
                       "WHERE action = 'retention.set'") == [("12", "24")]
