@@ -1045,12 +1045,17 @@ CREATE TABLE public.data_request (
     tenant_id bigint NOT NULL,
     subscriber_id bigint NOT NULL,
     kind text NOT NULL,
-    format text,
-    requested_at timestamp with time zone DEFAULT now() NOT NULL,
-    completed_at timestamp with time zone,
+    received_on date NOT NULL,
+    note text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_by text NOT NULL,
+    closed_at timestamp with time zone,
+    closed_by text,
     outcome text,
-    CONSTRAINT data_request_format_check CHECK ((format = ANY (ARRAY['csv'::text, 'json'::text]))),
-    CONSTRAINT data_request_kind_check CHECK ((kind = ANY (ARRAY['export'::text, 'rectification'::text, 'deletion'::text])))
+    CONSTRAINT data_request_check CHECK ((((closed_at IS NULL) = (closed_by IS NULL)) AND ((closed_at IS NULL) = (outcome IS NULL)))),
+    CONSTRAINT data_request_kind_check CHECK ((kind = ANY (ARRAY['access'::text, 'rectify'::text, 'erase'::text, 'object'::text, 'withdraw'::text]))),
+    CONSTRAINT data_request_note_check CHECK (((length(note) >= 1) AND (length(note) <= 500))),
+    CONSTRAINT data_request_outcome_check CHECK (((length(outcome) >= 1) AND (length(outcome) <= 500)))
 );
 
 --
@@ -1372,6 +1377,17 @@ ALTER TABLE public.plan ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 );
 
 --
+-- Name: privacy_holiday; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.privacy_holiday (
+    tenant_id bigint NOT NULL,
+    day date NOT NULL,
+    name text NOT NULL,
+    CONSTRAINT privacy_holiday_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100)))
+);
+
+--
 -- Name: retention_setting; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1626,6 +1642,13 @@ ALTER TABLE ONLY public.data_request
     ADD CONSTRAINT data_request_pkey PRIMARY KEY (id);
 
 --
+-- Name: data_request data_request_tenant_id_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.data_request
+    ADD CONSTRAINT data_request_tenant_id_id_key UNIQUE (tenant_id, id);
+
+--
 -- Name: invoice_line invoice_line_invoice_id_position_key; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1773,6 +1796,13 @@ ALTER TABLE ONLY public.plan
     ADD CONSTRAINT plan_tenant_id_name_key UNIQUE (tenant_id, name);
 
 --
+-- Name: privacy_holiday privacy_holiday_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.privacy_holiday
+    ADD CONSTRAINT privacy_holiday_pkey PRIMARY KEY (tenant_id, day);
+
+--
 -- Name: retention_setting retention_setting_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1898,6 +1928,12 @@ CREATE INDEX coa_outbox_due ON public.coa_outbox USING btree (next_attempt_at) W
 --
 
 CREATE INDEX coa_outbox_session ON public.coa_outbox USING btree (acct_unique_id);
+
+--
+-- Name: data_request_open; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX data_request_open ON public.data_request USING btree (tenant_id, received_on) WHERE (closed_at IS NULL);
 
 --
 -- Name: invoice_credited_once; Type: INDEX; Schema: public; Owner: -
@@ -2163,7 +2199,14 @@ ALTER TABLE ONLY public.coa_outbox
 --
 
 ALTER TABLE ONLY public.data_request
-    ADD CONSTRAINT data_request_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenant(id);
+    ADD CONSTRAINT data_request_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenant(id) ON DELETE CASCADE;
+
+--
+-- Name: data_request data_request_tenant_id_subscriber_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.data_request
+    ADD CONSTRAINT data_request_tenant_id_subscriber_id_fkey FOREIGN KEY (tenant_id, subscriber_id) REFERENCES public.subscriber(tenant_id, id);
 
 --
 -- Name: invoice_line invoice_line_tenant_id_invoice_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -2297,6 +2340,13 @@ ALTER TABLE ONLY public.payment
 
 ALTER TABLE ONLY public.plan
     ADD CONSTRAINT plan_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenant(id);
+
+--
+-- Name: privacy_holiday privacy_holiday_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.privacy_holiday
+    ADD CONSTRAINT privacy_holiday_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenant(id) ON DELETE CASCADE;
 
 --
 -- Name: session_open session_open_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -2708,7 +2758,7 @@ GRANT SELECT(subscriber_id) ON TABLE public.coa_outbox TO cloudos_radius;
 -- Name: TABLE data_request; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.data_request TO cloudos_admin;
+GRANT SELECT,INSERT,UPDATE ON TABLE public.data_request TO cloudos_admin;
 
 --
 -- Name: TABLE invoice; Type: ACL; Schema: public; Owner: -
@@ -2809,6 +2859,12 @@ GRANT SELECT,INSERT ON TABLE public.payment TO cloudos_admin;
 --
 
 GRANT SELECT,INSERT ON TABLE public.payment_allocation TO cloudos_admin;
+
+--
+-- Name: TABLE privacy_holiday; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE ON TABLE public.privacy_holiday TO cloudos_admin;
 
 --
 -- Name: TABLE retention_setting; Type: ACL; Schema: public; Owner: -

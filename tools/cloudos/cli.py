@@ -48,6 +48,7 @@ GROUPS: dict[str, tuple[str, str]] = {
                "a subscriber's invoices, payments and credit notes with the running balance"),
     "retention": ("cloudos.commands.retention",
                   "the privacy policy's retention schedule: drop old logs, purge old records"),
+    "privacy": ("cloudos.commands.privacy", "data requests under the privacy policy and their deadlines"),
 }
 
 

@@ -351,3 +351,25 @@ retention_setting = Table(
     Column("nonessential_days", SmallInteger, nullable=False),
     _ts("updated_at", nullable=False),
 )
+
+data_request = Table(
+    "data_request", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("tenant_id", BigInteger, nullable=False),
+    Column("subscriber_id", BigInteger, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("received_on", Date, nullable=False),
+    Column("note", Text),
+    _ts("created_at", nullable=False),
+    Column("created_by", Text, nullable=False),
+    _ts("closed_at"),
+    Column("closed_by", Text),
+    Column("outcome", Text),
+)
+
+privacy_holiday = Table(
+    "privacy_holiday", metadata,
+    Column("tenant_id", BigInteger, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("name", Text, nullable=False),
+)
