@@ -533,6 +533,50 @@ def set_plan(ctx: Ctx, args: argparse.Namespace) -> None:
                 else "; balance zero"))
 
 
+def export(ctx: Ctx, args: argparse.Namespace) -> None:
+    """Everything held about the subscriber in one file (JSON, or a zip of CSVs with a README),
+    written 0600 to a new path, and audited with its digest."""
+    import hashlib
+    import os
+
+    from cloudos.bulk import export as fmt
+    from cloudos.store import export as gather
+
+    with ctx.tx() as conn:
+        tenant, row = _load(conn, ctx, args)
+        plan = plans.by_id(conn, row.plan_id) if row.plan_id else None
+        profile = {k: v for k, v in row._mapping.items() if k not in ("password_enc", "cnic_enc")}
+        profile["plan"] = plan.name if plan else None
+        until = paid_until(row.expires_at, tenant.timezone)
+        profile["paid_until"] = until.isoformat() if until else None
+        profile["cnic"] = None
+        if row.cnic_enc is not None:
+            try:
+                profile["cnic"] = ctx.keyring.decrypt(row.cnic_enc, "subscriber.cnic")
+            except DecryptError:
+                profile["cnic"] = "(undecryptable)"
+        found = gather.sections(conn, tenant, row)
+        doc = fmt.document({"tenant": tenant.name, "username": row.username, "exported_at": ctx.now}, profile, found)
+        data = fmt.to_json(doc) if args.format == "json" else fmt.to_zip(doc, {"profile": list(profile),
+                                                                               **gather.COLUMNS})
+        try:
+            fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise CliError(f"{args.out} exists: an export never overwrites a file, give a new path") from None
+        except OSError as exc:
+            raise CliError(f"cannot write {args.out}: {exc.strerror}") from None
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        digest = hashlib.sha256(data).hexdigest()
+        counts = {name: len(rows) for name, rows in found.items()}
+        ctx.audit(conn, action="subscriber.export", target=_target(tenant, row.username), tenant_id=tenant.id,
+                  before=None, after={"format": args.format, "sha256": digest, "bytes": len(data), "rows": counts})
+    ctx.emit({"username": row.username, "format": args.format, "out": args.out, "bytes": len(data),
+              "sha256": digest, "rows": counts},
+             f"{row.username}'s data written to {args.out} ({args.format}, {len(data)} bytes, mode 0600): "
+             + ", ".join(f"{n} {name}" for name, n in counts.items() if n))
+
+
 def set_password(ctx: Ctx, args: argparse.Namespace) -> None:
     if not args.password_stdin:
         raise UsageError("the password is read from standard input: add --password-stdin")
@@ -618,6 +662,11 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--prorate", action="store_true",
                    help="credit the unused days of the paid period and charge them at the new plan's price "
                         "(a credit note and an invoice)")
+    p = leaf(s, "export", "everything held about a subscriber, as JSON or a zip of CSV files (privacy: access)", export)
+    user(p)
+    p.add_argument("--format", required=True, choices=["json", "csv"], help="json: one document; csv: a zip of "
+                   "CSV files with a README of their columns")
+    p.add_argument("--out", required=True, metavar="PATH", help="a new file (never overwritten), written 0600")
     p = leaf(s, "set-password", "change a subscriber's password (read from standard input)", set_password)
     user(p)
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")

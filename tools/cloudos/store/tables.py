@@ -373,3 +373,23 @@ privacy_holiday = Table(
     Column("day", Date, primary_key=True),
     Column("name", Text, nullable=False),
 )
+
+#: Session history (partitioned by month of started_at; session_open holds the live ones).
+session = Table(
+    "session", metadata,
+    Column("tenant_id", BigInteger, nullable=False),
+    Column("acct_unique_id", Text, nullable=False),
+    _ts("started_at", nullable=False),
+    _ts("stopped_at"),
+    Column("subscriber_id", BigInteger),
+    Column("nas_id", BigInteger),
+    Column("username", Text, nullable=False),
+    Column("acct_session_id", Text, nullable=False),
+    Column("framed_ip", INET),
+    Column("calling_station_id", Text),
+    Column("nas_port_id", Text),
+    Column("input_octets", BigInteger, nullable=False),
+    Column("output_octets", BigInteger, nullable=False),
+    Column("session_time", BigInteger, nullable=False),
+    Column("terminate_cause", Text),
+)
