@@ -15,6 +15,7 @@ import contextlib
 import functools
 import io
 import itertools
+import json
 import os
 import shutil
 import subprocess
@@ -22,14 +23,14 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Unpack
+from typing import Any, Protocol, Unpack
 
 import psycopg
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "double"))
 
-from cloudos_stack import LOGINS, Ports, Stack, free_port  # noqa: E402
+from cloudos_stack import LOGINS, OWNER, Ports, Stack, free_port  # noqa: E402
 
 from tests.fixtures.nas import Nas, NasOptions, journal_applied  # noqa: E402
 
@@ -90,6 +91,25 @@ def run_cli(*args: str, stdin: str | None = None) -> CliResult:
     finally:
         sys.stdin = old_stdin
     return CliResult(code, out.getvalue(), err.getvalue())
+
+
+def cli_ok(*args: str, stdin: str | None = None) -> CliResult:
+    """``cloudos ARGS``, which must succeed."""
+    r = run_cli(*args, stdin=stdin)
+    assert r.code == 0, (args, r.err)
+    return r
+
+
+def cli_json(*args: str) -> Any:
+    """``cloudos ARGS --json``, which must succeed: its answer, parsed."""
+    return json.loads(cli_ok(*args, "--json").out)
+
+
+def sql(url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
+    """One statement on its own autocommit connection; its rows, if it returns any."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        cur = conn.execute(query, params)
+        return cur.fetchall() if cur.description else []
 
 
 def add_plan_and_subscriber(plan: str, rate_limit: str, username: str, password: str) -> tuple[str, str]:
@@ -184,6 +204,14 @@ def fresh_db(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> str:
     url = _db_url(stack, name)
     monkeypatch.setenv("CLOUDOS_DATABASE_URL", url)
     return url
+
+
+@pytest.fixture
+def fresh_admin(fresh_db: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """fresh_db with the CLI on the admin login (cloudos_admin), as in production; returns the
+    owner's URL, for the test's own set-ups and looks."""
+    monkeypatch.setenv("CLOUDOS_DATABASE_URL", fresh_db.replace(f"//{OWNER}@", "//admin@"))
+    return fresh_db
 
 
 _names = itertools.count(1)

@@ -17,21 +17,13 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from tests.conftest import CliResult
+from tests.conftest import cli_json as js
+from tests.conftest import cli_ok as ok
+from tests.conftest import sql
 from tests.conftest import run_cli as cli
 
 PKT = ZoneInfo("Asia/Karachi")
 IBAN = "PK36SCBL0000001123456702"
-
-
-def ok(*argv: str, stdin: str | None = None) -> CliResult:
-    r = cli(*argv, stdin=stdin)
-    assert r.code == 0, (argv, r.err)
-    return r
-
-
-def js(*argv: str) -> Any:
-    return json.loads(ok(*argv, "--json").out)
 
 
 def refused(*argv: str) -> str:
@@ -41,19 +33,13 @@ def refused(*argv: str) -> str:
     return r.err
 
 
-def sql(url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
-    with psycopg.connect(url, autocommit=True) as conn:
-        cur = conn.execute(query, params)
-        return cur.fetchall() if cur.description else []
-
-
 def today_pkt() -> date:
     from datetime import datetime
     return datetime.now(PKT).date()
 
 
 @pytest.fixture
-def isp(fresh_db: str) -> str:
+def isp(fresh_admin: str) -> str:
     """A Punjab ISP billing on anniversaries (5 lead days, 3 grace days), a Rs 2,500 plan, Punjab
     sales tax 19.5% and advance income tax 15%."""
     ok("tenant", "add", "isp1")
@@ -64,7 +50,7 @@ def isp(fresh_db: str) -> str:
     ok("tax", "add", "Punjab sales tax", "--kind", "sales", "--rate", "19.5", "--from", "2025-07-01",
        "--province", "punjab", "--reference", "PST Act 2012")
     ok("tax", "add", "Advance income tax u/s 236", "--kind", "advance-income", "--rate", "15", "--from", "2025-07-01")
-    return fresh_db
+    return fresh_admin
 
 
 def subscriber(name: str, paid_until: date, *extra: str) -> None:
@@ -154,7 +140,8 @@ def test_no_column_could_hold_card_data(isp: str) -> None:
 
 
 # --------------------------------------------------------------------------- taxes over time
-def test_rates_in_force_on_the_day_of_issue_and_an_invoice_keeps_its_own(fresh_db: str) -> None:
+def test_rates_in_force_on_the_day_of_issue_and_an_invoice_keeps_its_own(fresh_admin: str) -> None:
+    fresh_db = fresh_admin
     ok("tenant", "add", "isp1")
     ok("tenant", "set", "isp1", "--province", "sindh", "--invoice-lead-days", "5")
     ok("plan", "add", "home", "--rate-limit", "2M/8M", "--price", "1000")

@@ -4,40 +4,27 @@ holidays skipped, every change audited."""
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 
-from cloudos_stack import OWNER
 from rlm_cloudos.policy.privacy import deadline
-from tests.conftest import CliResult
+from tests.conftest import cli_json as js
+from tests.conftest import cli_ok as ok
 from tests.conftest import run_cli as cli
 
 PKT = ZoneInfo("Asia/Karachi")
 
 
-def ok(*argv: str, stdin: str | None = None) -> CliResult:
-    r = cli(*argv, stdin=stdin)
-    assert r.code == 0, (argv, r.err)
-    return r
-
-
-def js(*argv: str) -> Any:
-    return json.loads(ok(*argv, "--json").out)
-
-
 @pytest.fixture
-def isp(fresh_db: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("CLOUDOS_DATABASE_URL", fresh_db.replace(f"//{OWNER}@", "//admin@"))
+def isp(fresh_admin: str) -> str:
     ok("tenant", "add", "isp1")
     ok("plan", "add", "home", "--rate-limit", "2M/8M")
     for name in ("ali", "sara"):
         ok("subscriber", "add", name, "--plan", "home", "--password-stdin", stdin=f"pw-{name}-123\n")
-    return fresh_db
+    return fresh_admin
 
 
 def test_a_request_is_due_fourteen_business_days_after_the_day_of_receipt(isp: str) -> None:

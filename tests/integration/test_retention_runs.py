@@ -4,34 +4,18 @@ old records purged on the policy's schedule, billing records kept for everyone e
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
 
 import psycopg
 import pytest
 
 from cloudos_stack import OWNER
-from tests.conftest import CliResult
+from tests.conftest import cli_json as js
+from tests.conftest import cli_ok as ok
+from tests.conftest import sql
 from tests.conftest import run_cli as cli
 
 UTC = timezone.utc
-
-
-def ok(*argv: str, stdin: str | None = None) -> CliResult:
-    r = cli(*argv, stdin=stdin)
-    assert r.code == 0, (argv, r.err)
-    return r
-
-
-def js(*argv: str) -> Any:
-    return json.loads(ok(*argv, "--json").out)
-
-
-def sql(url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
-    with psycopg.connect(url, autocommit=True) as conn:
-        cur = conn.execute(query, params)
-        return cur.fetchall() if cur.description else []
 
 
 def partitions(url: str, parent: str) -> list[str]:
@@ -45,12 +29,10 @@ def month_name(parent: str, d: date) -> str:
 
 
 @pytest.fixture
-def owner(fresh_db: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The fresh database's owner URL (for the test's own looks and set-ups); the CLI runs as the
-    admin login, as in production."""
-    monkeypatch.setenv("CLOUDOS_DATABASE_URL", fresh_db.replace(f"//{OWNER}@", "//admin@"))
+def owner(fresh_admin: str) -> str:
+    """A tenant in a fresh database; the owner's URL (the CLI runs as the admin login)."""
     ok("tenant", "add", "isp1")
-    return fresh_db
+    return fresh_admin
 
 
 def old_logs(owner: str, months_back: list[int], today: date) -> None:

@@ -12,40 +12,24 @@ import stat
 import zipfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 
 from cloudos.store.export import COLUMNS
-from cloudos_stack import OWNER
-from tests.conftest import CliResult
+from tests.conftest import cli_json as js
+from tests.conftest import cli_ok as ok
+from tests.conftest import sql
 from tests.conftest import run_cli as cli
 
 UTC = timezone.utc
 
 
-def ok(*argv: str, stdin: str | None = None) -> CliResult:
-    r = cli(*argv, stdin=stdin)
-    assert r.code == 0, (argv, r.err)
-    return r
-
-
-def js(*argv: str) -> Any:
-    return json.loads(ok(*argv, "--json").out)
-
-
-def sql(url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
-    with psycopg.connect(url, autocommit=True) as conn:
-        cur = conn.execute(query, params)
-        return cur.fetchall() if cur.description else []
-
-
 @pytest.fixture
-def held(fresh_db: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def held(fresh_admin: str) -> str:
     """ali and sara, each with a session in history and one live, an auth-log row, an invoice, a
     payment, a notice and a data request."""
-    monkeypatch.setenv("CLOUDOS_DATABASE_URL", fresh_db.replace(f"//{OWNER}@", "//admin@"))
+    fresh_db = fresh_admin
     ok("tenant", "add", "isp1")
     ok("plan", "add", "home", "--rate-limit", "2M/8M", "--price", "1000")
     today = datetime.now(UTC).date()
