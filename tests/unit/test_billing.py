@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rlm_cloudos.policy.billing import (
-    Account, ActionKind, BillingSettings, Cycle, OpenInvoice, Period, TaxBase, TaxKind, TaxRule, allocate,
+    Account, BillingSettings, Cycle, OpenInvoice, Period, TaxBase, TaxKind, TaxRule, allocate,
     document_number, fiscal_year, half_up, next_billing_day, next_period, normal_iban, paisa, plan_account,
     plan_change, priced_line, rule_in_force, split, suspended_for_nonpayment, tax_on,
 )

@@ -14,7 +14,6 @@ import io
 import sys
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection
