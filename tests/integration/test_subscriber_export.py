@@ -133,3 +133,34 @@ def test_a_subscriber_not_there_and_a_path_not_writable_are_one_line(held: str, 
     assert r.code == 1 and "cannot write" in r.err and len(r.err.strip().splitlines()) == 1
     assert not os.path.exists(tmp_path / "x.json")
     assert sql(held, "SELECT count(*) FROM admin_audit WHERE action = 'subscriber.export'") == [(0,)]
+
+
+def test_a_tenant_export_holds_its_configuration_subscribers_and_billing_and_no_secret(held: str,
+                                                                                      tmp_path: Path) -> None:
+    ok("tenant", "add", "other")
+    printf = "other-nas-secret-123"
+    ok("nas", "add", "core1", "--tenant", "isp1", "--address", "10.20.0.1", "--secret-stdin", stdin=printf + "\n")
+    out = tmp_path / "isp1.json"
+    r = js("tenant", "export", "isp1", "--format", "json", "--out", str(out))
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    doc = json.loads(out.read_text())
+    assert doc["format"] == "cloudos-tenant-export" and doc["sections"]["tenant"][0]["name"] == "isp1"
+    sections = doc["sections"]
+    assert sorted(s["username"] for s in sections["subscribers"]) == ["ali", "sara"]
+    assert {s["cnic"] for s in sections["subscribers"]} == {"35202-1234567-1", "42101-7654321-2"}
+    (tid,) = sql(held, "SELECT id FROM tenant WHERE name = 'isp1'")[0]
+    for section, table_name in (("invoices", "invoice"), ("payments", "payment"), ("ledger", "ledger_entry"),
+                                ("plans", "plan"), ("nas", "nas"), ("usage", "usage_counter"),
+                                ("data_requests", "data_request")):
+        assert [(len(sections[section]),)] == sql(held, f"SELECT count(*) FROM {table_name} WHERE tenant_id = %s",
+                                                  tid), section
+    text = out.read_text()
+    assert printf not in text and "secret_enc" not in text and "password_enc" not in text and "pw-ali" not in text
+    assert all(row.get("tenant_id") in (None, tid) for rows in sections.values() for row in rows)
+    assert r["rows"]["subscribers"] == 2
+    zpath = tmp_path / "isp1.zip"
+    js("tenant", "export", "isp1", "--format", "csv", "--out", str(zpath))
+    with zipfile.ZipFile(zpath) as z:
+        [_, *rows] = list(csv.reader(io.StringIO(z.read("subscribers.csv").decode())))
+        assert len(rows) == 2 and "cnic" in z.read("README.txt").decode()
+    assert sql(held, "SELECT count(*) FROM admin_audit WHERE action = 'tenant.export'") == [(2,)]

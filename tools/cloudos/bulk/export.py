@@ -1,5 +1,5 @@
-"""A subscriber's data as one file: a JSON document, or a zip of CSV files with a README of their
-columns (pure: values in, bytes out). The privacy policy's access and portability."""
+"""A subscriber's data (or a whole tenant's) as one file: a JSON document, or a zip of CSV files with
+a README of their columns (pure: values in, bytes out). The privacy policy's access and portability."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 from cloudos.show import utc
 
 FORMAT = "cloudos-subscriber-export"
+TENANT_FORMAT = "cloudos-tenant-export"
 VERSION = 1
 
 #: What each section holds, for the README of a CSV export and the JSON's "sections" description.
@@ -32,6 +33,24 @@ DESCRIPTIONS = {
     "coa_requests": "speed changes and disconnects sent to the router",
     "data_requests": "requests made under the privacy policy",
     "audit": "administrative actions on the account (personal fields as keyed digests)",
+}
+
+#: A tenant's export: its configuration, its subscriber base and its billing records.
+TENANT_DESCRIPTIONS = {
+    "tenant": "the ISP's settings: time zone, RADIUS policy, walled garden, billing settings",
+    "nas": "its routers (no shared secret)",
+    "plans": "its service plans",
+    "tax_rules": "its tax rules with their effective dates",
+    "subscribers": "every subscriber as held, the CNIC decrypted (no password)",
+    "usage": "bytes and seconds counted per subscriber and billing period",
+    "invoices": DESCRIPTIONS["invoices"],
+    "invoice_lines": DESCRIPTIONS["invoice_lines"],
+    "invoice_taxes": DESCRIPTIONS["invoice_taxes"],
+    "payments": DESCRIPTIONS["payments"],
+    "payment_allocations": DESCRIPTIONS["payment_allocations"],
+    "ledger": DESCRIPTIONS["ledger"],
+    "data_requests": DESCRIPTIONS["data_requests"],
+    "privacy_holidays": "the holidays data-request deadlines skip",
 }
 
 
@@ -79,20 +98,39 @@ def _csv(rows: list[dict[str, Any]], columns: list[str]) -> bytes:
     return out.getvalue().encode()
 
 
-def to_zip(doc: dict[str, Any], columns: dict[str, list[str]]) -> bytes:
-    """One CSV per section (``profile.csv`` one row), and README.txt naming each file's columns.
-    ``columns``: each section's column names, so an empty section still has its header."""
-    files = {"profile": [doc["profile"]], **doc["sections"]}
-    readme = [f"{FORMAT} version {VERSION}: everything held about subscriber {doc['username']} of tenant "
-              f"{doc['tenant']}, exported {doc['exported_at']} (UTC). Times are UTC (ISO 8601, Z);", "money is in "
-              "paisa (1 rupee = 100 paisa) where a column ends _paisa; bytes are exact integers. One CSV per "
-              "section, UTF-8, a header row first:", ""]
+def tenant_document(meta: dict[str, Any], sections: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    return {"format": TENANT_FORMAT, "version": VERSION, **{k: plain(v) for k, v in meta.items()},
+            "sections": {name: plain(rows) for name, rows in sections.items()}, "descriptions": TENANT_DESCRIPTIONS}
+
+
+_UNITS = ["Times are UTC (ISO 8601, Z); money is in paisa (1 rupee = 100 paisa) where a column ends _paisa;",
+          "bytes are exact integers. One CSV per section, UTF-8, a header row first:", ""]
+
+
+def _zip(files: dict[str, list[dict[str, Any]]], columns: dict[str, list[str]], head: str,
+         descriptions: dict[str, str]) -> bytes:
+    """One CSV per section and README.txt naming each file's columns. ``columns``: each section's
+    column names, so an empty section still has its header."""
+    readme = [head, *_UNITS]
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for name, rows in files.items():
             cols = columns.get(name) or sorted({k for r in rows for k in r})
             z.writestr(f"{name}.csv", _csv(rows, cols))
-            readme += [f"{name}.csv ({len(rows)} row{'s' if len(rows) != 1 else ''}): {DESCRIPTIONS[name]}",
+            readme += [f"{name}.csv ({len(rows)} row{'s' if len(rows) != 1 else ''}): {descriptions[name]}",
                        "  columns: " + ", ".join(cols), ""]
         z.writestr("README.txt", "\n".join(readme).encode())
     return buf.getvalue()
+
+
+def to_zip(doc: dict[str, Any], columns: dict[str, list[str]]) -> bytes:
+    """A subscriber's export as CSVs: ``profile.csv`` (one row) and one file per section."""
+    head = (f"{FORMAT} version {VERSION}: everything held about subscriber {doc['username']} of tenant "
+            f"{doc['tenant']}, exported {doc['exported_at']} (UTC).")
+    return _zip({"profile": [doc["profile"]], **doc["sections"]}, columns, head, DESCRIPTIONS)
+
+
+def tenant_zip(doc: dict[str, Any], columns: dict[str, list[str]]) -> bytes:
+    head = (f"{TENANT_FORMAT} version {VERSION}: tenant {doc['tenant']}'s configuration, subscribers and billing "
+            f"records, exported {doc['exported_at']} (UTC). Session history and the auth log are not in it.")
+    return _zip(doc["sections"], columns, head, TENANT_DESCRIPTIONS)

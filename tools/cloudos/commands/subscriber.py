@@ -22,7 +22,7 @@ from sqlalchemy.engine import Row
 from cloudos import show as when
 from cloudos.commands._common import (Subparsers, address_text_arg, check_password, date_arg, email_arg, leaf,
                                       mac_arg, name_text_arg, new_username_arg, phone_arg, require, static_ip_arg,
-                                      tenant_opt, username_arg)
+                                      tenant_opt, username_arg, write_new)
 from cloudos.audit import redact
 from cloudos.context import Ctx, read_secret, table
 from cloudos.errors import CliError, UsageError
@@ -536,7 +536,6 @@ def export(ctx: Ctx, args: argparse.Namespace) -> None:
     """Everything held about the subscriber in one file (JSON, or a zip of CSVs with a README),
     written 0600 to a new path, and audited with its digest."""
     import hashlib
-    import os
 
     from cloudos.bulk import export as fmt
     from cloudos.store import export as gather
@@ -558,14 +557,7 @@ def export(ctx: Ctx, args: argparse.Namespace) -> None:
         doc = fmt.document({"tenant": tenant.name, "username": row.username, "exported_at": ctx.now}, profile, found)
         data = fmt.to_json(doc) if args.format == "json" else fmt.to_zip(doc, {"profile": list(profile),
                                                                                **gather.COLUMNS})
-        try:
-            fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            raise CliError(f"{args.out} exists: an export never overwrites a file, give a new path") from None
-        except OSError as exc:
-            raise CliError(f"cannot write {args.out}: {exc.strerror}") from None
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        write_new(args.out, data)
         digest = hashlib.sha256(data).hexdigest()
         counts = {name: len(rows) for name, rows in found.items()}
         ctx.audit(conn, action="subscriber.export", target=_target(tenant, row.username), tenant_id=tenant.id,

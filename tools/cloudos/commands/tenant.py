@@ -8,7 +8,7 @@ from typing import Any
 
 from cloudos import show
 from cloudos.commands._common import (INT4_MAX, Subparsers, _wrap, address_list_arg, as_dict, int_arg, leaf, name_arg,
-                                      name_text_arg, rate_arg, require, timezone_arg)
+                                      name_text_arg, rate_arg, require, timezone_arg, write_new)
 from cloudos.context import Ctx, table
 from cloudos.errors import CliError
 from cloudos.store import tenants
@@ -147,6 +147,43 @@ def set_(ctx: Ctx, args: argparse.Namespace) -> None:
                                                                 for k, v in changes.items()))
 
 
+def export(ctx: Ctx, args: argparse.Namespace) -> None:
+    """A tenant's configuration, subscriber base (CNICs decrypted) and billing records in one file,
+    written 0600 to a new path and audited with its digest. Session history and the auth log are
+    logs, kept and dropped by retention, and not in it."""
+    import hashlib
+
+    from cloudos.bulk import export as fmt
+    from cloudos.store import export as gather
+    from rlm_cloudos.errors import DecryptError
+
+    keyring = ctx.keyring
+    with ctx.tx() as conn:
+        row = tenants.by_name(conn, args.name)
+        if row is None:
+            raise CliError(f"no tenant named {args.name!r}")
+        found = gather.tenant_sections(conn, row)
+        for s in found["subscribers"]:
+            blob = s.pop("cnic_enc")
+            try:
+                s["cnic"] = keyring.decrypt(blob, "subscriber.cnic") if blob is not None else None
+            except DecryptError:
+                s["cnic"] = "(undecryptable)"
+        doc = fmt.tenant_document({"tenant": row.name, "exported_at": ctx.now}, found)
+        columns = {**gather.TENANT_COLUMNS,
+                   "subscribers": [c for c in gather.TENANT_COLUMNS["subscribers"] if c != "cnic_enc"] + ["cnic"]}
+        data = fmt.to_json(doc) if args.format == "json" else fmt.tenant_zip(doc, columns)
+        write_new(args.out, data)
+        digest = hashlib.sha256(data).hexdigest()
+        counts = {name: len(rows) for name, rows in found.items()}
+        ctx.audit(conn, action="tenant.export", target=f"tenant:{row.name}", tenant_id=row.id, before=None,
+                  after={"format": args.format, "sha256": digest, "bytes": len(data), "rows": counts})
+    ctx.emit({"tenant": row.name, "format": args.format, "out": args.out, "bytes": len(data), "sha256": digest,
+              "rows": counts},
+             f"tenant {row.name} written to {args.out} ({args.format}, {len(data)} bytes, mode 0600): "
+             + ", ".join(f"{n} {name}" for name, n in counts.items() if n))
+
+
 def register(sub: Subparsers) -> None:
     g = sub.add_parser("tenant", help="ISPs served by this installation")
     s = g.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -159,6 +196,10 @@ def register(sub: Subparsers) -> None:
     leaf(s, "list", "list tenants", list_)
     p = leaf(s, "show", "show a tenant's settings and how many NAS, plans, subscribers and sessions it has", show_)
     p.add_argument("name", type=name_arg, metavar="NAME")
+    p = leaf(s, "export", "a tenant's configuration, subscribers and billing records, as JSON or a zip of CSVs", export)
+    p.add_argument("name", type=name_arg, metavar="NAME")
+    p.add_argument("--format", required=True, choices=["json", "csv"])
+    p.add_argument("--out", required=True, metavar="PATH", help="a new file (never overwritten), written 0600")
     p = leaf(s, "set", "change a tenant's settings", set_)
     p.add_argument("name", type=name_arg, metavar="NAME")
     p.add_argument("--timezone", type=timezone_arg)

@@ -1,5 +1,6 @@
-"""Everything held about one subscriber, section by section, for `cloudos subscriber export` (the
-privacy policy's access and portability). Rows as stored; the caller decides what to decrypt."""
+"""Everything held about one subscriber, section by section, for `cloudos subscriber export`, and a
+tenant's whole configuration and subscriber base for `cloudos tenant export` (the privacy policy's
+access and portability). Rows as stored; the caller decides what to decrypt."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from sqlalchemy import Connection, Table, select
 from sqlalchemy.engine import Row
 
 from cloudos.store.tables import (admin_audit, auth_log, coa_outbox, data_request, invoice, invoice_line, invoice_tax,
-                                  ledger_entry, notification, payment, payment_allocation, session, session_open,
-                                  usage_counter)
+                                  ledger_entry, nas, notification, payment, payment_allocation, plan, privacy_holiday,
+                                  session, session_open, subscriber, tax_rule, usage_counter)
+from cloudos.store.tables import tenant as tenant_table
 
 
 def _rows(conn: Connection, table: Table, *where: Any, order: Any, leave: tuple[str, ...] = ()) -> list[dict[str, Any]]:
@@ -71,3 +73,35 @@ def sections(conn: Connection, tenant: Row[Any], sub: Row[Any]) -> dict[str, lis
                        admin_audit.c.target.in_([target, f"session:{tenant.name}/{sub.username}"]),
                        order=(admin_audit.c.id,), leave=("prev_hash", "hash")),
     }
+
+
+#: A tenant's export: each section's table and the columns left out (secrets).
+_TENANT_TABLES: dict[str, tuple[Table, tuple[str, ...]]] = {
+    "nas": (nas, ("secret_enc",)),
+    "plans": (plan, ()),
+    "tax_rules": (tax_rule, ()),
+    "subscribers": (subscriber, ("password_enc",)),
+    "usage": (usage_counter, ()),
+    "invoices": (invoice, ()),
+    "invoice_lines": (invoice_line, ()),
+    "invoice_taxes": (invoice_tax, ()),
+    "payments": (payment, ()),
+    "payment_allocations": (payment_allocation, ()),
+    "ledger": (ledger_entry, ()),
+    "data_requests": (data_request, ()),
+    "privacy_holidays": (privacy_holiday, ()),
+}
+TENANT_COLUMNS: dict[str, list[str]] = {
+    "tenant": [c.name for c in tenant_table.c],
+    **{name: [c.name for c in t.c if c.name not in leave] for name, (t, leave) in _TENANT_TABLES.items()},
+}
+
+
+def tenant_sections(conn: Connection, tenant: Row[Any]) -> dict[str, list[dict[str, Any]]]:
+    """A tenant's configuration, subscriber base and billing records, each table's rows in key order
+    (the keys of TENANT_COLUMNS); NAS secrets and passwords left out, CNICs still sealed."""
+    out: dict[str, list[dict[str, Any]]] = {"tenant": [dict(tenant._mapping)]}
+    for name, (t, leave) in _TENANT_TABLES.items():
+        key = list(t.primary_key.columns) or [t.c[n] for n in TENANT_COLUMNS[name]]
+        out[name] = _rows(conn, t, t.c.tenant_id == tenant.id, order=key, leave=leave)
+    return out
