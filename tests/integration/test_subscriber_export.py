@@ -100,7 +100,7 @@ def test_the_json_export_holds_every_row_about_the_subscriber_and_no_one_elses(h
     [(after,)] = sql(held, "SELECT after FROM admin_audit WHERE action = 'subscriber.export'")
     assert after["sha256"] == r["sha256"] and after["format"] == "json"
     again = cli("subscriber", "export", "ali", "--format", "json", "--out", str(out))
-    assert again.code == 1 and "never overwrites" in again.err
+    assert again.code == 1 and "is never overwritten" in again.err
     assert hashlib.sha256(out.read_bytes()).hexdigest() == r["sha256"]
 
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -43,6 +42,7 @@ from sqlalchemy import Connection
 
 from cloudos import show
 from cloudos.errors import CliError, TamperError
+from cloudos.files import write_new
 from cloudos.store import audit as rows_
 from rlm_cloudos.crypto import KeyRing
 from rlm_cloudos.errors import DecryptError
@@ -315,15 +315,7 @@ def write_anchor(path: str, keys: AuditKeys, anchor: Anchor) -> None:
     """Write the anchor and its HMAC to a new file, created mode 0600; CliError if it exists or cannot be written."""
     body = anchor.body()
     signed = {**body, "hmac": keys.anchor_mac(anchor.key_id, _canonical(body))}
-    try:
-        # O_EXCL: an anchor is never overwritten (nor a link followed); the mode is set by open, not after it.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise CliError(f"anchor {path} already exists: an anchor is never overwritten") from None
-    except OSError as exc:
-        raise CliError(f"anchor {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "w") as f:
-        f.write(json.dumps(signed, indent=2, sort_keys=True) + "\n")
+    write_new(path, (json.dumps(signed, indent=2, sort_keys=True) + "\n").encode(), what="anchor")
 
 
 def read_anchor(path: str, keys: AuditKeys) -> Anchor:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import calendar
 import ipaddress
-import os
 import re
 from collections.abc import Callable
 from datetime import date
@@ -14,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import Row
 
-from cloudos.errors import CliError, UsageError
+from cloudos.errors import UsageError
 from rlm_cloudos.policy.rates import RateLimitError, SizeError, parse_rate_limit, parse_size
 from rlm_cloudos.requests import normalize_mac
 
@@ -298,15 +297,3 @@ def require(cond: bool, message: str) -> None:
     if not cond:
         raise UsageError(message)
 
-
-def write_new(path: str, data: bytes) -> None:
-    """Write ``data`` to a new file ``path``, mode 0600 (it holds personal data): never over a file
-    that exists. Raises CliError, in one line."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise CliError(f"{path} exists: an export never overwrites a file, give a new path") from None
-    except OSError as exc:
-        raise CliError(f"cannot write {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)

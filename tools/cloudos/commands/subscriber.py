@@ -22,9 +22,10 @@ from sqlalchemy.engine import Row
 from cloudos import show as when
 from cloudos.commands._common import (Subparsers, address_text_arg, check_password, date_arg, email_arg, leaf,
                                       mac_arg, name_text_arg, new_username_arg, phone_arg, require, static_ip_arg,
-                                      tenant_opt, username_arg, write_new)
+                                      tenant_opt, username_arg)
 from cloudos.audit import redact
 from cloudos.context import Ctx, read_secret, table
+from cloudos.files import write_new
 from cloudos.errors import CliError, UsageError
 from cloudos.store import billing, coa, plans, sessions, subscribers, usage
 from rlm_cloudos.errors import DecryptError
@@ -557,7 +558,7 @@ def export(ctx: Ctx, args: argparse.Namespace) -> None:
         doc = fmt.document({"tenant": tenant.name, "username": row.username, "exported_at": ctx.now}, profile, found)
         data = fmt.to_json(doc) if args.format == "json" else fmt.to_zip(doc, {"profile": list(profile),
                                                                                **gather.COLUMNS})
-        write_new(args.out, data)
+        write_new(args.out, data, what="export")
         digest = hashlib.sha256(data).hexdigest()
         counts = {name: len(rows) for name, rows in found.items()}
         ctx.audit(conn, action="subscriber.export", target=_target(tenant, row.username), tenant_id=tenant.id,

@@ -8,8 +8,9 @@ from typing import Any
 
 from cloudos import show
 from cloudos.commands._common import (INT4_MAX, Subparsers, _wrap, address_list_arg, as_dict, int_arg, leaf, name_arg,
-                                      name_text_arg, rate_arg, require, timezone_arg, write_new)
+                                      name_text_arg, rate_arg, require, timezone_arg)
 from cloudos.context import Ctx, table
+from cloudos.files import write_new
 from cloudos.errors import CliError
 from cloudos.store import tenants
 from rlm_cloudos.policy.billing import PROVINCE_NAMES, PROVINCES, normal_iban
@@ -173,7 +174,7 @@ def export(ctx: Ctx, args: argparse.Namespace) -> None:
         columns = {**gather.TENANT_COLUMNS,
                    "subscribers": [c for c in gather.TENANT_COLUMNS["subscribers"] if c != "cnic_enc"] + ["cnic"]}
         data = fmt.to_json(doc) if args.format == "json" else fmt.tenant_zip(doc, columns)
-        write_new(args.out, data)
+        write_new(args.out, data, what="export")
         digest = hashlib.sha256(data).hexdigest()
         counts = {name: len(rows) for name, rows in found.items()}
         ctx.audit(conn, action="tenant.export", target=f"tenant:{row.name}", tenant_id=row.id, before=None,
