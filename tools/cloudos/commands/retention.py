@@ -116,13 +116,13 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--dry-run", action="store_true", help="report what a run would remove and change nothing")
     leaf(s, "show", "the retention periods", show)
     p = leaf(s, "set", "change the retention periods (the policy's values are the defaults)", set_)
-    p.add_argument("--log-months", dest="log_months", type=int_arg(12, 600, "months"),
+    p.add_argument("--log-months", dest="log_months", type=int_arg(12, 600, "months"), metavar="N",
                    help="session history and auth log (12: longer, never shorter)")
-    p.add_argument("--notification-months", dest="notification_months", type=int_arg(12, 600, "months"),
+    p.add_argument("--notification-months", dest="notification_months", type=int_arg(12, 600, "months"), metavar="N",
                    help="notifications (12: longer, never shorter)")
-    p.add_argument("--support-years", dest="support_years", type=int_arg(2, 50, "years"),
+    p.add_argument("--support-years", dest="support_years", type=int_arg(2, 50, "years"), metavar="N",
                    help="support records after resolution (2: longer, never shorter)")
-    p.add_argument("--billing-years", dest="billing_years", type=int_arg(5, 50, "years"),
+    p.add_argument("--billing-years", dest="billing_years", type=int_arg(5, 50, "years"), metavar="N",
                    help="billing records after termination (5: longer, never shorter)")
-    p.add_argument("--nonessential-days", dest="nonessential_days", type=int_arg(0, 30, "days"),
+    p.add_argument("--nonessential-days", dest="nonessential_days", type=int_arg(0, 30, "days"), metavar="N",
                    help="non-essential data after termination (30: sooner, never later)")

@@ -199,7 +199,8 @@ def register(sub: Subparsers) -> None:
     p.add_argument("name", type=name_arg, metavar="NAME")
     p = leaf(s, "export", "a tenant's configuration, subscribers and billing records, as JSON or a zip of CSVs", export)
     p.add_argument("name", type=name_arg, metavar="NAME")
-    p.add_argument("--format", required=True, choices=["json", "csv"])
+    p.add_argument("--format", required=True, choices=["json", "csv"], help="json: one document; csv: a zip of "
+                   "CSV files with a README of their columns")
     p.add_argument("--out", required=True, metavar="PATH", help="a new file (never overwritten), written 0600")
     p = leaf(s, "set", "change a tenant's settings", set_)
     p.add_argument("name", type=name_arg, metavar="NAME")
