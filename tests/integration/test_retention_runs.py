@@ -4,6 +4,7 @@ old records purged on the policy's schedule, billing records kept for everyone e
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timedelta, timezone
 
 import psycopg
@@ -179,3 +180,21 @@ def test_the_periods_are_settings_with_the_policys_defaults(owner: str) -> None:
                              else date(today.year - 2, 2, 28).isoformat())
     assert sql(owner, "SELECT before->>'log_months', after->>'log_months' FROM admin_audit "
                       "WHERE action = 'retention.set'") == [("12", "24")]
+
+
+def test_a_table_held_busy_fails_the_run_within_its_lock_timeout_and_changes_nothing(owner: str) -> None:
+    """A session partition to drop while another transaction holds the session table (a long
+    report, a stuck client): the run gives up after its 10 s lock timeout, in one line, and drops
+    nothing, rather than wait for ever and hold radiusd's writes behind it."""
+    today = datetime.now(UTC).date()
+    old_logs(owner, [14], today)
+    before = partitions(owner, "session")
+    with psycopg.connect(owner) as holder:
+        holder.execute("LOCK TABLE session IN ACCESS SHARE MODE")
+        t = time.monotonic()
+        r = cli("retention", "run")
+        took = time.monotonic() - t
+    assert r.code == 1 and "lock timeout" in r.err and len(r.err.strip().splitlines()) == 1, r.err
+    assert 9 < took < 30, took
+    assert partitions(owner, "session") == before
+    assert sql(owner, "SELECT count(*) FROM admin_audit WHERE action = 'retention.run'") == [(0,)]
