@@ -14,13 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 from datetime import date, timedelta
 from pathlib import Path
 
-from bench.importing import cloudos
-from cloudos_stack import Ports, Stack
+from bench.importing import admin_stack, cloudos
 
 STATE = Path(__file__).parent / "results" / "billing"
 PLANS = (("home", "2M/8M", "2500"), ("plus", "4M/16M", "3500"), ("biz", "10M/20M", "6000"))
@@ -39,16 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", action="store_true", help="run the first billing run under cProfile and print "
                                                             "where it went (slower: not the time to quote)")
     args = ap.parse_args(argv)
-    if STATE.exists():
-        shutil.rmtree(STATE)
-    stack = Stack(state=STATE, ports=Ports.pick(), status_secret=os.urandom(16).hex())
-    try:
-        stack.start()
-        env = {**os.environ, **stack.env(), "CLOUDOS_ACTOR": "billing-run", "CLOUDOS_DATABASE_URL": stack.database_url}
-        cloudos(env, "db", "migrate")
-        stack.create_logins()
-        env["CLOUDOS_DATABASE_URL"] = stack.admin_url
-        cloudos(env, "tenant", "add", "isp1")
+    with admin_stack(STATE, "billing-run") as (_, env):
         cloudos(env, "tenant", "set", "isp1", "--province", "punjab", "--legal-name", "Bench ISP (Pvt) Ltd")
         for name, rate, price in PLANS:
             cloudos(env, "plan", "add", name, "--rate-limit", rate, "--price", price)
@@ -74,9 +63,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"again     {again:7.2f} s   (nothing to issue: the day's second run)", flush=True)
         verify, _ = cloudos(env, "audit", "verify")
         print(f"verify    {verify:7.2f} s   (audit verify of the whole chain)", flush=True)
-    finally:
-        stack.stop()
-        shutil.rmtree(STATE, ignore_errors=True)
     return 0
 
 

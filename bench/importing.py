@@ -15,6 +15,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -50,22 +52,34 @@ def cloudos(env: dict[str, str], *argv: str, profile: bool = False) -> tuple[flo
     return took, r.stdout
 
 
+@contextmanager
+def admin_stack(state: Path, actor: str) -> Iterator[tuple[Stack, dict[str, str]]]:
+    """A throwaway stack in ``state``, migrated, with the programs' logins and tenant isp1: the stack
+    and the environment that runs the CLI as the admin login, as in production. Stopped and removed
+    on leaving."""
+    if state.exists():
+        shutil.rmtree(state)
+    stack = Stack(state=state, ports=Ports.pick(), status_secret=os.urandom(16).hex())
+    try:
+        stack.start()
+        env = {**os.environ, **stack.env(), "CLOUDOS_ACTOR": actor, "CLOUDOS_DATABASE_URL": stack.database_url}
+        cloudos(env, "db", "migrate")
+        stack.create_logins()
+        env["CLOUDOS_DATABASE_URL"] = stack.admin_url  # the CLI's own login, as in production
+        cloudos(env, "tenant", "add", "isp1")
+        yield stack, env
+    finally:
+        stack.stop()
+        shutil.rmtree(state, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="bench/import_subscribers", description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=50_000, help="subscribers in the file (default 50,000)")
     ap.add_argument("--profile", action="store_true", help="run the commit under cProfile and print where it went "
                                                             "(slower: not the time to quote)")
     args = ap.parse_args(argv)
-    if STATE.exists():
-        shutil.rmtree(STATE)
-    stack = Stack(state=STATE, ports=Ports.pick(), status_secret=os.urandom(16).hex())
-    try:
-        stack.start()
-        env = {**os.environ, **stack.env(), "CLOUDOS_ACTOR": "bench", "CLOUDOS_DATABASE_URL": stack.database_url}
-        cloudos(env, "db", "migrate")
-        stack.create_logins()
-        env["CLOUDOS_DATABASE_URL"] = stack.admin_url  # the CLI's own login, as in production
-        cloudos(env, "tenant", "add", "isp1")
+    with admin_stack(STATE, "bench") as (stack, env):
         for name, rate in PLANS:
             cloudos(env, "plan", "add", name, "--rate-limit", rate)
         path = STATE / "subscribers.csv"
@@ -94,9 +108,6 @@ def main(argv: list[str] | None = None) -> int:
               f"{out.strip().splitlines()[0]})", flush=True)
         verify, _ = cloudos(env, "audit", "verify")
         print(f"verify    {verify:6.2f} s   (audit verify of the whole chain)", flush=True)
-    finally:
-        stack.stop()
-        shutil.rmtree(STATE, ignore_errors=True)
     return 0
 
 
