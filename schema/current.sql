@@ -8,6 +8,11 @@
 
 CREATE ROLE cloudos_admin NOLOGIN;
 CREATE ROLE cloudos_metrics NOLOGIN;
+CREATE ROLE cloudos_op_admin NOLOGIN;
+CREATE ROLE cloudos_op_auditor NOLOGIN;
+CREATE ROLE cloudos_op_billing NOLOGIN;
+CREATE ROLE cloudos_op_support NOLOGIN;
+CREATE ROLE cloudos_operator NOLOGIN;
 CREATE ROLE cloudos_radius NOLOGIN;
 CREATE ROLE cloudos_worker NOLOGIN;
 
@@ -288,6 +293,8 @@ CREATE TABLE public.session_open (
 )
 WITH (fillfactor='70');
 
+ALTER TABLE ONLY public.session_open FORCE ROW LEVEL SECURITY;
+
 --
 -- Name: cloudos_archive_session(public.session_open); Type: FUNCTION; Schema: public; Owner: -
 --
@@ -308,6 +315,17 @@ BEGIN
          terminate_cause = EXCLUDED.terminate_cause;
   RETURN 1;
 END $$;
+
+--
+-- Name: cloudos_audit_head(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cloudos_audit_head() RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+  SELECT hash FROM public.admin_audit ORDER BY id DESC LIMIT 1
+$$;
 
 --
 -- Name: cloudos_audit_stamp(); Type: FUNCTION; Schema: public; Owner: -
@@ -522,6 +540,8 @@ CREATE TABLE public.plan (
     CONSTRAINT plan_time_quota_seconds_check CHECK ((time_quota_seconds > 0))
 );
 
+ALTER TABLE ONLY public.plan FORCE ROW LEVEL SECURITY;
+
 --
 -- Name: subscriber; Type: TABLE; Schema: public; Owner: -
 --
@@ -556,6 +576,8 @@ CREATE TABLE public.subscriber (
     CONSTRAINT subscriber_username_check CHECK (((length(username) >= 1) AND (length(username) <= 253)))
 );
 
+ALTER TABLE ONLY public.subscriber FORCE ROW LEVEL SECURITY;
+
 --
 -- Name: COLUMN subscriber.password_enc; Type: COMMENT; Schema: public; Owner: -
 --
@@ -578,6 +600,8 @@ CREATE TABLE public.usage_counter (
     CONSTRAINT usage_counter_check CHECK ((period_end > period_start))
 );
 
+ALTER TABLE ONLY public.usage_counter FORCE ROW LEVEL SECURITY;
+
 --
 -- Name: cloudos_lapse(public.subscriber, public.plan, public.usage_counter, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
@@ -597,6 +621,112 @@ CREATE FUNCTION public.cloudos_lapse(s public.subscriber, p public.plan, u publi
       THEN 'quota_exhausted'
   END
 $$;
+
+--
+-- Name: cloudos_operator_add(text, bigint, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cloudos_operator_add(p_login text, p_tenant bigint, p_role text, p_verifier text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $_$
+BEGIN
+  IF p_verifier !~ '^SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$' THEN
+    RAISE EXCEPTION 'the password must arrive as a SCRAM-SHA-256 verifier';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = p_login) THEN
+    RAISE EXCEPTION 'a PostgreSQL role named % exists already', p_login
+      USING HINT = 'choose another name (operator names are global to the PostgreSQL server)';
+  END IF;
+  INSERT INTO operator (login, tenant_id, role) VALUES (p_login, p_tenant, p_role);
+  EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT '
+                 'PASSWORD %L', p_login, p_verifier);
+  EXECUTE format('GRANT %I TO %I', cloudos_operator_group(p_role), p_login);
+END $_$;
+
+--
+-- Name: cloudos_operator_group(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cloudos_operator_group(p_role text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog'
+    AS $$
+  SELECT CASE p_role WHEN 'platform' THEN 'cloudos_admin' ELSE 'cloudos_op_' || p_role END
+$$;
+
+--
+-- Name: cloudos_operator_remove(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cloudos_operator_remove(p_login text) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+DECLARE
+  ended integer := 0;
+  victim integer;
+BEGIN
+  DELETE FROM operator WHERE login = p_login;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no operator named %', p_login;
+  END IF;
+  IF p_login = session_user THEN
+    RAISE EXCEPTION 'an operator cannot remove itself';
+  END IF;
+  EXECUTE format('ALTER ROLE %I NOLOGIN', p_login);
+  -- The pids first, then the signals: a WHERE does not promise the order it evaluates in.
+  FOR victim IN SELECT pid FROM pg_stat_activity WHERE usename = p_login AND pid <> pg_backend_pid() LOOP
+    IF pg_terminate_backend(victim) THEN
+      ended := ended + 1;
+    END IF;
+  END LOOP;
+  EXECUTE format('DROP ROLE %I', p_login);
+  RETURN ended;
+END $$;
+
+--
+-- Name: cloudos_operator_set_password(text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cloudos_operator_set_password(p_login text, p_verifier text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $_$
+BEGIN
+  IF p_verifier !~ '^SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$' THEN
+    RAISE EXCEPTION 'the password must arrive as a SCRAM-SHA-256 verifier';
+  END IF;
+  PERFORM 1 FROM operator WHERE login = p_login FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no operator named %', p_login;
+  END IF;
+  EXECUTE format('ALTER ROLE %I PASSWORD %L', p_login, p_verifier);
+END $_$;
+
+--
+-- Name: cloudos_operator_set_role(text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cloudos_operator_set_role(p_login text, p_role text) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+DECLARE old text;
+BEGIN
+  SELECT role INTO old FROM operator WHERE login = p_login FOR UPDATE;
+  IF old IS NULL THEN
+    RAISE EXCEPTION 'no operator named %', p_login;
+  END IF;
+  IF (old = 'platform') <> (p_role = 'platform') THEN
+    RAISE EXCEPTION 'an operator cannot move between the platform and a tenant'
+      USING HINT = 'remove the operator and add it again';
+  END IF;
+  UPDATE operator SET role = p_role WHERE login = p_login;
+  EXECUTE format('REVOKE %I FROM %I', cloudos_operator_group(old), p_login);
+  EXECUTE format('GRANT %I TO %I', cloudos_operator_group(p_role), p_login);
+  RETURN old;
+END $$;
 
 --
 -- Name: cloudos_period(text, text, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
@@ -651,7 +781,8 @@ $$;
 --
 
 CREATE FUNCTION public.cloudos_queue_coa_release(p_subscriber bigint, p_now timestamp with time zone, p_reason text) RETURNS integer
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
 DECLARE
   queued integer;
@@ -664,7 +795,8 @@ BEGIN
       LEFT JOIN LATERAL (SELECT uc FROM usage_counter uc
                           WHERE uc.subscriber_id = s.id AND uc.period_start <= p_now AND p_now < uc.period_end
                           ORDER BY uc.period_start DESC LIMIT 1) u ON true
-     WHERE s.id = p_subscriber AND t.walled_garden_address_list IS NOT NULL),
+     WHERE s.id = p_subscriber AND t.walled_garden_address_list IS NOT NULL
+       AND s.tenant_id = COALESCE(cloudos_tenant(), cloudos_scope(), s.tenant_id)),
   q AS (
     INSERT INTO coa_outbox (tenant_id, nas_id, nas_address, acct_unique_id, subscriber_id, kind, reason, attributes)
     SELECT o.tenant_id, o.nas_id, o.nas_address, o.acct_unique_id, o.subscriber_id,
@@ -892,6 +1024,17 @@ BEGIN
 END $$;
 
 --
+-- Name: cloudos_scope(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cloudos_scope() RETURNS bigint
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog'
+    AS $$
+  SELECT NULLIF(current_setting('cloudos.tenant', true), '')::bigint
+$$;
+
+--
 -- Name: cloudos_stale_cutoff(timestamp with time zone, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -899,6 +1042,17 @@ CREATE FUNCTION public.cloudos_stale_cutoff(p_now timestamp with time zone, p_in
     LANGUAGE sql IMMUTABLE
     AS $$
   SELECT p_now - make_interval(secs => 2 * ceil(p_interim * 1.1) + 60)
+$$;
+
+--
+-- Name: cloudos_tenant(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cloudos_tenant() RETURNS bigint
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+  SELECT o.tenant_id FROM public.operator o WHERE o.login = session_user AND o.role <> 'platform'
 $$;
 
 --
@@ -912,6 +1066,20 @@ BEGIN
   NEW.updated_at := now();
   RETURN NEW;
 END $$;
+
+--
+-- Name: cloudos_whoami(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cloudos_whoami(OUT login text, OUT role text, OUT tenant_id bigint) RETURNS record
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+  SELECT session_user::text,
+         COALESCE(o.role, CASE WHEN pg_has_role(session_user, 'cloudos_admin', 'MEMBER') THEN 'platform' END),
+         o.tenant_id
+    FROM (SELECT 1) one LEFT JOIN public.operator o ON o.login = session_user
+$$;
 
 --
 -- Name: admin_audit; Type: TABLE; Schema: public; Owner: -
@@ -934,6 +1102,8 @@ CREATE TABLE public.admin_audit (
     changed text[],
     CONSTRAINT admin_audit_version CHECK ((((version = 1) AND (key_id IS NULL) AND (db_user IS NULL) AND (changed IS NULL)) OR ((version = 2) AND (key_id IS NOT NULL) AND (db_user IS NOT NULL) AND (changed IS NOT NULL))))
 );
+
+ALTER TABLE ONLY public.admin_audit FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: admin_audit_id_seq; Type: SEQUENCE; Schema: public; Owner: -
@@ -977,6 +1147,8 @@ CREATE TABLE public.auth_log (
     CONSTRAINT auth_log_outcome_check CHECK ((outcome = ANY (ARRAY['accept'::text, 'reject'::text])))
 )
 PARTITION BY RANGE (at);
+
+ALTER TABLE ONLY public.auth_log FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: auth_log_default; Type: TABLE; Schema: public; Owner: -
@@ -1023,6 +1195,8 @@ CREATE TABLE public.coa_outbox (
     CONSTRAINT coa_outbox_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'ack'::text, 'nak'::text, 'timeout'::text, 'failed'::text, 'cancelled'::text])))
 );
 
+ALTER TABLE ONLY public.coa_outbox FORCE ROW LEVEL SECURITY;
+
 --
 -- Name: coa_outbox_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
@@ -1057,6 +1231,8 @@ CREATE TABLE public.data_request (
     CONSTRAINT data_request_note_check CHECK (((length(note) >= 1) AND (length(note) <= 500))),
     CONSTRAINT data_request_outcome_check CHECK (((length(outcome) >= 1) AND (length(outcome) <= 500)))
 );
+
+ALTER TABLE ONLY public.data_request FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: data_request_id_seq; Type: SEQUENCE; Schema: public; Owner: -
@@ -1111,6 +1287,8 @@ CREATE TABLE public.invoice (
     CONSTRAINT invoice_tax_paisa_check CHECK ((tax_paisa >= 0))
 );
 
+ALTER TABLE ONLY public.invoice FORCE ROW LEVEL SECURITY;
+
 --
 -- Name: invoice_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
@@ -1144,6 +1322,8 @@ CREATE TABLE public.invoice_line (
     CONSTRAINT invoice_line_tax_paisa_check CHECK ((tax_paisa >= 0))
 );
 
+ALTER TABLE ONLY public.invoice_line FORCE ROW LEVEL SECURITY;
+
 --
 -- Name: invoice_line_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
@@ -1176,6 +1356,8 @@ CREATE TABLE public.invoice_tax (
     CONSTRAINT invoice_tax_base_paisa_check CHECK ((base_paisa >= 0)),
     CONSTRAINT invoice_tax_kind_check CHECK ((kind = ANY (ARRAY['sales'::text, 'advance_income'::text])))
 );
+
+ALTER TABLE ONLY public.invoice_tax FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: invoice_tax_id_seq; Type: SEQUENCE; Schema: public; Owner: -
@@ -1221,6 +1403,8 @@ CREATE TABLE public.ledger_entry (
     CONSTRAINT ledger_entry_kind_check CHECK ((kind = ANY (ARRAY['invoice'::text, 'credit_note'::text, 'payment'::text])))
 );
 
+ALTER TABLE ONLY public.ledger_entry FORCE ROW LEVEL SECURITY;
+
 --
 -- Name: ledger_entry_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
@@ -1252,6 +1436,8 @@ CREATE TABLE public.nas (
     CONSTRAINT nas_coa_port_check CHECK (((coa_port >= 1) AND (coa_port <= 65535))),
     CONSTRAINT nas_name_check CHECK ((name ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$'::text))
 );
+
+ALTER TABLE ONLY public.nas FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: nas_id_seq; Type: SEQUENCE; Schema: public; Owner: -
@@ -1288,6 +1474,8 @@ CREATE TABLE public.notification (
     CONSTRAINT notification_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'sent'::text, 'failed'::text])))
 );
 
+ALTER TABLE ONLY public.notification FORCE ROW LEVEL SECURITY;
+
 --
 -- Name: notification_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
@@ -1315,6 +1503,23 @@ CREATE TABLE public.number_series (
     CONSTRAINT number_series_series_check CHECK ((series = ANY (ARRAY['INV'::text, 'CN'::text])))
 );
 
+ALTER TABLE ONLY public.number_series FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: operator; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.operator (
+    login text NOT NULL,
+    tenant_id bigint,
+    role text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_by text DEFAULT SESSION_USER NOT NULL,
+    CONSTRAINT operator_check CHECK (((role = 'platform'::text) = (tenant_id IS NULL))),
+    CONSTRAINT operator_login_check CHECK (((login ~ '^[a-z][a-z0-9_.-]{1,62}$'::text) AND (login !~ '^(cloudos|pg)_'::text))),
+    CONSTRAINT operator_role_check CHECK ((role = ANY (ARRAY['platform'::text, 'admin'::text, 'billing'::text, 'support'::text, 'auditor'::text])))
+);
+
 --
 -- Name: payment; Type: TABLE; Schema: public; Owner: -
 --
@@ -1336,6 +1541,8 @@ CREATE TABLE public.payment (
     CONSTRAINT payment_status_check CHECK ((status = ANY (ARRAY['received'::text, 'held'::text])))
 );
 
+ALTER TABLE ONLY public.payment FORCE ROW LEVEL SECURITY;
+
 --
 -- Name: payment_allocation; Type: TABLE; Schema: public; Owner: -
 --
@@ -1349,6 +1556,8 @@ CREATE TABLE public.payment_allocation (
     at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT payment_allocation_amount_paisa_check CHECK ((amount_paisa > 0))
 );
+
+ALTER TABLE ONLY public.payment_allocation FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: payment_id_seq; Type: SEQUENCE; Schema: public; Owner: -
@@ -1386,6 +1595,8 @@ CREATE TABLE public.privacy_holiday (
     name text NOT NULL,
     CONSTRAINT privacy_holiday_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100)))
 );
+
+ALTER TABLE ONLY public.privacy_holiday FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: retention_setting; Type: TABLE; Schema: public; Owner: -
@@ -1429,6 +1640,8 @@ CREATE TABLE public.session (
     terminate_cause text
 )
 PARTITION BY RANGE (started_at);
+
+ALTER TABLE ONLY public.session FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: session_default; Type: TABLE; Schema: public; Owner: -
@@ -1481,6 +1694,8 @@ CREATE TABLE public.support_ticket (
     CONSTRAINT support_ticket_status_check CHECK ((status = ANY (ARRAY['open'::text, 'pending'::text, 'resolved'::text])))
 );
 
+ALTER TABLE ONLY public.support_ticket FORCE ROW LEVEL SECURITY;
+
 --
 -- Name: support_ticket_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
@@ -1518,6 +1733,8 @@ CREATE TABLE public.tax_rule (
     CONSTRAINT tax_rule_rate_check CHECK (((rate >= (0)::numeric) AND (rate <= (100)::numeric))),
     CONSTRAINT tax_rule_reference_check CHECK ((length(reference) <= 200))
 );
+
+ALTER TABLE ONLY public.tax_rule FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: tax_rule_id_seq; Type: SEQUENCE; Schema: public; Owner: -
@@ -1580,6 +1797,8 @@ CREATE TABLE public.tenant (
     CONSTRAINT tenant_province_check CHECK ((province = ANY (ARRAY['punjab'::text, 'sindh'::text, 'kp'::text, 'balochistan'::text, 'ict'::text]))),
     CONSTRAINT tenant_strn_check CHECK ((strn ~ '^[0-9A-Za-z-]{1,20}$'::text))
 );
+
+ALTER TABLE ONLY public.tenant FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: tenant_id_seq; Type: SEQUENCE; Schema: public; Owner: -
@@ -1752,6 +1971,13 @@ ALTER TABLE ONLY public.notification
 
 ALTER TABLE ONLY public.number_series
     ADD CONSTRAINT number_series_pkey PRIMARY KEY (tenant_id, series, fiscal_year);
+
+--
+-- Name: operator operator_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.operator
+    ADD CONSTRAINT operator_pkey PRIMARY KEY (login);
 
 --
 -- Name: payment payment_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1982,6 +2208,12 @@ CREATE UNIQUE INDEX notification_once_per_invoice ON public.notification USING b
 --
 
 CREATE INDEX notification_queue ON public.notification USING btree (created_at) WHERE (status = 'queued'::text);
+
+--
+-- Name: operator_tenant; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX operator_tenant ON public.operator USING btree (tenant_id);
 
 --
 -- Name: payment_allocation_invoice; Type: INDEX; Schema: public; Owner: -
@@ -2300,6 +2532,13 @@ ALTER TABLE ONLY public.number_series
     ADD CONSTRAINT number_series_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenant(id) ON DELETE CASCADE;
 
 --
+-- Name: operator operator_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.operator
+    ADD CONSTRAINT operator_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenant(id) ON DELETE RESTRICT;
+
+--
 -- Name: payment_allocation payment_allocation_tenant_id_credit_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -2391,6 +2630,534 @@ ALTER TABLE ONLY public.usage_counter
     ADD CONSTRAINT usage_counter_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenant(id);
 
 --
+-- Name: admin_audit; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.admin_audit ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: auth_log; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.auth_log ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: coa_outbox; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.coa_outbox ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: admin_audit cross_tenant; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY cross_tenant ON public.admin_audit TO cloudos_radius, cloudos_worker, cloudos_metrics USING (true) WITH CHECK (true);
+
+--
+-- Name: auth_log cross_tenant; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY cross_tenant ON public.auth_log TO cloudos_radius, cloudos_worker, cloudos_metrics USING (true) WITH CHECK (true);
+
+--
+-- Name: coa_outbox cross_tenant; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY cross_tenant ON public.coa_outbox TO cloudos_radius, cloudos_worker, cloudos_metrics USING (true) WITH CHECK (true);
+
+--
+-- Name: data_request cross_tenant; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY cross_tenant ON public.data_request TO cloudos_radius, cloudos_worker, cloudos_metrics USING (true) WITH CHECK (true);
+
+--
+-- Name: invoice cross_tenant; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY cross_tenant ON public.invoice TO cloudos_radius, cloudos_worker, cloudos_metrics USING (true) WITH CHECK (true);
+
+--
+-- Name: invoice_line cross_tenant; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY cross_tenant ON public.invoice_line TO cloudos_radius, cloudos_worker, cloudos_metrics USING (true) WITH CHECK (true);
+
+--
+-- Name: invoice_tax cross_tenant; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY cross_tenant ON public.invoice_tax TO cloudos_radius, cloudos_worker, cloudos_metrics USING (true) WITH CHECK (true);
+
+--
+-- Name: ledger_entry cross_tenant; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY cross_tenant ON public.ledger_entry TO cloudos_radius, cloudos_worker, cloudos_metrics USING (true) WITH CHECK (true);
+
+--
+-- Name: nas cross_tenant; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY cross_tenant ON public.nas TO cloudos_radius, cloudos_worker, cloudos_metrics USING (true) WITH CHECK (true);
+
+--
+-- Name: notification cross_tenant; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY cross_tenant ON public.notification TO cloudos_radius, cloudos_worker, cloudos_metrics USING (true) WITH CHECK (true);
+
+--
+-- Name: number_series cross_tenant; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY cross_tenant ON public.number_series TO cloudos_radius, cloudos_worker, cloudos_metrics USING (true) WITH CHECK (true);
+
+--
+-- Name: payment cross_tenant; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY cross_tenant ON public.payment TO cloudos_radius, cloudos_worker, cloudos_metrics USING (true) WITH CHECK (true);
+
+--
+-- Name: payment_allocation cross_tenant; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY cross_tenant ON public.payment_allocation TO cloudos_radius, cloudos_worker, cloudos_metrics USING (true) WITH CHECK (true);
+
+--
+-- Name: plan cross_tenant; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY cross_tenant ON public.plan TO cloudos_radius, cloudos_worker, cloudos_metrics USING (true) WITH CHECK (true);
+
+--
+-- Name: privacy_holiday cross_tenant; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY cross_tenant ON public.privacy_holiday TO cloudos_radius, cloudos_worker, cloudos_metrics USING (true) WITH CHECK (true);
+
+--
+-- Name: session cross_tenant; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY cross_tenant ON public.session TO cloudos_radius, cloudos_worker, cloudos_metrics USING (true) WITH CHECK (true);
+
+--
+-- Name: session_open cross_tenant; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY cross_tenant ON public.session_open TO cloudos_radius, cloudos_worker, cloudos_metrics USING (true) WITH CHECK (true);
+
+--
+-- Name: subscriber cross_tenant; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY cross_tenant ON public.subscriber TO cloudos_radius, cloudos_worker, cloudos_metrics USING (true) WITH CHECK (true);
+
+--
+-- Name: support_ticket cross_tenant; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY cross_tenant ON public.support_ticket TO cloudos_radius, cloudos_worker, cloudos_metrics USING (true) WITH CHECK (true);
+
+--
+-- Name: tax_rule cross_tenant; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY cross_tenant ON public.tax_rule TO cloudos_radius, cloudos_worker, cloudos_metrics USING (true) WITH CHECK (true);
+
+--
+-- Name: tenant cross_tenant; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY cross_tenant ON public.tenant TO cloudos_radius, cloudos_worker, cloudos_metrics USING (true) WITH CHECK (true);
+
+--
+-- Name: usage_counter cross_tenant; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY cross_tenant ON public.usage_counter TO cloudos_radius, cloudos_worker, cloudos_metrics USING (true) WITH CHECK (true);
+
+--
+-- Name: data_request; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.data_request ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: invoice; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.invoice ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: invoice_line; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.invoice_line ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: invoice_tax; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.invoice_tax ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: ledger_entry; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.ledger_entry ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: nas; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.nas ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: notification; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.notification ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: number_series; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.number_series ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: payment; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.payment ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: payment_allocation; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.payment_allocation ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: plan; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.plan ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: admin_audit platform; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform ON public.admin_audit TO cloudos_admin USING (true) WITH CHECK (true);
+
+--
+-- Name: auth_log platform; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform ON public.auth_log TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
+
+--
+-- Name: coa_outbox platform; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform ON public.coa_outbox TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
+
+--
+-- Name: data_request platform; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform ON public.data_request TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
+
+--
+-- Name: invoice platform; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform ON public.invoice TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
+
+--
+-- Name: invoice_line platform; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform ON public.invoice_line TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
+
+--
+-- Name: invoice_tax platform; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform ON public.invoice_tax TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
+
+--
+-- Name: ledger_entry platform; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform ON public.ledger_entry TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
+
+--
+-- Name: nas platform; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform ON public.nas TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
+
+--
+-- Name: notification platform; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform ON public.notification TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
+
+--
+-- Name: number_series platform; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform ON public.number_series TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
+
+--
+-- Name: payment platform; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform ON public.payment TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
+
+--
+-- Name: payment_allocation platform; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform ON public.payment_allocation TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
+
+--
+-- Name: plan platform; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform ON public.plan TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
+
+--
+-- Name: privacy_holiday platform; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform ON public.privacy_holiday TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
+
+--
+-- Name: session platform; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform ON public.session TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
+
+--
+-- Name: session_open platform; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform ON public.session_open TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
+
+--
+-- Name: subscriber platform; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform ON public.subscriber TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
+
+--
+-- Name: support_ticket platform; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform ON public.support_ticket TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
+
+--
+-- Name: tax_rule platform; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform ON public.tax_rule TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
+
+--
+-- Name: tenant platform; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform ON public.tenant TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
+
+--
+-- Name: usage_counter platform; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform ON public.usage_counter TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
+
+--
+-- Name: privacy_holiday; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.privacy_holiday ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: session; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.session ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: session_open; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.session_open ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: subscriber; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.subscriber ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: support_ticket; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.support_ticket ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: tax_rule; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.tax_rule ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: tenant; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.tenant ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: admin_audit tenant_operator; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_operator ON public.admin_audit TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
+
+--
+-- Name: auth_log tenant_operator; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_operator ON public.auth_log TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
+
+--
+-- Name: coa_outbox tenant_operator; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_operator ON public.coa_outbox TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
+
+--
+-- Name: data_request tenant_operator; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_operator ON public.data_request TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
+
+--
+-- Name: invoice tenant_operator; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_operator ON public.invoice TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
+
+--
+-- Name: invoice_line tenant_operator; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_operator ON public.invoice_line TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
+
+--
+-- Name: invoice_tax tenant_operator; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_operator ON public.invoice_tax TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
+
+--
+-- Name: ledger_entry tenant_operator; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_operator ON public.ledger_entry TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
+
+--
+-- Name: nas tenant_operator; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_operator ON public.nas TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
+
+--
+-- Name: notification tenant_operator; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_operator ON public.notification TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
+
+--
+-- Name: number_series tenant_operator; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_operator ON public.number_series TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
+
+--
+-- Name: payment tenant_operator; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_operator ON public.payment TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
+
+--
+-- Name: payment_allocation tenant_operator; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_operator ON public.payment_allocation TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
+
+--
+-- Name: plan tenant_operator; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_operator ON public.plan TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
+
+--
+-- Name: privacy_holiday tenant_operator; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_operator ON public.privacy_holiday TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
+
+--
+-- Name: session tenant_operator; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_operator ON public.session TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
+
+--
+-- Name: session_open tenant_operator; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_operator ON public.session_open TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
+
+--
+-- Name: subscriber tenant_operator; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_operator ON public.subscriber TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
+
+--
+-- Name: support_ticket tenant_operator; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_operator ON public.support_ticket TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
+
+--
+-- Name: tax_rule tenant_operator; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_operator ON public.tax_rule TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
+
+--
+-- Name: tenant tenant_operator; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_operator ON public.tenant TO cloudos_operator USING ((id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
+
+--
+-- Name: usage_counter tenant_operator; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_operator ON public.usage_counter TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
+
+--
+-- Name: usage_counter; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.usage_counter ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: FUNCTION cloudos_account(p_nas_address inet, p_uid text, p_status text, p_username text, p_acct_session_id text, p_event_time timestamp with time zone, p_in bigint, p_out bigint, p_time bigint, p_framed_ip inet, p_calling text, p_nas_port_id text, p_cause text); Type: ACL; Schema: public; Owner: -
 --
 
@@ -2411,6 +3178,10 @@ GRANT ALL ON FUNCTION public.cloudos_account_journal(p_records jsonb, p_now doub
 GRANT SELECT,INSERT,UPDATE ON TABLE public.session_open TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.session_open TO cloudos_admin;
 GRANT SELECT,DELETE,UPDATE ON TABLE public.session_open TO cloudos_worker;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.session_open TO cloudos_op_admin;
+GRANT SELECT ON TABLE public.session_open TO cloudos_op_billing;
+GRANT SELECT ON TABLE public.session_open TO cloudos_op_support;
+GRANT SELECT ON TABLE public.session_open TO cloudos_op_auditor;
 
 --
 -- Name: COLUMN session_open.tenant_id; Type: ACL; Schema: public; Owner: -
@@ -2444,6 +3215,18 @@ REVOKE ALL ON FUNCTION public.cloudos_archive_session(c public.session_open) FRO
 GRANT ALL ON FUNCTION public.cloudos_archive_session(c public.session_open) TO cloudos_radius;
 GRANT ALL ON FUNCTION public.cloudos_archive_session(c public.session_open) TO cloudos_admin;
 GRANT ALL ON FUNCTION public.cloudos_archive_session(c public.session_open) TO cloudos_worker;
+GRANT ALL ON FUNCTION public.cloudos_archive_session(c public.session_open) TO cloudos_op_admin;
+
+--
+-- Name: FUNCTION cloudos_audit_head(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_audit_head() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.cloudos_audit_head() TO cloudos_admin;
+GRANT ALL ON FUNCTION public.cloudos_audit_head() TO cloudos_operator;
+GRANT ALL ON FUNCTION public.cloudos_audit_head() TO cloudos_radius;
+GRANT ALL ON FUNCTION public.cloudos_audit_head() TO cloudos_worker;
+GRANT ALL ON FUNCTION public.cloudos_audit_head() TO cloudos_metrics;
 
 --
 -- Name: FUNCTION cloudos_audit_stamp(); Type: ACL; Schema: public; Owner: -
@@ -2477,6 +3260,10 @@ GRANT ALL ON FUNCTION public.cloudos_coa_moot(p_now timestamp with time zone) TO
 
 REVOKE ALL ON FUNCTION public.cloudos_coa_policy_reason(p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_coa_policy_reason(p_reason text) TO cloudos_admin;
+GRANT ALL ON FUNCTION public.cloudos_coa_policy_reason(p_reason text) TO cloudos_op_admin;
+GRANT ALL ON FUNCTION public.cloudos_coa_policy_reason(p_reason text) TO cloudos_op_billing;
+GRANT ALL ON FUNCTION public.cloudos_coa_policy_reason(p_reason text) TO cloudos_op_support;
+GRANT ALL ON FUNCTION public.cloudos_coa_policy_reason(p_reason text) TO cloudos_op_auditor;
 
 --
 -- Name: FUNCTION cloudos_coa_sweep(p_now timestamp with time zone, p_since timestamp with time zone); Type: ACL; Schema: public; Owner: -
@@ -2504,30 +3291,44 @@ REVOKE ALL ON FUNCTION public.cloudos_invoice_final() FROM PUBLIC;
 
 GRANT SELECT ON TABLE public.plan TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.plan TO cloudos_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.plan TO cloudos_op_admin;
+GRANT SELECT ON TABLE public.plan TO cloudos_op_billing;
+GRANT SELECT ON TABLE public.plan TO cloudos_op_support;
+GRANT SELECT ON TABLE public.plan TO cloudos_op_auditor;
 
 --
 -- Name: TABLE subscriber; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.subscriber TO cloudos_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.subscriber TO cloudos_op_admin;
 
 --
 -- Name: COLUMN subscriber.id; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT(id) ON TABLE public.subscriber TO cloudos_radius;
+GRANT SELECT(id) ON TABLE public.subscriber TO cloudos_op_billing;
+GRANT SELECT(id) ON TABLE public.subscriber TO cloudos_op_support;
+GRANT SELECT(id) ON TABLE public.subscriber TO cloudos_op_auditor;
 
 --
 -- Name: COLUMN subscriber.tenant_id; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT(tenant_id) ON TABLE public.subscriber TO cloudos_radius;
+GRANT SELECT(tenant_id) ON TABLE public.subscriber TO cloudos_op_billing;
+GRANT SELECT(tenant_id) ON TABLE public.subscriber TO cloudos_op_support;
+GRANT SELECT(tenant_id) ON TABLE public.subscriber TO cloudos_op_auditor;
 
 --
 -- Name: COLUMN subscriber.username; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT(username) ON TABLE public.subscriber TO cloudos_radius;
+GRANT SELECT(username) ON TABLE public.subscriber TO cloudos_op_billing;
+GRANT SELECT(username) ON TABLE public.subscriber TO cloudos_op_support;
+GRANT SELECT(username) ON TABLE public.subscriber TO cloudos_op_auditor;
 
 --
 -- Name: COLUMN subscriber.password_enc; Type: ACL; Schema: public; Owner: -
@@ -2540,36 +3341,142 @@ GRANT SELECT(password_enc) ON TABLE public.subscriber TO cloudos_radius;
 --
 
 GRANT SELECT(plan_id) ON TABLE public.subscriber TO cloudos_radius;
+GRANT SELECT(plan_id) ON TABLE public.subscriber TO cloudos_op_billing;
+GRANT SELECT(plan_id) ON TABLE public.subscriber TO cloudos_op_support;
+GRANT SELECT(plan_id) ON TABLE public.subscriber TO cloudos_op_auditor;
 
 --
 -- Name: COLUMN subscriber.status; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT(status) ON TABLE public.subscriber TO cloudos_radius;
+GRANT SELECT(status),UPDATE(status) ON TABLE public.subscriber TO cloudos_op_billing;
+GRANT SELECT(status),UPDATE(status) ON TABLE public.subscriber TO cloudos_op_support;
+GRANT SELECT(status) ON TABLE public.subscriber TO cloudos_op_auditor;
+
+--
+-- Name: COLUMN subscriber.status_reason; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(status_reason),UPDATE(status_reason) ON TABLE public.subscriber TO cloudos_op_billing;
+GRANT SELECT(status_reason),UPDATE(status_reason) ON TABLE public.subscriber TO cloudos_op_support;
+GRANT SELECT(status_reason) ON TABLE public.subscriber TO cloudos_op_auditor;
 
 --
 -- Name: COLUMN subscriber.expires_at; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT(expires_at) ON TABLE public.subscriber TO cloudos_radius;
+GRANT SELECT(expires_at),UPDATE(expires_at) ON TABLE public.subscriber TO cloudos_op_billing;
+GRANT SELECT(expires_at) ON TABLE public.subscriber TO cloudos_op_support;
+GRANT SELECT(expires_at) ON TABLE public.subscriber TO cloudos_op_auditor;
 
 --
 -- Name: COLUMN subscriber.mac; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT(mac) ON TABLE public.subscriber TO cloudos_radius;
+GRANT SELECT(mac) ON TABLE public.subscriber TO cloudos_op_billing;
+GRANT SELECT(mac) ON TABLE public.subscriber TO cloudos_op_support;
+GRANT SELECT(mac) ON TABLE public.subscriber TO cloudos_op_auditor;
 
 --
 -- Name: COLUMN subscriber.static_ip; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT(static_ip) ON TABLE public.subscriber TO cloudos_radius;
+GRANT SELECT(static_ip) ON TABLE public.subscriber TO cloudos_op_billing;
+GRANT SELECT(static_ip) ON TABLE public.subscriber TO cloudos_op_support;
+GRANT SELECT(static_ip) ON TABLE public.subscriber TO cloudos_op_auditor;
+
+--
+-- Name: COLUMN subscriber.full_name; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(full_name) ON TABLE public.subscriber TO cloudos_op_billing;
+GRANT SELECT(full_name) ON TABLE public.subscriber TO cloudos_op_support;
+GRANT SELECT(full_name) ON TABLE public.subscriber TO cloudos_op_auditor;
+
+--
+-- Name: COLUMN subscriber.phone; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(phone) ON TABLE public.subscriber TO cloudos_op_billing;
+GRANT SELECT(phone) ON TABLE public.subscriber TO cloudos_op_support;
+GRANT SELECT(phone) ON TABLE public.subscriber TO cloudos_op_auditor;
+
+--
+-- Name: COLUMN subscriber.email; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(email) ON TABLE public.subscriber TO cloudos_op_billing;
+GRANT SELECT(email) ON TABLE public.subscriber TO cloudos_op_support;
+GRANT SELECT(email) ON TABLE public.subscriber TO cloudos_op_auditor;
+
+--
+-- Name: COLUMN subscriber.postal_address; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(postal_address) ON TABLE public.subscriber TO cloudos_op_billing;
+GRANT SELECT(postal_address) ON TABLE public.subscriber TO cloudos_op_support;
+GRANT SELECT(postal_address) ON TABLE public.subscriber TO cloudos_op_auditor;
+
+--
+-- Name: COLUMN subscriber.created_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(created_at) ON TABLE public.subscriber TO cloudos_op_billing;
+GRANT SELECT(created_at) ON TABLE public.subscriber TO cloudos_op_support;
+GRANT SELECT(created_at) ON TABLE public.subscriber TO cloudos_op_auditor;
+
+--
+-- Name: COLUMN subscriber.updated_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(updated_at),UPDATE(updated_at) ON TABLE public.subscriber TO cloudos_op_billing;
+GRANT SELECT(updated_at),UPDATE(updated_at) ON TABLE public.subscriber TO cloudos_op_support;
+GRANT SELECT(updated_at) ON TABLE public.subscriber TO cloudos_op_auditor;
+
+--
+-- Name: COLUMN subscriber.terminated_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(terminated_at) ON TABLE public.subscriber TO cloudos_op_billing;
+GRANT SELECT(terminated_at) ON TABLE public.subscriber TO cloudos_op_support;
+GRANT SELECT(terminated_at) ON TABLE public.subscriber TO cloudos_op_auditor;
 
 --
 -- Name: COLUMN subscriber.locked_until; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT(locked_until),UPDATE(locked_until) ON TABLE public.subscriber TO cloudos_radius;
+GRANT SELECT(locked_until) ON TABLE public.subscriber TO cloudos_op_billing;
+GRANT SELECT(locked_until),UPDATE(locked_until) ON TABLE public.subscriber TO cloudos_op_support;
+GRANT SELECT(locked_until) ON TABLE public.subscriber TO cloudos_op_auditor;
+
+--
+-- Name: COLUMN subscriber.province; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(province) ON TABLE public.subscriber TO cloudos_op_billing;
+GRANT SELECT(province) ON TABLE public.subscriber TO cloudos_op_support;
+GRANT SELECT(province) ON TABLE public.subscriber TO cloudos_op_auditor;
+
+--
+-- Name: COLUMN subscriber.tax_exempt_until; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(tax_exempt_until) ON TABLE public.subscriber TO cloudos_op_billing;
+GRANT SELECT(tax_exempt_until) ON TABLE public.subscriber TO cloudos_op_support;
+GRANT SELECT(tax_exempt_until) ON TABLE public.subscriber TO cloudos_op_auditor;
+
+--
+-- Name: COLUMN subscriber.billing_anchor; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(billing_anchor) ON TABLE public.subscriber TO cloudos_op_billing;
+GRANT SELECT(billing_anchor) ON TABLE public.subscriber TO cloudos_op_support;
+GRANT SELECT(billing_anchor) ON TABLE public.subscriber TO cloudos_op_auditor;
 
 --
 -- Name: TABLE usage_counter; Type: ACL; Schema: public; Owner: -
@@ -2577,6 +3484,10 @@ GRANT SELECT(locked_until),UPDATE(locked_until) ON TABLE public.subscriber TO cl
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.usage_counter TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.usage_counter TO cloudos_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.usage_counter TO cloudos_op_admin;
+GRANT SELECT ON TABLE public.usage_counter TO cloudos_op_billing;
+GRANT SELECT ON TABLE public.usage_counter TO cloudos_op_support;
+GRANT SELECT ON TABLE public.usage_counter TO cloudos_op_auditor;
 
 --
 -- Name: FUNCTION cloudos_lapse(s public.subscriber, p public.plan, u public.usage_counter, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: -
@@ -2584,6 +3495,44 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.usage_counter TO cloudos_admin
 
 REVOKE ALL ON FUNCTION public.cloudos_lapse(s public.subscriber, p public.plan, u public.usage_counter, p_now timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_lapse(s public.subscriber, p public.plan, u public.usage_counter, p_now timestamp with time zone) TO cloudos_admin;
+GRANT ALL ON FUNCTION public.cloudos_lapse(s public.subscriber, p public.plan, u public.usage_counter, p_now timestamp with time zone) TO cloudos_op_admin;
+GRANT ALL ON FUNCTION public.cloudos_lapse(s public.subscriber, p public.plan, u public.usage_counter, p_now timestamp with time zone) TO cloudos_op_billing;
+GRANT ALL ON FUNCTION public.cloudos_lapse(s public.subscriber, p public.plan, u public.usage_counter, p_now timestamp with time zone) TO cloudos_op_support;
+GRANT ALL ON FUNCTION public.cloudos_lapse(s public.subscriber, p public.plan, u public.usage_counter, p_now timestamp with time zone) TO cloudos_op_auditor;
+
+--
+-- Name: FUNCTION cloudos_operator_add(p_login text, p_tenant bigint, p_role text, p_verifier text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_operator_add(p_login text, p_tenant bigint, p_role text, p_verifier text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.cloudos_operator_add(p_login text, p_tenant bigint, p_role text, p_verifier text) TO cloudos_admin;
+
+--
+-- Name: FUNCTION cloudos_operator_group(p_role text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_operator_group(p_role text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION cloudos_operator_remove(p_login text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_operator_remove(p_login text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.cloudos_operator_remove(p_login text) TO cloudos_admin;
+
+--
+-- Name: FUNCTION cloudos_operator_set_password(p_login text, p_verifier text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_operator_set_password(p_login text, p_verifier text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.cloudos_operator_set_password(p_login text, p_verifier text) TO cloudos_admin;
+
+--
+-- Name: FUNCTION cloudos_operator_set_role(p_login text, p_role text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_operator_set_role(p_login text, p_role text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.cloudos_operator_set_role(p_login text, p_role text) TO cloudos_admin;
 
 --
 -- Name: FUNCTION cloudos_period(p_period text, p_tz text, p_expires timestamp with time zone, p_at timestamp with time zone, OUT period_start timestamp with time zone, OUT period_end timestamp with time zone); Type: ACL; Schema: public; Owner: -
@@ -2592,6 +3541,10 @@ GRANT ALL ON FUNCTION public.cloudos_lapse(s public.subscriber, p public.plan, u
 REVOKE ALL ON FUNCTION public.cloudos_period(p_period text, p_tz text, p_expires timestamp with time zone, p_at timestamp with time zone, OUT period_start timestamp with time zone, OUT period_end timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_period(p_period text, p_tz text, p_expires timestamp with time zone, p_at timestamp with time zone, OUT period_start timestamp with time zone, OUT period_end timestamp with time zone) TO cloudos_radius;
 GRANT ALL ON FUNCTION public.cloudos_period(p_period text, p_tz text, p_expires timestamp with time zone, p_at timestamp with time zone, OUT period_start timestamp with time zone, OUT period_end timestamp with time zone) TO cloudos_admin;
+GRANT ALL ON FUNCTION public.cloudos_period(p_period text, p_tz text, p_expires timestamp with time zone, p_at timestamp with time zone, OUT period_start timestamp with time zone, OUT period_end timestamp with time zone) TO cloudos_op_admin;
+GRANT ALL ON FUNCTION public.cloudos_period(p_period text, p_tz text, p_expires timestamp with time zone, p_at timestamp with time zone, OUT period_start timestamp with time zone, OUT period_end timestamp with time zone) TO cloudos_op_billing;
+GRANT ALL ON FUNCTION public.cloudos_period(p_period text, p_tz text, p_expires timestamp with time zone, p_at timestamp with time zone, OUT period_start timestamp with time zone, OUT period_end timestamp with time zone) TO cloudos_op_support;
+GRANT ALL ON FUNCTION public.cloudos_period(p_period text, p_tz text, p_expires timestamp with time zone, p_at timestamp with time zone, OUT period_start timestamp with time zone, OUT period_end timestamp with time zone) TO cloudos_op_auditor;
 
 --
 -- Name: FUNCTION cloudos_queue_coa(p_subscriber bigint, p_kind text, p_rate text, p_reason text); Type: ACL; Schema: public; Owner: -
@@ -2600,6 +3553,9 @@ GRANT ALL ON FUNCTION public.cloudos_period(p_period text, p_tz text, p_expires 
 REVOKE ALL ON FUNCTION public.cloudos_queue_coa(p_subscriber bigint, p_kind text, p_rate text, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_queue_coa(p_subscriber bigint, p_kind text, p_rate text, p_reason text) TO cloudos_admin;
 GRANT ALL ON FUNCTION public.cloudos_queue_coa(p_subscriber bigint, p_kind text, p_rate text, p_reason text) TO cloudos_radius;
+GRANT ALL ON FUNCTION public.cloudos_queue_coa(p_subscriber bigint, p_kind text, p_rate text, p_reason text) TO cloudos_op_admin;
+GRANT ALL ON FUNCTION public.cloudos_queue_coa(p_subscriber bigint, p_kind text, p_rate text, p_reason text) TO cloudos_op_billing;
+GRANT ALL ON FUNCTION public.cloudos_queue_coa(p_subscriber bigint, p_kind text, p_rate text, p_reason text) TO cloudos_op_support;
 
 --
 -- Name: FUNCTION cloudos_queue_coa_release(p_subscriber bigint, p_now timestamp with time zone, p_reason text); Type: ACL; Schema: public; Owner: -
@@ -2607,6 +3563,9 @@ GRANT ALL ON FUNCTION public.cloudos_queue_coa(p_subscriber bigint, p_kind text,
 
 REVOKE ALL ON FUNCTION public.cloudos_queue_coa_release(p_subscriber bigint, p_now timestamp with time zone, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cloudos_queue_coa_release(p_subscriber bigint, p_now timestamp with time zone, p_reason text) TO cloudos_admin;
+GRANT ALL ON FUNCTION public.cloudos_queue_coa_release(p_subscriber bigint, p_now timestamp with time zone, p_reason text) TO cloudos_op_admin;
+GRANT ALL ON FUNCTION public.cloudos_queue_coa_release(p_subscriber bigint, p_now timestamp with time zone, p_reason text) TO cloudos_op_billing;
+GRANT ALL ON FUNCTION public.cloudos_queue_coa_release(p_subscriber bigint, p_now timestamp with time zone, p_reason text) TO cloudos_op_support;
 
 --
 -- Name: FUNCTION cloudos_queue_coa_sessions(p_ids text[], p_kind text, p_rate text, p_reason text); Type: ACL; Schema: public; Owner: -
@@ -2616,6 +3575,9 @@ REVOKE ALL ON FUNCTION public.cloudos_queue_coa_sessions(p_ids text[], p_kind te
 GRANT ALL ON FUNCTION public.cloudos_queue_coa_sessions(p_ids text[], p_kind text, p_rate text, p_reason text) TO cloudos_admin;
 GRANT ALL ON FUNCTION public.cloudos_queue_coa_sessions(p_ids text[], p_kind text, p_rate text, p_reason text) TO cloudos_radius;
 GRANT ALL ON FUNCTION public.cloudos_queue_coa_sessions(p_ids text[], p_kind text, p_rate text, p_reason text) TO cloudos_worker;
+GRANT ALL ON FUNCTION public.cloudos_queue_coa_sessions(p_ids text[], p_kind text, p_rate text, p_reason text) TO cloudos_op_admin;
+GRANT ALL ON FUNCTION public.cloudos_queue_coa_sessions(p_ids text[], p_kind text, p_rate text, p_reason text) TO cloudos_op_billing;
+GRANT ALL ON FUNCTION public.cloudos_queue_coa_sessions(p_ids text[], p_kind text, p_rate text, p_reason text) TO cloudos_op_support;
 
 --
 -- Name: FUNCTION cloudos_reap_sessions(p_now timestamp with time zone, OUT reaped integer, OUT purged integer, OUT as_of timestamp with time zone, OUT forgotten text[]); Type: ACL; Schema: public; Owner: -
@@ -2652,6 +3614,17 @@ REVOKE ALL ON FUNCTION public.cloudos_retention_purge(p_notifications timestamp 
 GRANT ALL ON FUNCTION public.cloudos_retention_purge(p_notifications timestamp with time zone, p_support timestamp with time zone, p_nonessential timestamp with time zone, p_billing timestamp with time zone) TO cloudos_admin;
 
 --
+-- Name: FUNCTION cloudos_scope(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_scope() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.cloudos_scope() TO cloudos_admin;
+GRANT ALL ON FUNCTION public.cloudos_scope() TO cloudos_operator;
+GRANT ALL ON FUNCTION public.cloudos_scope() TO cloudos_radius;
+GRANT ALL ON FUNCTION public.cloudos_scope() TO cloudos_worker;
+GRANT ALL ON FUNCTION public.cloudos_scope() TO cloudos_metrics;
+
+--
 -- Name: FUNCTION cloudos_stale_cutoff(p_now timestamp with time zone, p_interim integer); Type: ACL; Schema: public; Owner: -
 --
 
@@ -2660,6 +3633,21 @@ GRANT ALL ON FUNCTION public.cloudos_stale_cutoff(p_now timestamp with time zone
 GRANT ALL ON FUNCTION public.cloudos_stale_cutoff(p_now timestamp with time zone, p_interim integer) TO cloudos_admin;
 GRANT ALL ON FUNCTION public.cloudos_stale_cutoff(p_now timestamp with time zone, p_interim integer) TO cloudos_worker;
 GRANT ALL ON FUNCTION public.cloudos_stale_cutoff(p_now timestamp with time zone, p_interim integer) TO cloudos_metrics;
+GRANT ALL ON FUNCTION public.cloudos_stale_cutoff(p_now timestamp with time zone, p_interim integer) TO cloudos_op_admin;
+GRANT ALL ON FUNCTION public.cloudos_stale_cutoff(p_now timestamp with time zone, p_interim integer) TO cloudos_op_billing;
+GRANT ALL ON FUNCTION public.cloudos_stale_cutoff(p_now timestamp with time zone, p_interim integer) TO cloudos_op_support;
+GRANT ALL ON FUNCTION public.cloudos_stale_cutoff(p_now timestamp with time zone, p_interim integer) TO cloudos_op_auditor;
+
+--
+-- Name: FUNCTION cloudos_tenant(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_tenant() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.cloudos_tenant() TO cloudos_admin;
+GRANT ALL ON FUNCTION public.cloudos_tenant() TO cloudos_operator;
+GRANT ALL ON FUNCTION public.cloudos_tenant() TO cloudos_radius;
+GRANT ALL ON FUNCTION public.cloudos_tenant() TO cloudos_worker;
+GRANT ALL ON FUNCTION public.cloudos_tenant() TO cloudos_metrics;
 
 --
 -- Name: FUNCTION cloudos_touch(); Type: ACL; Schema: public; Owner: -
@@ -2668,10 +3656,25 @@ GRANT ALL ON FUNCTION public.cloudos_stale_cutoff(p_now timestamp with time zone
 REVOKE ALL ON FUNCTION public.cloudos_touch() FROM PUBLIC;
 
 --
+-- Name: FUNCTION cloudos_whoami(OUT login text, OUT role text, OUT tenant_id bigint); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_whoami(OUT login text, OUT role text, OUT tenant_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.cloudos_whoami(OUT login text, OUT role text, OUT tenant_id bigint) TO cloudos_admin;
+GRANT ALL ON FUNCTION public.cloudos_whoami(OUT login text, OUT role text, OUT tenant_id bigint) TO cloudos_operator;
+GRANT ALL ON FUNCTION public.cloudos_whoami(OUT login text, OUT role text, OUT tenant_id bigint) TO cloudos_radius;
+GRANT ALL ON FUNCTION public.cloudos_whoami(OUT login text, OUT role text, OUT tenant_id bigint) TO cloudos_worker;
+GRANT ALL ON FUNCTION public.cloudos_whoami(OUT login text, OUT role text, OUT tenant_id bigint) TO cloudos_metrics;
+
+--
 -- Name: TABLE admin_audit; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT,INSERT ON TABLE public.admin_audit TO cloudos_admin;
+GRANT SELECT,INSERT ON TABLE public.admin_audit TO cloudos_op_admin;
+GRANT SELECT,INSERT ON TABLE public.admin_audit TO cloudos_op_billing;
+GRANT SELECT,INSERT ON TABLE public.admin_audit TO cloudos_op_support;
+GRANT SELECT ON TABLE public.admin_audit TO cloudos_op_auditor;
 
 --
 -- Name: TABLE alembic_version; Type: ACL; Schema: public; Owner: -
@@ -2685,6 +3688,9 @@ GRANT SELECT ON TABLE public.alembic_version TO cloudos_admin;
 
 GRANT INSERT ON TABLE public.auth_log TO cloudos_radius;
 GRANT SELECT ON TABLE public.auth_log TO cloudos_admin;
+GRANT SELECT ON TABLE public.auth_log TO cloudos_op_admin;
+GRANT SELECT ON TABLE public.auth_log TO cloudos_op_support;
+GRANT SELECT ON TABLE public.auth_log TO cloudos_op_auditor;
 
 --
 -- Name: COLUMN auth_log.at; Type: ACL; Schema: public; Owner: -
@@ -2717,6 +3723,10 @@ GRANT SELECT(reason) ON TABLE public.auth_log TO cloudos_metrics;
 GRANT INSERT ON TABLE public.coa_outbox TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.coa_outbox TO cloudos_admin;
 GRANT SELECT,INSERT,UPDATE ON TABLE public.coa_outbox TO cloudos_worker;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.coa_outbox TO cloudos_op_admin;
+GRANT SELECT,INSERT,UPDATE ON TABLE public.coa_outbox TO cloudos_op_billing;
+GRANT SELECT,INSERT,UPDATE ON TABLE public.coa_outbox TO cloudos_op_support;
+GRANT SELECT ON TABLE public.coa_outbox TO cloudos_op_auditor;
 
 --
 -- Name: COLUMN coa_outbox.tenant_id; Type: ACL; Schema: public; Owner: -
@@ -2759,24 +3769,39 @@ GRANT SELECT(subscriber_id) ON TABLE public.coa_outbox TO cloudos_radius;
 --
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.data_request TO cloudos_admin;
+GRANT SELECT,INSERT,UPDATE ON TABLE public.data_request TO cloudos_op_admin;
+GRANT SELECT ON TABLE public.data_request TO cloudos_op_support;
+GRANT SELECT ON TABLE public.data_request TO cloudos_op_auditor;
 
 --
 -- Name: TABLE invoice; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.invoice TO cloudos_admin;
+GRANT SELECT,INSERT,UPDATE ON TABLE public.invoice TO cloudos_op_admin;
+GRANT SELECT,INSERT,UPDATE ON TABLE public.invoice TO cloudos_op_billing;
+GRANT SELECT ON TABLE public.invoice TO cloudos_op_support;
+GRANT SELECT ON TABLE public.invoice TO cloudos_op_auditor;
 
 --
 -- Name: TABLE invoice_line; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT,INSERT ON TABLE public.invoice_line TO cloudos_admin;
+GRANT SELECT,INSERT ON TABLE public.invoice_line TO cloudos_op_admin;
+GRANT SELECT,INSERT ON TABLE public.invoice_line TO cloudos_op_billing;
+GRANT SELECT ON TABLE public.invoice_line TO cloudos_op_support;
+GRANT SELECT ON TABLE public.invoice_line TO cloudos_op_auditor;
 
 --
 -- Name: TABLE invoice_tax; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT,INSERT ON TABLE public.invoice_tax TO cloudos_admin;
+GRANT SELECT,INSERT ON TABLE public.invoice_tax TO cloudos_op_admin;
+GRANT SELECT,INSERT ON TABLE public.invoice_tax TO cloudos_op_billing;
+GRANT SELECT ON TABLE public.invoice_tax TO cloudos_op_support;
+GRANT SELECT ON TABLE public.invoice_tax TO cloudos_op_auditor;
 
 --
 -- Name: TABLE journal_node; Type: ACL; Schema: public; Owner: -
@@ -2809,6 +3834,10 @@ GRANT SELECT(seen_at) ON TABLE public.journal_node TO cloudos_metrics;
 --
 
 GRANT SELECT,INSERT ON TABLE public.ledger_entry TO cloudos_admin;
+GRANT SELECT,INSERT ON TABLE public.ledger_entry TO cloudos_op_admin;
+GRANT SELECT,INSERT ON TABLE public.ledger_entry TO cloudos_op_billing;
+GRANT SELECT ON TABLE public.ledger_entry TO cloudos_op_support;
+GRANT SELECT ON TABLE public.ledger_entry TO cloudos_op_auditor;
 
 --
 -- Name: TABLE nas; Type: ACL; Schema: public; Owner: -
@@ -2817,60 +3846,143 @@ GRANT SELECT,INSERT ON TABLE public.ledger_entry TO cloudos_admin;
 GRANT SELECT ON TABLE public.nas TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.nas TO cloudos_admin;
 GRANT SELECT ON TABLE public.nas TO cloudos_worker;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.nas TO cloudos_op_admin;
 
 --
 -- Name: COLUMN nas.id; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT(id) ON TABLE public.nas TO cloudos_metrics;
+GRANT SELECT(id) ON TABLE public.nas TO cloudos_op_billing;
+GRANT SELECT(id) ON TABLE public.nas TO cloudos_op_support;
+GRANT SELECT(id) ON TABLE public.nas TO cloudos_op_auditor;
 
 --
 -- Name: COLUMN nas.tenant_id; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT(tenant_id) ON TABLE public.nas TO cloudos_metrics;
+GRANT SELECT(tenant_id) ON TABLE public.nas TO cloudos_op_billing;
+GRANT SELECT(tenant_id) ON TABLE public.nas TO cloudos_op_support;
+GRANT SELECT(tenant_id) ON TABLE public.nas TO cloudos_op_auditor;
 
 --
 -- Name: COLUMN nas.name; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT(name) ON TABLE public.nas TO cloudos_metrics;
+GRANT SELECT(name) ON TABLE public.nas TO cloudos_op_billing;
+GRANT SELECT(name) ON TABLE public.nas TO cloudos_op_support;
+GRANT SELECT(name) ON TABLE public.nas TO cloudos_op_auditor;
+
+--
+-- Name: COLUMN nas.address; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(address) ON TABLE public.nas TO cloudos_op_billing;
+GRANT SELECT(address) ON TABLE public.nas TO cloudos_op_support;
+GRANT SELECT(address) ON TABLE public.nas TO cloudos_op_auditor;
+
+--
+-- Name: COLUMN nas.coa_port; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(coa_port) ON TABLE public.nas TO cloudos_op_billing;
+GRANT SELECT(coa_port) ON TABLE public.nas TO cloudos_op_support;
+GRANT SELECT(coa_port) ON TABLE public.nas TO cloudos_op_auditor;
+
+--
+-- Name: COLUMN nas.nas_type; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(nas_type) ON TABLE public.nas TO cloudos_op_billing;
+GRANT SELECT(nas_type) ON TABLE public.nas TO cloudos_op_support;
+GRANT SELECT(nas_type) ON TABLE public.nas TO cloudos_op_auditor;
+
+--
+-- Name: COLUMN nas.description; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(description) ON TABLE public.nas TO cloudos_op_billing;
+GRANT SELECT(description) ON TABLE public.nas TO cloudos_op_support;
+GRANT SELECT(description) ON TABLE public.nas TO cloudos_op_auditor;
+
+--
+-- Name: COLUMN nas.created_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(created_at) ON TABLE public.nas TO cloudos_op_billing;
+GRANT SELECT(created_at) ON TABLE public.nas TO cloudos_op_support;
+GRANT SELECT(created_at) ON TABLE public.nas TO cloudos_op_auditor;
+
+--
+-- Name: COLUMN nas.updated_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(updated_at) ON TABLE public.nas TO cloudos_op_billing;
+GRANT SELECT(updated_at) ON TABLE public.nas TO cloudos_op_support;
+GRANT SELECT(updated_at) ON TABLE public.nas TO cloudos_op_auditor;
 
 --
 -- Name: TABLE notification; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.notification TO cloudos_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.notification TO cloudos_op_admin;
+GRANT SELECT,INSERT ON TABLE public.notification TO cloudos_op_billing;
+GRANT SELECT ON TABLE public.notification TO cloudos_op_auditor;
 
 --
 -- Name: TABLE number_series; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.number_series TO cloudos_admin;
+GRANT SELECT,INSERT,UPDATE ON TABLE public.number_series TO cloudos_op_admin;
+GRANT SELECT,INSERT,UPDATE ON TABLE public.number_series TO cloudos_op_billing;
+GRANT SELECT ON TABLE public.number_series TO cloudos_op_auditor;
+
+--
+-- Name: TABLE operator; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.operator TO cloudos_admin;
 
 --
 -- Name: TABLE payment; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT,INSERT ON TABLE public.payment TO cloudos_admin;
+GRANT SELECT,INSERT ON TABLE public.payment TO cloudos_op_admin;
+GRANT SELECT,INSERT ON TABLE public.payment TO cloudos_op_billing;
+GRANT SELECT ON TABLE public.payment TO cloudos_op_support;
+GRANT SELECT ON TABLE public.payment TO cloudos_op_auditor;
 
 --
 -- Name: TABLE payment_allocation; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT,INSERT ON TABLE public.payment_allocation TO cloudos_admin;
+GRANT SELECT,INSERT ON TABLE public.payment_allocation TO cloudos_op_admin;
+GRANT SELECT,INSERT ON TABLE public.payment_allocation TO cloudos_op_billing;
+GRANT SELECT ON TABLE public.payment_allocation TO cloudos_op_support;
+GRANT SELECT ON TABLE public.payment_allocation TO cloudos_op_auditor;
 
 --
 -- Name: TABLE privacy_holiday; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT,INSERT,DELETE ON TABLE public.privacy_holiday TO cloudos_admin;
+GRANT SELECT,INSERT,DELETE ON TABLE public.privacy_holiday TO cloudos_op_admin;
+GRANT SELECT ON TABLE public.privacy_holiday TO cloudos_op_billing;
+GRANT SELECT ON TABLE public.privacy_holiday TO cloudos_op_auditor;
 
 --
 -- Name: TABLE retention_setting; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT,UPDATE ON TABLE public.retention_setting TO cloudos_admin;
+GRANT SELECT ON TABLE public.retention_setting TO cloudos_op_admin;
+GRANT SELECT ON TABLE public.retention_setting TO cloudos_op_auditor;
 
 --
 -- Name: TABLE session; Type: ACL; Schema: public; Owner: -
@@ -2879,18 +3991,27 @@ GRANT SELECT,UPDATE ON TABLE public.retention_setting TO cloudos_admin;
 GRANT SELECT,INSERT,UPDATE ON TABLE public.session TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.session TO cloudos_admin;
 GRANT SELECT,INSERT,UPDATE ON TABLE public.session TO cloudos_worker;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.session TO cloudos_op_admin;
+GRANT SELECT ON TABLE public.session TO cloudos_op_support;
+GRANT SELECT ON TABLE public.session TO cloudos_op_auditor;
 
 --
 -- Name: TABLE support_ticket; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.support_ticket TO cloudos_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.support_ticket TO cloudos_op_admin;
+GRANT SELECT,INSERT,UPDATE ON TABLE public.support_ticket TO cloudos_op_support;
+GRANT SELECT ON TABLE public.support_ticket TO cloudos_op_auditor;
 
 --
 -- Name: TABLE tax_rule; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.tax_rule TO cloudos_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.tax_rule TO cloudos_op_admin;
+GRANT SELECT ON TABLE public.tax_rule TO cloudos_op_billing;
+GRANT SELECT ON TABLE public.tax_rule TO cloudos_op_auditor;
 
 --
 -- Name: TABLE tenant; Type: ACL; Schema: public; Owner: -
@@ -2899,6 +4020,10 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.tax_rule TO cloudos_admin;
 GRANT SELECT ON TABLE public.tenant TO cloudos_radius;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.tenant TO cloudos_admin;
 GRANT SELECT ON TABLE public.tenant TO cloudos_worker;
+GRANT SELECT,UPDATE ON TABLE public.tenant TO cloudos_op_admin;
+GRANT SELECT ON TABLE public.tenant TO cloudos_op_billing;
+GRANT SELECT ON TABLE public.tenant TO cloudos_op_support;
+GRANT SELECT ON TABLE public.tenant TO cloudos_op_auditor;
 
 --
 -- Name: COLUMN tenant.id; Type: ACL; Schema: public; Owner: -

@@ -102,9 +102,10 @@ _CONTEXT_EXPRESSIONS = {
 }
 
 
-def _columns(nas_id: str, nas_name: str) -> q.Composed:
-    """AccessRow's select list, in its order, each expression named by its field."""
-    expressions = {"nas_id": nas_id, "nas_name": nas_name, **_CONTEXT_EXPRESSIONS}
+def _columns(nas_id: str, nas_name: str, **instead: str) -> q.Composed:
+    """AccessRow's select list, in its order, each expression named by its field (``instead``:
+    another expression for a field)."""
+    expressions = {"nas_id": nas_id, "nas_name": nas_name, **_CONTEXT_EXPRESSIONS, **instead}
     if tuple(expressions) != AccessRow._fields:
         raise AssertionError("store.sql: _CONTEXT_EXPRESSIONS and AccessRow name different columns")
     return q.SQL(",\n       ").join(q.SQL("{} AS {}").format(q.SQL(e), q.Identifier(n)) for n, e in expressions.items())
@@ -125,13 +126,15 @@ SELECT {columns}
  WHERE n.address >>= %(nas_address)s::inet
 """).format(columns=_columns("n.id", "n.name"), usage=_USAGE).as_string()
 
-# The same facts for `cloudos explain`, keyed by tenant instead of NAS.
+# The same facts for `cloudos explain`, keyed by tenant instead of NAS, without the password's
+# ciphertext: explain decides as if the password were right, and support and auditor operators,
+# who run it, may not read the column (schema 0018).
 EXPLAIN = q.SQL("""
 SELECT {columns}
   FROM tenant t
   LEFT JOIN subscriber s ON s.tenant_id = t.id AND s.username = %(username)s{usage}
  WHERE t.id = %(tenant_id)s
-""").format(columns=_columns("NULL::bigint", "NULL::text"), usage=_USAGE).as_string()
+""").format(columns=_columns("NULL::bigint", "NULL::text", password_enc="NULL::bytea"), usage=_USAGE).as_string()
 
 # Wrong passwords reached the tenant's limit: refuse the username until then.
 LOCK_SUBSCRIBER = """

@@ -49,6 +49,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "retention": ("cloudos.commands.retention",
                   "the privacy policy's retention schedule: drop old logs, purge old records"),
     "privacy": ("cloudos.commands.privacy", "data requests under the privacy policy and their deadlines"),
+    "operator": ("cloudos.commands.operator", "operators: who may run this CLI, for which tenant, in which role"),
 }
 
 
@@ -154,7 +155,13 @@ def _database_error(exc: BaseException) -> str | None:
             exc.connection_invalidated or "connection" in type(getattr(exc, "orig", exc)).__name__.lower()
             or type(getattr(exc, "orig", None)).__name__ == "OperationalError"):
         return f"cannot use PostgreSQL: {_db_message(exc)}"
+    if getattr(getattr(exc, "orig", None), "sqlstate", None) in _NOT_ALLOWED:
+        return f"not allowed for this login's role ({_db_message(exc)}): see cloudos operator whoami"
     return _db_message(exc)
+
+
+#: insufficient_privilege, and a row refused by a row-level security policy.
+_NOT_ALLOWED = frozenset({"42501"})
 
 
 if __name__ == "__main__":

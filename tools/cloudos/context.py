@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import ArgumentError
 
@@ -21,6 +21,21 @@ from cloudos.errors import CliError, UsageError
 from cloudos.store import tenants
 from rlm_cloudos.crypto import KeyRing
 from rlm_cloudos.errors import KeyRingError
+
+
+#: Narrow row-level security to one tenant until the transaction ends (transaction-local: safe
+#: behind a transaction-pooling PgBouncer).
+_SCOPE = text("SELECT set_config('cloudos.tenant', :tenant, true)")
+
+
+@dataclass(frozen=True)
+class Me:
+    """The login the CLI runs as: an operator's role (platform, admin, billing, support, auditor) and
+    tenant (None for the platform), or role None for a program's login or the schema owner."""
+
+    login: str
+    role: str | None
+    tenant: str | None
 
 
 #: Audited actions whose change can alter any subscriber's authorize decision.
@@ -54,6 +69,7 @@ class Ctx:
     _stale: set[tuple[int, str | None]] = field(default_factory=set)
     #: Audit rows held by ``batched_audit`` until its block ends (None: ``audit`` writes at once).
     _batch: list[audit.Entry] | None = None
+    _whoami: Me | None = None
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:
@@ -88,6 +104,25 @@ class Ctx:
             except KeyRingError as exc:
                 raise CliError(str(exc)) from None
         return self._keyring
+
+    @property
+    def whoami(self) -> Me:
+        """This login as an operator (schema 0018): its role (None: no operator) and tenant."""
+        if self._whoami is None:
+            from cloudos.store import operators
+
+            with self.read() as conn:
+                me = operators.whoami(conn)
+                name = tenants.name_of(conn, me.tenant_id) if me.tenant_id is not None else None
+            self._whoami = Me(login=me.login, role=me.role, tenant=name)
+        return self._whoami
+
+    def require_whole_trail(self, what: str) -> None:
+        """A tenant operator sees its own tenant's audit rows only: ``what`` needs them all."""
+        me = self.whoami
+        if me.tenant is not None:
+            raise CliError(f"{what} needs the whole audit trail, which a {me.role} operator of tenant {me.tenant} "
+                           "does not see: a platform operator runs it")
 
     @property
     def actor(self) -> str:
@@ -157,18 +192,22 @@ class Ctx:
 
     # ------------------------------------------------------------------ tenants
     def tenant(self, conn: Connection, name: str | None) -> Row[Any]:
-        """The tenant named ``name``, or the only tenant when ``name`` is None."""
+        """The tenant named ``name``, or the only tenant when ``name`` is None (an operator of a
+        tenant sees only its own). From here to the end of the transaction, row-level security
+        shows this tenant's rows only (schema 0018's ``cloudos.tenant``)."""
         if name is not None:
             row = tenants.by_name(conn, name)
             if row is None:
                 raise CliError(f"no tenant named {name!r}")
-            return row
-        rows = tenants.first(conn, 2)
-        if len(rows) == 1:
-            return rows[0]
-        if not rows:
-            raise CliError("no tenant exists yet: cloudos tenant add NAME")
-        raise UsageError("more than one tenant exists: say which with --tenant NAME")
+        else:
+            rows = tenants.first(conn, 2)
+            if not rows:
+                raise CliError("no tenant exists yet: cloudos tenant add NAME")
+            if len(rows) > 1:
+                raise UsageError("more than one tenant exists: say which with --tenant NAME")
+            row = rows[0]
+        conn.execute(_SCOPE, {"tenant": str(row.id)})
+        return row
 
     # ------------------------------------------------------------------ output
     def emit(self, data: Any, human: str | list[str]) -> None:

@@ -14,6 +14,7 @@ from cloudos.store import tenants
 
 
 def verify(ctx: Ctx, args: argparse.Namespace) -> None:
+    ctx.require_whole_trail("audit verify")
     keys = audit.AuditKeys(ctx.keyring)
     anchor = audit.read_anchor(args.anchor, keys) if args.anchor else None
     with ctx.read() as conn:
@@ -33,6 +34,7 @@ def verify(ctx: Ctx, args: argparse.Namespace) -> None:
 
 
 def anchor(ctx: Ctx, args: argparse.Namespace) -> None:
+    ctx.require_whole_trail("audit anchor")
     keys = audit.AuditKeys(ctx.keyring)
     with ctx.read() as conn:
         tenant = ctx.tenant(conn, args.tenant) if args.tenant else None

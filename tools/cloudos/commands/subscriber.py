@@ -139,7 +139,10 @@ def add(ctx: Ctx, args: argparse.Namespace) -> None:
                 if until else ", no expiry"))
 
 
-def _cnic_masked(ctx: Ctx, blob: bytes | None) -> str | None:
+def _cnic_masked(ctx: Ctx, conn: Connection, blob: bytes | None) -> str | None:
+    """The CNIC with all but its last digit hidden; ``masked`` for a login whose role may not read it."""
+    if not subscribers.cnic_readable(conn):
+        return "masked"
     if blob is None:
         return None
     try:
@@ -174,7 +177,7 @@ def _view(ctx: Ctx, conn: Connection, tenant: Row[Any], row: Row[Any]) -> dict[s
         "phone": row.phone,
         "email": row.email,
         "address": row.postal_address,
-        "cnic": _cnic_masked(ctx, row.cnic_enc),
+        "cnic": _cnic_masked(ctx, conn, row.cnic_enc),
         "province": row.province or tenant.province,
         "province_own": row.province is not None,
         "tax_exempt_until": row.tax_exempt_until.isoformat() if row.tax_exempt_until else None,

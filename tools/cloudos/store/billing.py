@@ -27,6 +27,7 @@ from sqlalchemy import Connection, and_, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 
+from cloudos.store._util import readable
 from cloudos.store.tables import (invoice, invoice_line, invoice_tax, ledger_entry, notification, number_series,
                                   payment, payment_allocation, plan, subscriber, tax_rule)
 from rlm_cloudos.policy.billing import (Account, BillingSettings, Cycle, Draft, Line, OpenInvoice, Period, TaxAmount,
@@ -405,7 +406,7 @@ def queue_notice(conn: Connection, tenant_id: int, sub: Row[Any], invoice_id: in
 
 
 def subscriber_by_id(conn: Connection, subscriber_id: int) -> Row[Any]:
-    return conn.execute(select(subscriber).where(subscriber.c.id == subscriber_id)).one()
+    return conn.execute(select(*readable(conn, subscriber)).where(subscriber.c.id == subscriber_id)).one()
 
 
 def number_of(conn: Connection, invoice_id: int) -> str:

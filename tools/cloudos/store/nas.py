@@ -11,7 +11,7 @@ from sqlalchemy import Connection, cast, delete, func, insert, select, text, upd
 from sqlalchemy.dialects.postgresql import CIDR
 from sqlalchemy.engine import Row
 
-from cloudos.store._util import columns_of
+from cloudos.store._util import columns_of, readable
 from cloudos.store.tables import nas, tenant
 from cloudos.store.tables import session_open as o
 
@@ -44,7 +44,7 @@ def exists(conn: Connection, tenant_id: int, name: str) -> bool:
 def by_name(conn: Connection, tenant_id: int, name: str, *, lock: bool = False) -> Row[Any] | None:
     """Tenant ``tenant_id``'s NAS ``name`` with its open sessions as ``online_sessions`` (``lock``:
     FOR UPDATE of the NAS row), or None."""
-    q = select(nas, _online().label("online_sessions")).where(nas.c.tenant_id == tenant_id, nas.c.name == name)
+    q = select(*readable(conn, nas), _online().label("online_sessions")).where(nas.c.tenant_id == tenant_id, nas.c.name == name)
     if lock:
         q = q.with_for_update(of=nas)
     return conn.execute(q).first()
@@ -86,7 +86,7 @@ def change(conn: Connection, nas_id: int, changes: Mapping[str, Any]) -> Row[Any
 def listing(conn: Connection, tenant_id: int | None = None) -> Sequence[Row[Any]]:
     """NAS with their tenant's name as ``tenant`` and time zone as ``timezone`` and their open sessions
     as ``online_sessions``, by tenant and name; only tenant ``tenant_id``'s if given."""
-    q = (select(nas, tenant.c.name.label("tenant"), tenant.c.timezone, _online().label("online_sessions"))
+    q = (select(*readable(conn, nas), tenant.c.name.label("tenant"), tenant.c.timezone, _online().label("online_sessions"))
          .join(tenant, tenant.c.id == nas.c.tenant_id))
     if tenant_id is not None:
         q = q.where(nas.c.tenant_id == tenant_id)

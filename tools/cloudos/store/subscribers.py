@@ -11,16 +11,21 @@ from sqlalchemy import Text
 from sqlalchemy.dialects.postgresql import ARRAY, INET, MACADDR
 from sqlalchemy.engine import Row
 
-from cloudos.store._util import columns_of
+from cloudos.store._util import columns_of, hidden, readable
 from cloudos.store.tables import plan, subscriber
 
 #: Columns whose values arrive as text and are cast to the column's own PostgreSQL type.
 _CASTS = {"mac": MACADDR, "static_ip": INET}
 
 
+def cnic_readable(conn: Connection) -> bool:
+    """Whether this login's role may read the CNIC's ciphertext (schema 0018: admin and platform only)."""
+    return "cnic_enc" not in hidden(conn, subscriber)
+
+
 def by_username(conn: Connection, tenant_id: int, username: str, *, lock: bool = False) -> Row[Any] | None:
     """Tenant ``tenant_id``'s subscriber ``username`` (``lock``: FOR UPDATE), or None."""
-    q = select(subscriber).where(subscriber.c.tenant_id == tenant_id, subscriber.c.username == username)
+    q = select(*readable(conn, subscriber)).where(subscriber.c.tenant_id == tenant_id, subscriber.c.username == username)
     if lock:
         q = q.with_for_update()
     return conn.execute(q).first()
@@ -31,7 +36,7 @@ def by_usernames(conn: Connection, tenant_id: int, usernames: Sequence[str], *,
     """Tenant ``tenant_id``'s subscribers with these usernames, by username (``lock``: FOR UPDATE,
     taken in id order so two bulk changes cannot deadlock). One array parameter, whatever the count
     (a list of 100,000 would pass PostgreSQL's 65,535 parameters)."""
-    q = (select(subscriber).where(subscriber.c.tenant_id == tenant_id,
+    q = (select(*readable(conn, subscriber)).where(subscriber.c.tenant_id == tenant_id,
                                   subscriber.c.username == func.any(cast(list(usernames), ARRAY(Text))))
          .order_by(subscriber.c.id))
     if lock:
@@ -77,7 +82,7 @@ def listing(conn: Connection, tenant_id: int, *, now: datetime, status: str | No
     """Tenant ``tenant_id``'s subscribers with their plan's name as ``plan``, by username;
     only those with this ``status`` and on the plan named ``plan_name`` when given. ``expired``
     is an active subscriber whose paid time ended by ``now``; ``active`` one whose has not."""
-    q = (select(subscriber, plan.c.name.label("plan"))
+    q = (select(*readable(conn, subscriber), plan.c.name.label("plan"))
          .outerjoin(plan, plan.c.id == subscriber.c.plan_id)
          .where(subscriber.c.tenant_id == tenant_id))
     lapsed = subscriber.c.expires_at <= now
@@ -107,7 +112,7 @@ def change(conn: Connection, subscriber_id: int, changes: Mapping[str, Any]) -> 
     Raises ValueError for a key that is no subscriber column, NoResultFound when there is no such subscriber."""
     return conn.execute(
         update(subscriber).where(subscriber.c.id == subscriber_id).values(columns_of(subscriber, changes))
-        .returning(subscriber)
+        .returning(*readable(conn, subscriber))
     ).one()
 
 

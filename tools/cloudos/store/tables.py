@@ -393,3 +393,13 @@ session = Table(
     Column("session_time", BigInteger, nullable=False),
     Column("terminate_cause", Text),
 )
+
+#: The people who run the CLI (schema 0018): each a PostgreSQL login of one group role.
+operator = Table(
+    "operator", metadata,
+    Column("login", Text, primary_key=True),
+    Column("tenant_id", BigInteger),
+    Column("role", Text, nullable=False),
+    _ts("created_at", nullable=False),
+    Column("created_by", Text, nullable=False),
+)

@@ -20,6 +20,12 @@ def by_name(conn: Connection, name: str, *, lock: bool = False) -> Row[Any] | No
     return conn.execute(q).first()
 
 
+def name_of(conn: Connection, tenant_id: int) -> str | None:
+    """The name of tenant ``tenant_id``, or None (none such, or not visible to this login)."""
+    value = conn.execute(select(tenant.c.name).where(tenant.c.id == tenant_id)).scalar()
+    return None if value is None else str(value)
+
+
 def first(conn: Connection, limit: int) -> Sequence[Row[Any]]:
     """Up to ``limit`` tenants in id order (two tell "the only one" from "several")."""
     return conn.execute(select(tenant).order_by(tenant.c.id).limit(limit)).all()
