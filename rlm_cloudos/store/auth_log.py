@@ -16,7 +16,7 @@ from rlm_cloudos.store.pg import Database
 
 
 class AuthLogEntry(NamedTuple):
-    """One auth-log row, in COPY_AUTH_LOG's column order (a NamedTuple: built on every login)."""
+    """One auth-log row, in INSERT_AUTH_LOG's column order (a NamedTuple: built on every login)."""
 
     at: datetime
     tenant_id: int
@@ -37,7 +37,7 @@ class AuthLogWriter(Service):
     """Writes auth-log rows in batches from a background thread, off the request path.
 
     ``add`` is a deque append: no lock, no wake-up, almost no time under the GIL.
-    The writer drains it every ``interval`` seconds with one COPY. When PostgreSQL
+    The writer drains it every ``interval`` seconds with one INSERT of arrays. When PostgreSQL
     is slow the deque absorbs up to ``capacity`` rows; beyond that the oldest rows
     are dropped, counted and logged.
 
@@ -134,9 +134,7 @@ class AuthLogWriter(Service):
         try:
             # watched: a silent connection would otherwise hold this thread (and rows) for ever.
             with self._db.pool.connection(timeout=5) as conn, self._db.watched(conn):
-                with conn.cursor() as cur, cur.copy(sql.COPY_AUTH_LOG) as copy:
-                    for row in rows:
-                        copy.write_row(row)
+                conn.execute(sql.INSERT_AUTH_LOG, [list(column) for column in zip(*rows)])
         except Exception as exc:  # PostgreSQL away: keep the rows for the next round
             self._rows.extendleft(reversed(rows))
             self._log("warn", hook="post_auth", event="auth_log_deferred", rows=len(rows), error=type(exc).__name__)

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -156,7 +157,7 @@ READS: tuple[tuple[str, ...], ...] = (
 
 
 def test_every_read_command_of_an_alpha_operator_shows_nothing_of_bravo(
-        isps: Isps, monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+        isps: Isps, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for argv in READS:
         as_(isps, "alpha-admin", monkeypatch)
         mine = ok(*(a.format(t="alpha") for a in argv), "--json").out
@@ -168,7 +169,7 @@ def test_every_read_command_of_an_alpha_operator_shows_nothing_of_bravo(
     as_(isps, "alpha-admin", monkeypatch)
     r = cli("subscriber", "list", "--tenant", "bravo")
     assert r.code == 1 and "no tenant named 'bravo'" in r.err
-    out = tmp_path / "alpha.json"  # type: ignore[operator]
+    out = tmp_path / "alpha.json"
     ok("tenant", "export", "alpha", "--format", "json", "--out", str(out))
     assert "bravo" not in out.read_text() and "alpha1" in out.read_text()
 
@@ -229,7 +230,7 @@ def refused(*argv: str, stdin: str | None = None) -> str:
 
 
 def test_each_role_may_do_what_its_grants_allow_and_nothing_more(
-        isps: Isps, monkeypatch: pytest.MonkeyPatch) -> None:
+        isps: Isps, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     as_(isps, "alpha-billing", monkeypatch)
     assert js("operator", "whoami")["role"] == "billing"
     assert [i["username"] for i in js("invoice", "list")] == ["alpha1"]
@@ -263,8 +264,13 @@ def test_each_role_may_do_what_its_grants_allow_and_nothing_more(
     assert "not allowed" in refused("privacy", "holiday", "add", "2026-12-31", "--name", "x")
     assert "a platform operator runs it" in refused("audit", "verify")
 
+    assert "not allowed" in refused("subscriber", "export", "alpha1", "--format", "json",
+                                    "--out", str(tmp_path / "aud.json"))
+
     as_(isps, "alpha-admin", monkeypatch)
     assert js("subscriber", "show", "alpha1")["cnic"] == "************8"  # the key ring's view: last digit
+    ok("subscriber", "export", "alpha1", "--format", "json", "--out", str(tmp_path / "adm.json"))
+    assert json.loads((tmp_path / "adm.json").read_text())["profile"]["cnic"] == "4210112345678"
     ok("plan", "update", "alpha-home", "--price", "2600")
     assert "not allowed" in refused("operator", "add", "x-new", "--tenant", "alpha", "--role", "support",
                                     "--password-stdin", stdin=PASSWORD + "\n")
