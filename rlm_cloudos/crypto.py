@@ -12,6 +12,13 @@ part length-prefixed: copied onto another subscriber's row, in PostgreSQL or in 
 Redis snapshot, it fails to open. radiusd opens subscriber passwords only in this
 form; ``cloudos db reencrypt`` (run by ``cloudos db migrate``) upgrades ``c1`` ones.
 
+A ``b"d1"`` ciphertext is sealed under a subscriber's own data key (crypto-shredding):
+``b"d1" || tenant id (8 bytes) || subscriber id (8 bytes) || nonce(12) || ciphertext+tag``,
+its associated data the purpose and those two ids. The data key is 32 random bytes,
+kept in PostgreSQL sealed under the key ring (wrap_data_key: a ``c2`` ciphertext bound
+to the subscriber); destroying it on erasure leaves every copy of the subscriber's
+``d1`` fields, in backups too, unreadable by anyone, key ring or not.
+
 mac_key derives an HMAC-SHA256 key from a ring key with HKDF and a purpose label
 (``redis.snapshot``), so signing never reuses an encryption key as such.
 
@@ -41,6 +48,45 @@ _BOUND = b"c2"
 _NONCE = 12
 #: What a subscriber password is sealed for; with (tenant id, username) as its context.
 PASSWORD = "subscriber.password"
+#: A ciphertext under a subscriber's data key.
+_DATA = b"d1"
+#: What a subscriber's data key is sealed for (with its tenant and subscriber ids), and the CNIC.
+DATA_KEY = "subscriber.data_key"
+CNIC = "subscriber.cnic"
+
+
+def new_data_key() -> bytes:
+    """32 random bytes: one subscriber's data key."""
+    return AESGCM.generate_key(bit_length=256)
+
+
+def seal_with_data_key(key: bytes, plaintext: str, purpose: str, tenant_id: int, subscriber_id: int) -> bytes:
+    """``plaintext`` sealed under a subscriber's data key, bound to ``purpose`` and the subscriber."""
+    head = _DATA + tenant_id.to_bytes(8, "big") + subscriber_id.to_bytes(8, "big")
+    nonce = os.urandom(_NONCE)
+    aad = _aad(purpose, (str(tenant_id), str(subscriber_id)))
+    return head + nonce + AESGCM(key).encrypt(nonce, plaintext.encode(), aad)
+
+
+def data_key_owner(blob: bytes | bytearray | memoryview) -> tuple[int, int] | None:
+    """(tenant id, subscriber id) whose data key sealed ``blob``; None for any other format."""
+    blob = bytes(blob)
+    if len(blob) < 18 + _NONCE or blob[:2] != _DATA:
+        return None
+    return int.from_bytes(blob[2:10], "big"), int.from_bytes(blob[10:18], "big")
+
+
+def open_with_data_key(key: bytes, blob: bytes | bytearray | memoryview, purpose: str) -> str:
+    """Open a seal_with_data_key() ciphertext; DecryptError on another format, key, purpose or subscriber."""
+    blob = bytes(blob)
+    owner = data_key_owner(blob)
+    if owner is None:
+        raise DecryptError("not a ciphertext under a subscriber's data key")
+    body = blob[18:]
+    try:
+        return AESGCM(key).decrypt(body[:_NONCE], body[_NONCE:], _aad(purpose, tuple(map(str, owner)))).decode()
+    except Exception:
+        raise DecryptError("ciphertext failed authentication under the subscriber's data key") from None
 
 
 def _aad(purpose: str, context: tuple[str, ...]) -> bytes:
@@ -148,6 +194,14 @@ class KeyRing:
     def open_password(self, blob: bytes | bytearray | memoryview, tenant_id: int, username: str) -> str:
         """The password of tenant ``tenant_id``'s ``username`` from seal_password(); DecryptError as open()."""
         return self.open(blob, PASSWORD, str(tenant_id), username)
+
+    def wrap_data_key(self, key: bytes, tenant_id: int, subscriber_id: int) -> bytes:
+        """A subscriber's data key sealed under the active ring key, bound to the subscriber."""
+        return self.seal(base64.b64encode(key).decode(), DATA_KEY, str(tenant_id), str(subscriber_id))
+
+    def unwrap_data_key(self, blob: bytes | bytearray | memoryview, tenant_id: int, subscriber_id: int) -> bytes:
+        """The data key from wrap_data_key(); DecryptError as open()."""
+        return base64.b64decode(self.open(blob, DATA_KEY, str(tenant_id), str(subscriber_id)))
 
     def mac_key(self, purpose: str, kid: str | None = None) -> tuple[str, bytes] | None:
         """(key id, 32-byte HMAC-SHA256 key for ``purpose``) derived with HKDF from ring key ``kid``

@@ -458,6 +458,18 @@ BEGIN
 END $$;
 
 --
+-- Name: cloudos_consented(bigint, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cloudos_consented(p_subscriber bigint, p_purpose text) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+  SELECT COALESCE((SELECT granted FROM consent WHERE subscriber_id = p_subscriber AND purpose = p_purpose
+                    ORDER BY at DESC, id DESC LIMIT 1), false)
+$$;
+
+--
 -- Name: cloudos_ensure_month_partitions(regclass, date, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -485,6 +497,23 @@ BEGIN
 END $$;
 
 --
+-- Name: cloudos_erase_billing_identity(bigint, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cloudos_erase_billing_identity(p_subscriber bigint, p_username text) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    SET "cloudos.erasure" TO 'on'
+    AS $$
+DECLARE n integer;
+BEGIN
+  UPDATE invoice SET buyer = (buyer - 'phone' - 'email') || jsonb_build_object('username', p_username)
+   WHERE subscriber_id = p_subscriber AND tenant_id = COALESCE(cloudos_tenant(), cloudos_scope(), tenant_id);
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RETURN n;
+END $$;
+
+--
 -- Name: cloudos_invoice_final(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -499,6 +528,13 @@ BEGIN
     END IF;
     RAISE EXCEPTION 'invoice % was issued: it is voided by a credit note, never deleted', OLD.number
       USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  -- An erasure (cloudos_erase_billing_identity, as the owner) takes the buyer's phone and e-mail
+  -- off an issued invoice and nothing else: tax law needs the name and address, not those.
+  IF current_setting('cloudos.erasure', true) = 'on'
+     AND current_user = (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = TG_RELID)
+     AND (to_jsonb(NEW) - 'buyer') IS NOT DISTINCT FROM (to_jsonb(OLD) - 'buyer') THEN
+    RETURN NEW;
   END IF;
   IF OLD.status <> 'open' OR NEW.status NOT IN ('paid', 'void')
      OR (to_jsonb(NEW) - 'status' - 'paid_at') IS DISTINCT FROM (to_jsonb(OLD) - 'status' - 'paid_at') THEN
@@ -569,7 +605,9 @@ CREATE TABLE public.subscriber (
     province text,
     tax_exempt_until date,
     billing_anchor smallint,
+    erased_at timestamp with time zone,
     CONSTRAINT subscriber_billing_anchor_check CHECK (((billing_anchor >= 1) AND (billing_anchor <= 31))),
+    CONSTRAINT subscriber_erased_terminated CHECK (((erased_at IS NULL) OR ((status = 'terminated'::text) AND (cnic_enc IS NULL) AND (phone IS NULL) AND (email IS NULL)))),
     CONSTRAINT subscriber_province_check CHECK ((province = ANY (ARRAY['punjab'::text, 'sindh'::text, 'kp'::text, 'balochistan'::text, 'ict'::text]))),
     CONSTRAINT subscriber_static_ip_ipv4 CHECK (((static_ip IS NULL) OR ((family(static_ip) = 4) AND (masklen(static_ip) = 32)))),
     CONSTRAINT subscriber_status_check CHECK ((status = ANY (ARRAY['active'::text, 'suspended'::text, 'terminated'::text]))),
@@ -621,6 +659,21 @@ CREATE FUNCTION public.cloudos_lapse(s public.subscriber, p public.plan, u publi
       THEN 'quota_exhausted'
   END
 $$;
+
+--
+-- Name: cloudos_notification_consent(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cloudos_notification_consent() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+  IF NEW.template LIKE 'marketing.%' AND NOT cloudos_consented(NEW.subscriber_id, 'marketing') THEN
+    RETURN NULL;
+  END IF;
+  RETURN NEW;
+END $$;
 
 --
 -- Name: cloudos_operator_add(text, bigint, text, text); Type: FUNCTION; Schema: public; Owner: -
@@ -1211,6 +1264,38 @@ ALTER TABLE public.coa_outbox ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 );
 
 --
+-- Name: consent; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.consent (
+    id bigint NOT NULL,
+    tenant_id bigint NOT NULL,
+    subscriber_id bigint NOT NULL,
+    purpose text NOT NULL,
+    granted boolean NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    source text NOT NULL,
+    recorded_by text DEFAULT SESSION_USER NOT NULL,
+    CONSTRAINT consent_purpose_check CHECK ((purpose = ANY (ARRAY['marketing'::text, 'analytics'::text]))),
+    CONSTRAINT consent_source_check CHECK (((length(source) >= 1) AND (length(source) <= 200)))
+);
+
+ALTER TABLE ONLY public.consent FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: consent_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.consent ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.consent_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: data_request; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1679,6 +1764,25 @@ ALTER TABLE public.subscriber ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 );
 
 --
+-- Name: subscriber_key; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.subscriber_key (
+    subscriber_id bigint NOT NULL,
+    tenant_id bigint NOT NULL,
+    key_enc bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE ONLY public.subscriber_key FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE subscriber_key; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.subscriber_key IS 'each subscriber''s data key, sealed under the key ring; deleted on erasure (crypto-shredding)';
+
+--
 -- Name: support_ticket; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1852,6 +1956,13 @@ ALTER TABLE ONLY public.alembic_version
 
 ALTER TABLE ONLY public.coa_outbox
     ADD CONSTRAINT coa_outbox_pkey PRIMARY KEY (id);
+
+--
+-- Name: consent consent_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.consent
+    ADD CONSTRAINT consent_pkey PRIMARY KEY (id);
 
 --
 -- Name: data_request data_request_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -2057,6 +2168,13 @@ ALTER TABLE ONLY public.session_open
     ADD CONSTRAINT session_open_pkey PRIMARY KEY (acct_unique_id);
 
 --
+-- Name: subscriber_key subscriber_key_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.subscriber_key
+    ADD CONSTRAINT subscriber_key_pkey PRIMARY KEY (subscriber_id);
+
+--
 -- Name: subscriber subscriber_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -2154,6 +2272,12 @@ CREATE INDEX coa_outbox_due ON public.coa_outbox USING btree (next_attempt_at) W
 --
 
 CREATE INDEX coa_outbox_session ON public.coa_outbox USING btree (acct_unique_id);
+
+--
+-- Name: consent_latest; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX consent_latest ON public.consent USING btree (subscriber_id, purpose, at DESC, id DESC);
 
 --
 -- Name: data_request_open; Type: INDEX; Schema: public; Owner: -
@@ -2324,6 +2448,12 @@ CREATE TRIGGER admin_audit_no_truncate BEFORE TRUNCATE ON public.admin_audit FOR
 CREATE TRIGGER admin_audit_stamp BEFORE INSERT ON public.admin_audit FOR EACH ROW EXECUTE FUNCTION public.cloudos_audit_stamp();
 
 --
+-- Name: consent consent_append_only; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER consent_append_only BEFORE UPDATE ON public.consent FOR EACH ROW EXECUTE FUNCTION public.cloudos_refuse_change();
+
+--
 -- Name: invoice invoice_final; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -2370,6 +2500,12 @@ CREATE TRIGGER nas_authz AFTER INSERT OR DELETE OR UPDATE ON public.nas FOR EACH
 --
 
 CREATE TRIGGER nas_touch BEFORE UPDATE ON public.nas FOR EACH ROW EXECUTE FUNCTION public.cloudos_touch();
+
+--
+-- Name: notification notification_consent; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER notification_consent BEFORE INSERT ON public.notification FOR EACH ROW EXECUTE FUNCTION public.cloudos_notification_consent();
 
 --
 -- Name: payment_allocation payment_allocation_append_only; Type: TRIGGER; Schema: public; Owner: -
@@ -2425,6 +2561,13 @@ CREATE TRIGGER tenant_touch BEFORE UPDATE ON public.tenant FOR EACH ROW EXECUTE 
 
 ALTER TABLE ONLY public.coa_outbox
     ADD CONSTRAINT coa_outbox_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenant(id);
+
+--
+-- Name: consent consent_tenant_id_subscriber_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.consent
+    ADD CONSTRAINT consent_tenant_id_subscriber_id_fkey FOREIGN KEY (tenant_id, subscriber_id) REFERENCES public.subscriber(tenant_id, id) ON DELETE CASCADE;
 
 --
 -- Name: data_request data_request_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -2595,6 +2738,13 @@ ALTER TABLE ONLY public.session_open
     ADD CONSTRAINT session_open_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenant(id);
 
 --
+-- Name: subscriber_key subscriber_key_tenant_id_subscriber_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.subscriber_key
+    ADD CONSTRAINT subscriber_key_tenant_id_subscriber_id_fkey FOREIGN KEY (tenant_id, subscriber_id) REFERENCES public.subscriber(tenant_id, id) ON DELETE CASCADE;
+
+--
 -- Name: subscriber subscriber_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -2648,6 +2798,12 @@ ALTER TABLE public.auth_log ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.coa_outbox ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: consent; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.consent ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: admin_audit cross_tenant; Type: POLICY; Schema: public; Owner: -
 --
 
@@ -2664,6 +2820,12 @@ CREATE POLICY cross_tenant ON public.auth_log TO cloudos_radius, cloudos_worker,
 --
 
 CREATE POLICY cross_tenant ON public.coa_outbox TO cloudos_radius, cloudos_worker, cloudos_metrics USING (true) WITH CHECK (true);
+
+--
+-- Name: consent cross_tenant; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY cross_tenant ON public.consent TO cloudos_worker USING (true) WITH CHECK (true);
 
 --
 -- Name: data_request cross_tenant; Type: POLICY; Schema: public; Owner: -
@@ -2864,6 +3026,12 @@ CREATE POLICY platform ON public.auth_log TO cloudos_admin USING (((( SELECT pub
 CREATE POLICY platform ON public.coa_outbox TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
 
 --
+-- Name: consent platform; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform ON public.consent TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
+
+--
 -- Name: data_request platform; Type: POLICY; Schema: public; Owner: -
 --
 
@@ -2954,6 +3122,12 @@ CREATE POLICY platform ON public.session_open TO cloudos_admin USING (((( SELECT
 CREATE POLICY platform ON public.subscriber TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
 
 --
+-- Name: subscriber_key platform; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform ON public.subscriber_key TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
+
+--
 -- Name: support_ticket platform; Type: POLICY; Schema: public; Owner: -
 --
 
@@ -3002,6 +3176,12 @@ ALTER TABLE public.session_open ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.subscriber ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: subscriber_key; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.subscriber_key ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: support_ticket; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -3036,6 +3216,12 @@ CREATE POLICY tenant_operator ON public.auth_log TO cloudos_operator USING ((ten
 --
 
 CREATE POLICY tenant_operator ON public.coa_outbox TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
+
+--
+-- Name: consent tenant_operator; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_operator ON public.consent TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
 
 --
 -- Name: data_request tenant_operator; Type: POLICY; Schema: public; Owner: -
@@ -3126,6 +3312,12 @@ CREATE POLICY tenant_operator ON public.session_open TO cloudos_operator USING (
 --
 
 CREATE POLICY tenant_operator ON public.subscriber TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
+
+--
+-- Name: subscriber_key tenant_operator; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_operator ON public.subscriber_key TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
 
 --
 -- Name: support_ticket tenant_operator; Type: POLICY; Schema: public; Owner: -
@@ -3274,10 +3466,27 @@ GRANT ALL ON FUNCTION public.cloudos_coa_sweep(p_now timestamp with time zone, p
 GRANT ALL ON FUNCTION public.cloudos_coa_sweep(p_now timestamp with time zone, p_since timestamp with time zone) TO cloudos_worker;
 
 --
+-- Name: FUNCTION cloudos_consented(p_subscriber bigint, p_purpose text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_consented(p_subscriber bigint, p_purpose text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.cloudos_consented(p_subscriber bigint, p_purpose text) TO cloudos_admin;
+GRANT ALL ON FUNCTION public.cloudos_consented(p_subscriber bigint, p_purpose text) TO cloudos_operator;
+GRANT ALL ON FUNCTION public.cloudos_consented(p_subscriber bigint, p_purpose text) TO cloudos_worker;
+
+--
 -- Name: FUNCTION cloudos_ensure_month_partitions(parent regclass, first_month date, months integer); Type: ACL; Schema: public; Owner: -
 --
 
 REVOKE ALL ON FUNCTION public.cloudos_ensure_month_partitions(parent regclass, first_month date, months integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION cloudos_erase_billing_identity(p_subscriber bigint, p_username text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_erase_billing_identity(p_subscriber bigint, p_username text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.cloudos_erase_billing_identity(p_subscriber bigint, p_username text) TO cloudos_admin;
+GRANT ALL ON FUNCTION public.cloudos_erase_billing_identity(p_subscriber bigint, p_username text) TO cloudos_op_admin;
 
 --
 -- Name: FUNCTION cloudos_invoice_final(); Type: ACL; Schema: public; Owner: -
@@ -3479,6 +3688,14 @@ GRANT SELECT(billing_anchor) ON TABLE public.subscriber TO cloudos_op_support;
 GRANT SELECT(billing_anchor) ON TABLE public.subscriber TO cloudos_op_auditor;
 
 --
+-- Name: COLUMN subscriber.erased_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(erased_at) ON TABLE public.subscriber TO cloudos_op_billing;
+GRANT SELECT(erased_at) ON TABLE public.subscriber TO cloudos_op_support;
+GRANT SELECT(erased_at) ON TABLE public.subscriber TO cloudos_op_auditor;
+
+--
 -- Name: TABLE usage_counter; Type: ACL; Schema: public; Owner: -
 --
 
@@ -3499,6 +3716,12 @@ GRANT ALL ON FUNCTION public.cloudos_lapse(s public.subscriber, p public.plan, u
 GRANT ALL ON FUNCTION public.cloudos_lapse(s public.subscriber, p public.plan, u public.usage_counter, p_now timestamp with time zone) TO cloudos_op_billing;
 GRANT ALL ON FUNCTION public.cloudos_lapse(s public.subscriber, p public.plan, u public.usage_counter, p_now timestamp with time zone) TO cloudos_op_support;
 GRANT ALL ON FUNCTION public.cloudos_lapse(s public.subscriber, p public.plan, u public.usage_counter, p_now timestamp with time zone) TO cloudos_op_auditor;
+
+--
+-- Name: FUNCTION cloudos_notification_consent(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_notification_consent() FROM PUBLIC;
 
 --
 -- Name: FUNCTION cloudos_operator_add(p_login text, p_tenant bigint, p_role text, p_verifier text); Type: ACL; Schema: public; Owner: -
@@ -3765,6 +3988,17 @@ GRANT SELECT(done_at) ON TABLE public.coa_outbox TO cloudos_metrics;
 GRANT SELECT(subscriber_id) ON TABLE public.coa_outbox TO cloudos_radius;
 
 --
+-- Name: TABLE consent; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT ON TABLE public.consent TO cloudos_admin;
+GRANT SELECT,INSERT ON TABLE public.consent TO cloudos_op_admin;
+GRANT SELECT,INSERT ON TABLE public.consent TO cloudos_op_support;
+GRANT SELECT ON TABLE public.consent TO cloudos_op_billing;
+GRANT SELECT ON TABLE public.consent TO cloudos_op_auditor;
+GRANT SELECT ON TABLE public.consent TO cloudos_worker;
+
+--
 -- Name: TABLE data_request; Type: ACL; Schema: public; Owner: -
 --
 
@@ -3994,6 +4228,13 @@ GRANT SELECT,INSERT,UPDATE ON TABLE public.session TO cloudos_worker;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.session TO cloudos_op_admin;
 GRANT SELECT ON TABLE public.session TO cloudos_op_support;
 GRANT SELECT ON TABLE public.session TO cloudos_op_auditor;
+
+--
+-- Name: TABLE subscriber_key; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE ON TABLE public.subscriber_key TO cloudos_admin;
+GRANT SELECT,INSERT,DELETE ON TABLE public.subscriber_key TO cloudos_op_admin;
 
 --
 -- Name: TABLE support_ticket; Type: ACL; Schema: public; Owner: -

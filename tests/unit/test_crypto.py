@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rlm_cloudos import crypto
 from rlm_cloudos.crypto import KeyRing
 from rlm_cloudos.errors import CloudOSError, DecryptError, KeyRingError
 
@@ -302,3 +303,31 @@ def test_mac_keys_are_derived_per_purpose_and_per_ring_key() -> None:
     assert ring.mac_key("redis.snapshot", "k9") is None
     # The same key material gives the same MAC key in another process: it is derived, not random.
     assert KeyRing(active="k2", keys=dict(ring.keys)).mac_key("redis.snapshot") == (kid, key)
+
+
+# --------------------------------------------------------------------------- a subscriber's data key (d1)
+def test_a_field_under_a_data_key_opens_only_with_that_key_for_that_subscriber() -> None:
+    key, other = crypto.new_data_key(), crypto.new_data_key()
+    blob = crypto.seal_with_data_key(key, "4210112345678", crypto.CNIC, 7, 42)
+    assert crypto.data_key_owner(blob) == (7, 42)
+    assert crypto.open_with_data_key(key, blob, crypto.CNIC) == "4210112345678"
+    with pytest.raises(DecryptError):
+        crypto.open_with_data_key(other, blob, crypto.CNIC)  # another subscriber's key: shredded is shredded
+    with pytest.raises(DecryptError):
+        crypto.open_with_data_key(key, blob, "subscriber.password")
+    moved = blob[:2] + (8).to_bytes(8, "big") + blob[10:]  # the same ciphertext claimed for another tenant
+    with pytest.raises(DecryptError):
+        crypto.open_with_data_key(key, moved, crypto.CNIC)
+    assert crypto.data_key_owner(b"c1\x02k1" + bytes(40)) is None
+    with pytest.raises(DecryptError, match="not a ciphertext under a subscriber's data key"):
+        crypto.open_with_data_key(key, b"c2" + bytes(40), crypto.CNIC)
+
+
+def test_a_data_key_is_sealed_to_its_subscriber_under_the_key_ring(tmp_path: Path) -> None:
+    ring = KeyRing.create(tmp_path / "ring.json")
+    key = crypto.new_data_key()
+    assert len(key) == 32
+    sealed = ring.wrap_data_key(key, 7, 42)
+    assert key not in sealed and ring.unwrap_data_key(sealed, 7, 42) == key
+    with pytest.raises(DecryptError):
+        ring.unwrap_data_key(sealed, 7, 43)

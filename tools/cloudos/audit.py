@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -65,9 +65,12 @@ _ANCHOR_MAX = 64 * 1024
 
 @dataclass
 class AuditKeys:
-    """The trail's keys, derived from the key ring on use and never stored; ``active`` signs new rows."""
+    """The trail's keys, derived from the key ring on use and never stored; ``active`` signs new rows.
+    ``open_cnic`` opens a CNIC ciphertext to digest the number (cloudos.identity's, on the
+    transaction's connection, for one under a subscriber's data key; the key ring's alone by default)."""
 
     ring: KeyRing
+    open_cnic: Callable[[bytes], str] | None = None
     _derived: dict[tuple[str, bytes], bytes] = field(default_factory=dict, repr=False)
 
     @property
@@ -124,7 +127,7 @@ def _personal_value(keys: AuditKeys, name: str, v: Any) -> str:
     if name != "cnic_enc":
         return str(v)
     try:
-        return keys.ring.decrypt(bytes(v), "subscriber.cnic")
+        return keys.open_cnic(bytes(v)) if keys.open_cnic else keys.ring.decrypt(bytes(v), "subscriber.cnic")
     except DecryptError:
         # Still a digest that changes with the value, but of the ciphertext: no clear text either way.
         return "ciphertext:" + bytes(v).hex()

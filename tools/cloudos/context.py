@@ -158,13 +158,20 @@ class Ctx:
         with self.engine.connect() as conn:
             yield conn
 
+    def audit_keys(self, conn: Connection) -> audit.AuditKeys:
+        """The trail's keys, opening CNICs under data keys on ``conn`` (the change's transaction)."""
+        from cloudos import identity
+
+        ring = self.keyring
+        return audit.AuditKeys(ring, open_cnic=lambda blob: identity.open_cnic(conn, ring, blob))
+
     def audit(self, conn: Connection, *, action: str, target: str, tenant_id: int | None,
               before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
         if self._batch is not None:
             self._batch.append(audit.Entry(tenant_id=tenant_id, action=action, target=target, before=before,
                                            after=after))
         else:
-            audit.record(conn, audit.AuditKeys(self.keyring), actor=self.actor, tenant_id=tenant_id, action=action,
+            audit.record(conn, self.audit_keys(conn), actor=self.actor, tenant_id=tenant_id, action=action,
                          target=target, before=before, after=after)
         if tenant_id is not None and action.split(".")[0] in TENANT_WIDE:
             self.stale(tenant_id)
@@ -176,7 +183,7 @@ class Ctx:
         self._batch = []
         try:
             yield
-            audit.record_many(conn, audit.AuditKeys(self.keyring), actor=self.actor, entries=self._batch)
+            audit.record_many(conn, self.audit_keys(conn), actor=self.actor, entries=self._batch)
         finally:
             self._batch = None
 

@@ -32,6 +32,7 @@ DESCRIPTIONS = {
     "notifications": "messages queued or sent (WhatsApp, SMS, email)",
     "coa_requests": "speed changes and disconnects sent to the router",
     "data_requests": "requests made under the privacy policy",
+    "consents": "each yes or no to marketing and to analytics: when, where it was said, who recorded it",
     "audit": "administrative actions on the account (personal fields as keyed digests)",
 }
 
@@ -50,6 +51,7 @@ TENANT_DESCRIPTIONS = {
     "payment_allocations": DESCRIPTIONS["payment_allocations"],
     "ledger": DESCRIPTIONS["ledger"],
     "data_requests": DESCRIPTIONS["data_requests"],
+    "consents": DESCRIPTIONS["consents"],
     "privacy_holidays": "the holidays data-request deadlines skip",
 }
 

@@ -22,8 +22,9 @@ from sqlalchemy import text
 from cloudos.commands._common import Subparsers, leaf
 from cloudos.context import Ctx, database_url, read_secret, sqlalchemy_url, table
 from cloudos.errors import CliError, UsageError
-from cloudos.store import roles, subscribers
-from rlm_cloudos.crypto import PASSWORD
+from cloudos import identity
+from cloudos.store import bulk, roles, subscribers
+from rlm_cloudos.crypto import CNIC, PASSWORD
 from rlm_cloudos.errors import DecryptError
 
 SCHEMA = Path(__file__).resolve().parents[3] / "schema"
@@ -72,16 +73,24 @@ def migrate(ctx: Ctx, args: argparse.Namespace) -> None:
                       before={"revision": before}, after={"revision": after, "partitions_created": made})
     with ctx.read() as conn:
         unbound = subscribers.count_unbound_passwords(conn)
+        ring_cnics = subscribers.count_ring_cnics(conn)
     upgraded, failed = 0, list[int]()
+    cnics = 0
+    if ring_cnics:  # 0019: CNICs move under data keys, which the key ring seals (outside the database)
+        cnics, unopened = _reencrypt_cnics(ctx)
+        failed += unopened
     if unbound:
         # 0010 binds passwords to their tenant and username; sealing them again needs the key ring,
         # which the database never sees, so it happens here and not in the migration (the key
         # ring was loaded before anything was migrated).
-        upgraded, failed = _reencrypt(ctx)
-    ctx.emit({"from": before, "to": after, "partitions_created": made, "passwords_reencrypted": upgraded},
+        upgraded, unsealed = _reencrypt(ctx)
+        failed += unsealed
+    ctx.emit({"from": before, "to": after, "partitions_created": made, "passwords_reencrypted": upgraded,
+              "cnics_moved": cnics},
              f"schema at {after}" + (f" (was {before or 'empty'})" if before != after else " (up to date)")
              + (f", {made} partitions created" if made else "")
-             + (f", {upgraded} subscriber password(s) re-encrypted" if upgraded else ""))
+             + (f", {upgraded} subscriber password(s) re-encrypted" if upgraded else "")
+             + (f", {cnics} CNIC(s) moved under data keys" if cnics else ""))
     _refuse_failed(failed)
 
 
@@ -115,14 +124,43 @@ def _reencrypt(ctx: Ctx) -> tuple[int, list[int]]:
     return upgraded, failed
 
 
+def _reencrypt_cnics(ctx: Ctx) -> tuple[int, list[int]]:
+    """Move every CNIC sealed under the key ring itself (``c1``) under its subscriber's data key
+    (schema 0019), so that erasure shreds it; in batches, each one transaction, audited."""
+    keyring = ctx.keyring
+    moved, failed, after_id = 0, list[int](), 0
+    while True:
+        with ctx.tx() as conn:
+            rows = subscribers.ring_cnics(conn, after_id=after_id, limit=_REENCRYPT_BATCH)
+            if not rows:
+                break
+            after_id = rows[-1].id
+            plain: list[tuple[int, int, str]] = []
+            for row in rows:
+                try:
+                    plain.append((row.tenant_id, row.id, keyring.decrypt(bytes(row.cnic_enc), CNIC)))
+                except DecryptError:
+                    failed.append(row.id)
+            sealed = identity.seal_cnics(conn, keyring, plain)
+            bulk.set_cnics(conn, [(sid, blob) for (_, sid, _), blob in zip(plain, sealed)])
+            if plain:
+                ctx.audit(conn, action="db.reencrypt", target="subscriber.cnic_enc", tenant_id=None,
+                          before={"format": "c1", "count": len(plain)}, after={"format": "d1", "count": len(plain)})
+        moved += len(plain)
+    return moved, failed
+
+
 def reencrypt(ctx: Ctx, args: argparse.Namespace) -> None:
     upgraded, failed = _reencrypt(ctx)
+    cnics, unopened = _reencrypt_cnics(ctx)
     with ctx.read() as conn:
         left = subscribers.count_unbound_passwords(conn)
-    ctx.emit({"upgraded": upgraded, "undecryptable": failed, "remaining": left},
+    ctx.emit({"upgraded": upgraded, "undecryptable": failed, "remaining": left, "cnics_moved": cnics,
+              "cnics_undecryptable": unopened},
              f"{upgraded} subscriber password(s) re-encrypted bound to tenant and username"
-             + ("" if upgraded else " (none in the old format)"))
-    _refuse_failed(failed)
+             + ("" if upgraded else " (none in the old format)")
+             + (f"; {cnics} CNIC(s) moved under their subscriber's data key" if cnics else ""))
+    _refuse_failed(failed + unopened)
 
 
 def _refuse_failed(failed: list[int]) -> None:

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import csv
 import io
+import secrets
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -19,15 +20,16 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.engine import Row
 
+from cloudos import identity
 from cloudos import show as when
-from cloudos.commands._common import (Subparsers, address_text_arg, check_password, date_arg, email_arg, leaf,
+from cloudos.commands._common import (Subparsers, _wrap, address_text_arg, check_password, date_arg, email_arg, leaf,
                                       mac_arg, name_text_arg, new_username_arg, phone_arg, require, static_ip_arg,
                                       tenant_opt, username_arg)
 from cloudos.audit import redact
 from cloudos.context import Ctx, read_secret, table
 from cloudos.files import write_new
 from cloudos.errors import CliError, UsageError
-from cloudos.store import billing, coa, plans, sessions, subscribers, usage
+from cloudos.store import billing, coa, consent, data_keys, plans, sessions, subscribers, usage
 from rlm_cloudos.errors import DecryptError
 from rlm_cloudos.policy import billing_period, expires_at_for_date
 from rlm_cloudos.policy.billing import PROVINCES
@@ -36,7 +38,7 @@ from rlm_cloudos.policy.rates import format_size, usage_size
 
 _AUDITED = ("id", "username", "plan_id", "status", "status_reason", "expires_at", "mac", "static_ip", "full_name",
             "phone", "email", "postal_address", "password_enc", "cnic_enc", "locked_until", "terminated_at",
-            "province", "tax_exempt_until")
+            "province", "tax_exempt_until", "erased_at")
 #: The statuses a list shows and filters on: ``expired`` is an active subscriber past paid-until.
 STATUSES = ("active", "expired", "suspended", "terminated")
 #: Most usernames --from-file takes at once, and the largest file it reads.
@@ -126,9 +128,11 @@ def add(ctx: Ctx, args: argparse.Namespace) -> None:
             "expires_at": expires_at_for_date(args.expires, tenant.timezone) if args.expires else None,
             "mac": args.mac, "static_ip": args.static_ip, "full_name": args.name, "phone": args.phone,
             "email": args.email, "postal_address": args.address,
-            "cnic_enc": keyring.encrypt(cnic, "subscriber.cnic") if cnic else None,
         }
         row = subscribers.add(conn, values)
+        if cnic:  # under the subscriber's own data key, which needs its id
+            row = subscribers.change(conn, row.id, {"cnic_enc": identity.seal_cnic(conn, keyring, tenant.id, row.id,
+                                                                                   cnic)})
         ctx.audit(conn, action="subscriber.add", target=_target(tenant, args.username),
                   tenant_id=tenant.id, before=None, after=_audited(dict(row._mapping)))
     until = paid_until(row.expires_at, tenant.timezone)
@@ -146,7 +150,7 @@ def _cnic_masked(ctx: Ctx, conn: Connection, blob: bytes | None) -> str | None:
     if blob is None:
         return None
     try:
-        cnic = ctx.keyring.decrypt(blob, "subscriber.cnic")
+        cnic = identity.open_cnic(conn, ctx.keyring, blob)
     except DecryptError:
         return "(undecryptable)"
     return "*" * max(0, len(cnic) - 1) + cnic[-1:]
@@ -182,6 +186,8 @@ def _view(ctx: Ctx, conn: Connection, tenant: Row[Any], row: Row[Any]) -> dict[s
         "province_own": row.province is not None,
         "tax_exempt_until": row.tax_exempt_until.isoformat() if row.tax_exempt_until else None,
         "balance_paisa": billing.balance(conn, tenant.id, row.id),
+        "consent": {purpose: None if c is None else {"granted": c.granted, "at": when.utc(c.at), "source": c.source}
+                    for purpose, c in consent.current(conn, row.id).items()},
         "usage": {
             "period": when.period_name(start, end, tenant.timezone),
             "period_start": when.utc(start),
@@ -243,6 +249,7 @@ def show(ctx: Ctx, args: argparse.Namespace) -> None:
         f"(down {usage_size(u['download_bytes'])}, up {usage_size(u['upload_bytes'])})",
         f"  online      {view['online_sessions']} session(s)",
         f"  balance     {_balance(view['balance_paisa'], row.username)}",
+        "  consent     " + "; ".join(f"{p} {_consent_text(c)}" for p, c in view["consent"].items()),
         f"  province    {view['province'] or '(none set)'}" + ("" if view["province_own"] else " (the tenant's)")
         + (f"; exempt from advance income tax until {view['tax_exempt_until']}" if view["tax_exempt_until"] else ""),
     ]
@@ -303,11 +310,11 @@ def set_(ctx: Ctx, args: argparse.Namespace) -> None:
         raise UsageError("--cnic VALUE would show the CNIC to every local user (ps, /proc): use --cnic-stdin")
     cnic = read_secret("CNIC") if args.cnic_stdin else None
     require(bool(changes) or cnic is not None, "nothing to change: give at least one option (see --help)")
-    if cnic is not None:
-        changes["cnic_enc"] = ctx.keyring.encrypt(cnic, "subscriber.cnic")
     with ctx.tx() as conn:
         tenant, row = _load(conn, ctx, args, lock=True)
         require(row.status != "terminated", f"{args.username} is terminated: its details are kept as they were")
+        if cnic is not None:
+            changes["cnic_enc"] = identity.seal_cnic(conn, ctx.keyring, tenant.id, row.id, cnic)
         _check_identity(conn, tenant, username=None, static_ip=changes.get("static_ip"), mac=changes.get("mac"),
                         self_id=row.id)
         after = _update(ctx, conn, tenant, row, "set", changes)
@@ -494,6 +501,67 @@ def terminate(ctx: Ctx, args: argparse.Namespace) -> None:
              + (f"; Disconnect-Request queued for {queued} online session(s)" if queued else ""))
 
 
+def _source(text: str) -> str:
+    value = " ".join(text.split())
+    if not 1 <= len(value) <= 200 or any(ord(c) < 32 for c in value):
+        raise ValueError("1 to 200 printable characters")
+    return value
+
+
+def _consent_text(c: dict[str, Any] | None) -> str:
+    return "not asked (no)" if c is None else f"{'yes' if c['granted'] else 'no'} since {c['at']} ({c['source']})"
+
+
+def consent_(ctx: Ctx, args: argparse.Namespace) -> None:
+    """Record the subscriber's yes or no to marketing and/or analytics, with where it was said."""
+    given = {p: getattr(args, p) for p in consent.PURPOSES if getattr(args, p) is not None}
+    require(bool(given), "give --marketing yes|no and/or --analytics yes|no")
+    with ctx.tx() as conn:
+        tenant, row = _load(conn, ctx, args, lock=True)
+        require(row.status != "terminated", f"{args.username} is terminated: nothing is sent to it any more")
+        before = {p: (None if c is None else c.granted) for p, c in consent.current(conn, row.id).items()}
+        for purpose, answer in given.items():
+            consent.record(conn, tenant.id, row.id, purpose, answer == "yes", args.source)
+        after = {**before, **{p: a == "yes" for p, a in given.items()}}
+        ctx.audit(conn, action="subscriber.consent", target=_target(tenant, row.username), tenant_id=tenant.id,
+                  before=before, after={**after, "source": args.source})
+    ctx.emit({"username": args.username, "consent": after, "source": args.source},
+             f"{args.username}: " + ", ".join(f"{p} {a}" for p, a in given.items()) + f" (source: {args.source})")
+
+
+def erase(ctx: Ctx, args: argparse.Namespace) -> None:
+    """The right to deletion: service ends, open sessions are disconnected, personal data goes now where
+    no law needs it, and the subscriber's data key is destroyed, so no copy of its CNIC (a backup
+    included) opens again. Billing records stay, with the name and address tax law needs, until
+    retention's 5 years after termination; the username becomes ``erased-<id>``, which no NAS sends."""
+    if not args.confirm:
+        raise UsageError("erasure cannot be undone: add --confirm")
+    with ctx.tx() as conn:
+        tenant, row = _load(conn, ctx, args, lock=True)
+        alias = f"erased-{row.id}"
+        billed = billing.has_records(conn, row.id)
+        queued = coa.queue_subscriber_disconnect(conn, row.id, "terminated")
+        changes: dict[str, Any] = {
+            "username": alias, "status": "terminated", "status_reason": "erased",
+            # A password nobody knows, sealed to the new name: the column holds no clue to the old one.
+            "password_enc": ctx.keyring.seal_password(secrets.token_urlsafe(32), tenant.id, alias),
+            "terminated_at": row.terminated_at or ctx.now, "erased_at": ctx.now, "phone": None, "email": None,
+            "cnic_enc": None, "mac": None, "static_ip": None, "locked_until": None,
+        }
+        if not billed:
+            changes.update(full_name=None, postal_address=None)
+        _update(ctx, conn, tenant, row, "erase", changes)
+        invoices = billing.erase_identity(conn, row.id, alias) if billed else 0
+        dropped, scrubbed = billing.erase_notifications(conn, row.id)
+        shredded = data_keys.destroy(conn, row.id)
+    kept = "name and address kept on its billing records for retention" if billed else "no billing record kept"
+    ctx.emit({"username": args.username, "erased_as": alias, "disconnects_queued": queued,
+              "data_key_destroyed": shredded, "invoices_scrubbed": invoices, "notifications_deleted": dropped,
+              "notifications_scrubbed": scrubbed, "billing_identity_kept": billed},
+             f"{args.username} erased (now {alias}): service ended, personal data removed, data key destroyed; "
+             f"{kept}" + (f"; Disconnect-Request queued for {queued} online session(s)" if queued else ""))
+
+
 def unlock(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.tx() as conn:
         tenant, row = _load(conn, ctx, args, lock=True)
@@ -554,7 +622,7 @@ def export(ctx: Ctx, args: argparse.Namespace) -> None:
         profile["cnic"] = None
         if row.cnic_enc is not None:
             try:
-                profile["cnic"] = ctx.keyring.decrypt(row.cnic_enc, "subscriber.cnic")
+                profile["cnic"] = identity.open_cnic(conn, ctx.keyring, row.cnic_enc)
             except DecryptError:
                 profile["cnic"] = "(undecryptable)"
         found = gather.sections(conn, tenant, row)
@@ -649,6 +717,17 @@ def register(sub: Subparsers) -> None:
     p = leaf(s, "terminate", "end the service for good: sessions disconnected, data kept for retention", terminate)
     user(p)
     p.add_argument("--reason", help="why, for the NOC and the audit log")
+    p = leaf(s, "consent", "record a subscriber's yes or no to marketing and to analytics, with its source",
+             consent_)
+    user(p)
+    p.add_argument("--marketing", choices=("yes", "no"), help="messages beyond the service's own (offers, news)")
+    p.add_argument("--analytics", choices=("yes", "no"), help="use of the subscriber's data to study usage")
+    p.add_argument("--source", required=True, type=_wrap(_source, "source"), metavar="TEXT",
+                   help="where and how it was said, e.g. 'signed form at the Gulberg office' or 'call, ticket 42'")
+    p = leaf(s, "erase", "the right to deletion: end the service, remove personal data, destroy the data key",
+             erase)
+    user(p)
+    p.add_argument("--confirm", action="store_true", help="required: erasure cannot be undone")
     p = leaf(s, "unlock", "lift a lockout after too many wrong passwords", unlock)
     user(p)
     p = leaf(s, "set-plan", "move a subscriber to another plan", set_plan)

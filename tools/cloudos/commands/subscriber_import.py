@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import Row as DbRow
 from sqlalchemy.exc import IntegrityError
 
-from cloudos import audit
+from cloudos import audit, identity
 from cloudos.bulk import formats, rows
 from cloudos.commands._common import Subparsers, leaf, tenant_opt
 from cloudos.commands.subscriber import _audited
@@ -68,10 +68,17 @@ def _write(ctx: Ctx, conn: Connection, tenant: DbRow[Any], good: tuple[rows.Row,
         "plan_id": r.plan_id, "status": r.status, "status_reason": r.status_reason,
         "expires_at": expires_at_for_date(r.expires, tz) if r.expires else None,
         "mac": r.mac, "static_ip": r.static_ip, "full_name": r.name, "phone": r.phone, "email": r.email,
-        "postal_address": r.address, "cnic_enc": keyring.encrypt(r.cnic, "subscriber.cnic") if r.cnic else None,
+        "postal_address": r.address, "cnic_enc": None,
     } for r in good]
     added = bulk.insert_subscribers(conn, tenant.id, values)
-    audit.record_many(conn, audit.AuditKeys(keyring), actor=ctx.actor, entries=[
+    # CNICs under each subscriber's own data key, which needs its id: sealed once the rows exist.
+    cnics = {r.username: r.cnic for r in good if r.cnic}
+    with_cnic = [row for row in added if row["username"] in cnics]
+    sealed = identity.seal_cnics(conn, keyring, [(tenant.id, row["id"], cnics[row["username"]]) for row in with_cnic])
+    bulk.set_cnics(conn, [(row["id"], blob) for row, blob in zip(with_cnic, sealed)])
+    for row, blob in zip(with_cnic, sealed):
+        row["cnic_enc"] = blob
+    audit.record_many(conn, ctx.audit_keys(conn), actor=ctx.actor, entries=[
         audit.Entry(tenant.id, "subscriber.add", f"subscriber:{tenant.name}/{row['username']}", None,
                     _audited(row)) for row in added])
     return len(added)

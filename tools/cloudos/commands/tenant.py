@@ -6,7 +6,7 @@ import argparse
 import re
 from typing import Any
 
-from cloudos import show
+from cloudos import identity, show
 from cloudos.commands._common import (INT4_MAX, Subparsers, _wrap, address_list_arg, as_dict, int_arg, leaf, name_arg,
                                       name_text_arg, rate_arg, require, timezone_arg)
 from cloudos.context import Ctx, table
@@ -167,7 +167,7 @@ def export(ctx: Ctx, args: argparse.Namespace) -> None:
         for s in found["subscribers"]:
             blob = s.pop("cnic_enc")
             try:
-                s["cnic"] = keyring.decrypt(blob, "subscriber.cnic") if blob is not None else None
+                s["cnic"] = identity.open_cnic(conn, keyring, blob) if blob is not None else None
             except DecryptError:
                 s["cnic"] = "(undecryptable)"
         doc = fmt.tenant_document({"tenant": row.name, "exported_at": ctx.now}, found)

@@ -23,7 +23,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 
@@ -420,3 +420,26 @@ def payments(conn: Connection, tenant_id: int, subscriber_id: int | None = None)
     if subscriber_id is not None:
         q = q.where(payment.c.subscriber_id == subscriber_id)
     return list(conn.execute(q).all())
+
+
+def has_records(conn: Connection, subscriber_id: int) -> bool:
+    """Whether any invoice or payment names the subscriber: tax law then keeps its name and address."""
+    return bool(conn.execute(select(exists().where(invoice.c.subscriber_id == subscriber_id)
+                                    | exists().where(payment.c.subscriber_id == subscriber_id))).scalar())
+
+
+def erase_identity(conn: Connection, subscriber_id: int, alias: str) -> int:
+    """The buyer's phone and e-mail off the subscriber's invoices, its username ``alias`` (schema 0019's
+    cloudos_erase_billing_identity, the one way an issued invoice changes but its status); how many."""
+    return int(conn.execute(select(func.cloudos_erase_billing_identity(subscriber_id, alias))).scalar_one())
+
+
+def erase_notifications(conn: Connection, subscriber_id: int) -> tuple[int, int]:
+    """Queued notifications to the subscriber deleted, the rest kept (for retention's 12 months) without
+    recipient or text; (deleted, scrubbed)."""
+    gone = conn.execute(delete(notification).where(notification.c.subscriber_id == subscriber_id,
+                                                   notification.c.status == "queued")).rowcount
+    scrubbed = conn.execute(update(notification).where(notification.c.subscriber_id == subscriber_id,
+                                                       notification.c.recipient != "erased")
+                            .values(recipient="erased", body="erased")).rowcount
+    return int(gone), int(scrubbed)

@@ -81,3 +81,18 @@ def insert_subscribers(conn: Connection, tenant_id: int,
             out += cur.fetchall()
     return out
 
+
+
+_SET_CNICS = """
+UPDATE subscriber s SET cnic_enc = u.cnic_enc
+  FROM unnest(CAST(%(ids)b AS bigint[]), CAST(%(blobs)b AS bytea[])) AS u(id, cnic_enc)
+ WHERE s.id = u.id
+"""
+
+
+def set_cnics(conn: Connection, sealed: Sequence[tuple[int, bytes]]) -> None:
+    """Each (subscriber id, sealed CNIC): the subscriber's cnic_enc, BATCH per statement."""
+    with driver_connection(conn).cursor() as cur:
+        for start in range(0, len(sealed), BATCH):
+            batch = sealed[start:start + BATCH]
+            cur.execute(_SET_CNICS, {"ids": [i for i, _ in batch], "blobs": [b for _, b in batch]})

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, select
 from sqlalchemy.engine import Row
 
-from cloudos.store.tables import (admin_audit, auth_log, coa_outbox, data_request, invoice, invoice_line, invoice_tax,
+from cloudos.store.tables import (admin_audit, auth_log, coa_outbox, consent, data_request, invoice, invoice_line, invoice_tax,
                                   ledger_entry, nas, notification, payment, payment_allocation, plan, privacy_holiday,
                                   session, session_open, subscriber, tax_rule, usage_counter)
 from cloudos.store.tables import tenant as tenant_table
@@ -34,6 +34,7 @@ COLUMNS: dict[str, list[str]] = {
     "notifications": [c.name for c in notification.c],
     "coa_requests": [c.name for c in coa_outbox.c],
     "data_requests": [c.name for c in data_request.c],
+    "consents": [c.name for c in consent.c],
     "audit": [c.name for c in admin_audit.c if c.name not in ("prev_hash", "hash")],
 }
 
@@ -69,6 +70,8 @@ def sections(conn: Connection, tenant: Row[Any], sub: Row[Any]) -> dict[str, lis
         "coa_requests": _rows(conn, coa_outbox, coa_outbox.c.subscriber_id == sid, order=(coa_outbox.c.id,)),
         "data_requests": _rows(conn, data_request, data_request.c.tenant_id == tid,
                                data_request.c.subscriber_id == sid, order=(data_request.c.id,)),
+        "consents": _rows(conn, consent, consent.c.tenant_id == tid, consent.c.subscriber_id == sid,
+                          order=(consent.c.at, consent.c.id)),
         "audit": _rows(conn, admin_audit, admin_audit.c.tenant_id == tid,
                        admin_audit.c.target.in_([target, f"session:{tenant.name}/{sub.username}"]),
                        order=(admin_audit.c.id,), leave=("prev_hash", "hash")),
@@ -89,6 +92,7 @@ _TENANT_TABLES: dict[str, tuple[Table, tuple[str, ...]]] = {
     "payment_allocations": (payment_allocation, ()),
     "ledger": (ledger_entry, ()),
     "data_requests": (data_request, ()),
+    "consents": (consent, ()),
     "privacy_holidays": (privacy_holiday, ()),
 }
 TENANT_COLUMNS: dict[str, list[str]] = {

@@ -137,6 +137,21 @@ def unbound_passwords(conn: Connection, *, after_id: int, limit: int) -> Sequenc
     return conn.execute(q).all()
 
 
+def count_ring_cnics(conn: Connection) -> int:
+    """How many CNICs are still sealed under the key ring itself (``c1``, before schema 0019)."""
+    q = select(func.count()).select_from(subscriber).where(func.substr(subscriber.c.cnic_enc, 1, 2) == UNBOUND_PREFIX)
+    return int(conn.execute(q).scalar_one())
+
+
+def ring_cnics(conn: Connection, *, after_id: int, limit: int) -> Sequence[Row[Any]]:
+    """Up to ``limit`` subscribers (id, tenant_id, cnic_enc) past ``after_id`` whose CNIC is sealed under
+    the key ring itself, by id, locked FOR UPDATE."""
+    q = (select(subscriber.c.id, subscriber.c.tenant_id, subscriber.c.cnic_enc)
+         .where(subscriber.c.id > after_id, func.substr(subscriber.c.cnic_enc, 1, 2) == UNBOUND_PREFIX)
+         .order_by(subscriber.c.id).limit(limit).with_for_update())
+    return conn.execute(q).all()
+
+
 def replace_password_enc(conn: Connection, subscriber_id: int, old: bytes, new: bytes) -> bool:
     """Set a subscriber's password ciphertext to ``new`` if it is still ``old``; whether it was."""
     q = (update(subscriber).where(subscriber.c.id == subscriber_id, subscriber.c.password_enc == old)

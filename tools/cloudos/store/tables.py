@@ -111,6 +111,7 @@ subscriber = Table(
     Column("province", Text),
     Column("tax_exempt_until", Date),
     Column("billing_anchor", SmallInteger),
+    _ts("erased_at"),
 )
 
 session_open = Table(
@@ -402,4 +403,26 @@ operator = Table(
     Column("role", Text, nullable=False),
     _ts("created_at", nullable=False),
     Column("created_by", Text, nullable=False),
+)
+
+#: Each subscriber's data key, sealed under the key ring; deleted on erasure (schema 0019).
+subscriber_key = Table(
+    "subscriber_key", metadata,
+    Column("subscriber_id", BigInteger, primary_key=True),
+    Column("tenant_id", BigInteger, nullable=False),
+    Column("key_enc", LargeBinary, nullable=False),
+    _ts("created_at", nullable=False),
+)
+
+#: A subscriber's statements of consent (schema 0020): the newest per purpose holds.
+consent = Table(
+    "consent", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("tenant_id", BigInteger, nullable=False),
+    Column("subscriber_id", BigInteger, nullable=False),
+    Column("purpose", Text, nullable=False),
+    Column("granted", Boolean, nullable=False),
+    _ts("at", nullable=False),
+    Column("source", Text, nullable=False),
+    Column("recorded_by", Text, nullable=False),
 )
