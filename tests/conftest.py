@@ -112,6 +112,23 @@ def sql(url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
         return cur.fetchall() if cur.description else []
 
 
+def open_cnic(url: str, blob: bytes) -> str:
+    """The CNIC in ``blob`` as the CLI opens it (cloudos.identity: the key ring, and the subscriber's
+    data key in the database at ``url``); DecryptError when it will not open."""
+    from sqlalchemy import create_engine
+
+    from cloudos import identity
+    from cloudos.context import sqlalchemy_url
+    from rlm_cloudos.crypto import KeyRing
+
+    engine = create_engine(sqlalchemy_url(url))
+    try:
+        with engine.connect() as conn:
+            return identity.open_cnic(conn, KeyRing.load(os.environ["CLOUDOS_KEYRING"]), bytes(blob))
+    finally:
+        engine.dispose()
+
+
 def add_plan_and_subscriber(plan: str, rate_limit: str, username: str, password: str) -> tuple[str, str]:
     """A plan of the e2e tenant and one subscriber on it, through the CLI; (username, password)."""
     for argv, stdin in (

@@ -123,18 +123,13 @@ DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cloudos_operator') THEN
     CREATE ROLE cloudos_operator NOLOGIN;
   END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cloudos_op_admin') THEN
-    CREATE ROLE cloudos_op_admin NOLOGIN IN ROLE cloudos_operator;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cloudos_op_billing') THEN
-    CREATE ROLE cloudos_op_billing NOLOGIN IN ROLE cloudos_operator;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cloudos_op_support') THEN
-    CREATE ROLE cloudos_op_support NOLOGIN IN ROLE cloudos_operator;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cloudos_op_auditor') THEN
-    CREATE ROLE cloudos_op_auditor NOLOGIN IN ROLE cloudos_operator;
-  END IF;
+END $$;
+DO $$ DECLARE g text; BEGIN  -- roles are global: another database of the server may have made them
+  FOREACH g IN ARRAY ARRAY['cloudos_op_admin', 'cloudos_op_billing', 'cloudos_op_support', 'cloudos_op_auditor'] LOOP
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = g) THEN
+      EXECUTE format('CREATE ROLE %I NOLOGIN IN ROLE cloudos_operator', g);
+    END IF;
+  END LOOP;
 END $$;
 
 CREATE TABLE operator (

@@ -13,15 +13,13 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from sqlalchemy import create_engine
 
-from cloudos import identity
 from cloudos.commands.db import pg_dump_path
-from cloudos.context import sqlalchemy_url
 from rlm_cloudos.crypto import KeyRing
 from rlm_cloudos.errors import DecryptError
 from tests.conftest import cli_json as js
 from tests.conftest import cli_ok as ok
+from tests.conftest import open_cnic
 from tests.conftest import run_cli as cli
 from tests.conftest import sql
 
@@ -46,17 +44,6 @@ def isp(fresh_admin: str) -> str:
     return fresh_admin
 
 
-def opens(url: str, blob: bytes) -> str:
-    """The CNIC in ``blob`` as the CLI would open it: the key ring and the subscriber's data key."""
-    ring = KeyRing.load(os.environ["CLOUDOS_KEYRING"])
-    engine = create_engine(sqlalchemy_url(url))
-    try:
-        with engine.connect() as conn:
-            return identity.open_cnic(conn, ring, blob)
-    finally:
-        engine.dispose()
-
-
 def dump(url: str) -> str:
     params = conninfo_to_dict(url)
     env = {**os.environ}
@@ -68,7 +55,7 @@ def dump(url: str) -> str:
 def test_erasure_removes_personal_data_and_shreds_every_copy_of_the_cnic(isp: str) -> None:
     [(sid, copy)] = sql(isp, "SELECT id, cnic_enc FROM subscriber WHERE username = 'zara'")
     copy = bytes(copy)  # what a backup taken now would hold
-    assert copy[:2] == b"d1" and opens(isp, copy) == CNIC  # the control: the copy opens before erasure
+    assert copy[:2] == b"d1" and open_cnic(isp, copy) == CNIC  # the control: the copy opens before erasure
     assert sql(isp, "SELECT count(*) FROM subscriber_key WHERE subscriber_id = %s", sid) == [(1,)]
     [(buyer,)] = sql(isp, "SELECT buyer FROM invoice WHERE subscriber_id = %s", sid)
     assert buyer["phone"] == "+923217654321" and buyer["email"] == EMAIL
@@ -85,7 +72,7 @@ def test_erasure_removes_personal_data_and_shreds_every_copy_of_the_cnic(isp: st
                    "House 9, Street 4, Lahore", True, True)
     assert sql(isp, "SELECT count(*) FROM subscriber_key WHERE subscriber_id = %s", sid) == [(0,)]
     with pytest.raises(DecryptError, match="data key is destroyed"):
-        opens(isp, copy)  # the backup's copy: nobody opens it again, key ring or not
+        open_cnic(isp, copy)  # the backup's copy: nobody opens it again, key ring or not
     [(buyer,)] = sql(isp, "SELECT buyer FROM invoice WHERE subscriber_id = %s", sid)
     assert buyer == {"username": f"erased-{sid}", "full_name": "Zara Erasewala",
                      "postal_address": "House 9, Street 4, Lahore"}
@@ -134,7 +121,7 @@ def test_a_cnic_set_later_and_one_imported_are_under_the_data_key_too(isp: str, 
     ok("subscriber", "import", str(csv), "--commit")
     for user, number in (("nobill", "3520212345671"), ("imported1", "6110112345679")):
         [(blob,)] = sql(isp, "SELECT cnic_enc FROM subscriber WHERE username = %s", user)
-        assert bytes(blob)[:2] == b"d1" and opens(isp, bytes(blob)) == number
+        assert bytes(blob)[:2] == b"d1" and open_cnic(isp, bytes(blob)) == number
     assert js("subscriber", "show", "imported1")["cnic"] == "************9"
     assert js("audit", "verify")["ok"] is True
     with psycopg.connect(isp) as conn:
@@ -150,9 +137,9 @@ def test_a_cnic_sealed_before_data_keys_moves_under_one_and_then_shreds(isp: str
     moved = js("db", "reencrypt")
     assert moved["cnics_moved"] == 1 and moved["cnics_undecryptable"] == []
     [(blob,)] = sql(isp, "SELECT cnic_enc FROM subscriber WHERE username = 'nobill'")
-    assert bytes(blob)[:2] == b"d1" and opens(isp, bytes(blob)) == "3740512345673"
+    assert bytes(blob)[:2] == b"d1" and open_cnic(isp, bytes(blob)) == "3740512345673"
     assert js("db", "reencrypt")["cnics_moved"] == 0
     ok("subscriber", "erase", "nobill", "--confirm")
     with pytest.raises(DecryptError):
-        opens(isp, bytes(blob))
+        open_cnic(isp, bytes(blob))
     assert js("audit", "verify")["ok"] is True

@@ -24,11 +24,11 @@ from tests.conftest import run_cli as cli
 from tests.conftest import sql
 
 PKT = ZoneInfo("Asia/Karachi")
-#: Every table with a tenant's rows (schema 0018), and how its rows name the tenant.
+#: Every table with a tenant's rows (schemas 0018 to 0020).
 TENANT_TABLES = ("session_open", "plan", "subscriber", "usage_counter", "auth_log", "coa_outbox", "data_request",
                  "invoice", "invoice_line", "invoice_tax", "ledger_entry", "nas", "notification", "number_series",
                  "payment", "payment_allocation", "privacy_holiday", "session", "support_ticket", "tax_rule",
-                 "admin_audit")
+                 "admin_audit", "subscriber_key", "consent")
 ACCOUNT = "SELECT result FROM cloudos_account(%s::inet, %s, %s, %s, %s, %s, 1000, 5000, 60, NULL, NULL, NULL, NULL)"
 PASSWORD = "operator-pass-1234"
 
@@ -70,6 +70,7 @@ def isps(fresh_admin: str, unique: str, monkeypatch: pytest.MonkeyPatch) -> Iter
         ok("privacy", "request", "add", f"{name}1", "--tenant", name, "--kind", "access",
            "--received", date.today().isoformat())
         ok("privacy", "holiday", "add", "2026-12-25", "--tenant", name, "--name", "Quaid-e-Azam Day")
+        ok("subscriber", "consent", f"{name}1", "--tenant", name, "--marketing", "yes", "--source", f"{name} form")
         nas_ip = f"10.9.{n}.1"
         now = datetime.now(timezone.utc)
         with psycopg.connect(fresh_admin, autocommit=True) as conn:
@@ -143,6 +144,19 @@ def test_an_operator_of_alpha_sees_no_row_of_bravo_in_any_table(isps: Isps) -> N
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
         sql(isps.url("alpha-admin"), "INSERT INTO support_ticket (tenant_id, subject, body) VALUES (%s, 'x', 'y')",
             bravo)
+
+
+def test_every_table_with_a_tenant_is_under_forced_row_level_security(fresh_db: str) -> None:
+    """A table added later with a tenant_id and no policy would fail here, not leak."""
+    rows = sql(fresh_db, "SELECT c.relname, c.relrowsecurity AND c.relforcerowsecurity FROM pg_class c "
+                         "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' "
+                         "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND (c.relname = 'tenant' OR "
+                         "EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id'))")
+    # ``operator`` is the platform's: no tenant's login has any grant on it (cloudos_tenant() reads it).
+    assert sorted(rows) == sorted([*((t, True) for t in (*TENANT_TABLES, "tenant")), ("operator", False)])
+    assert sql(fresh_db, "SELECT grantee FROM information_schema.role_table_grants "
+                         "WHERE table_name = 'operator' AND grantee <> 'cloudos' "
+                         "GROUP BY grantee") == [("cloudos_admin",)]  # besides the owner: the platform
 
 
 # --------------------------------------------------------------------------- isolation through the CLI

@@ -11,7 +11,7 @@ from rlm_cloudos.store.auth_log import AuthLogEntry, AuthLogWriter
 
 
 class FakeDb:
-    """Just enough of Database for the writer: a pool whose COPY keeps the rows it is given."""
+    """Just enough of Database for the writer: a pool whose INSERT of arrays keeps the rows it is given."""
 
     def __init__(self) -> None:
         self.rows: list[tuple[Any, ...]] = []
@@ -22,20 +22,13 @@ class FakeDb:
         yield self
 
     @contextlib.contextmanager
-    def cursor(self) -> Iterator[Any]:
-        yield self
-
-    @contextlib.contextmanager
-    def watched(self, conn: Any) -> Iterator[None]:  # Database bounds the COPY's round trip
+    def watched(self, conn: Any) -> Iterator[None]:  # Database bounds the INSERT's round trip
         yield
 
-    @contextlib.contextmanager
-    def copy(self, statement: str) -> Iterator[Any]:
-        assert statement.lstrip().startswith("COPY auth_log")
-        yield self
-
-    def write_row(self, row: tuple[Any, ...]) -> None:
-        self.rows.append(row)
+    def execute(self, statement: str, columns: list[list[Any]]) -> None:
+        assert statement.lstrip().startswith("INSERT INTO auth_log")
+        assert len({len(c) for c in columns}) == 1  # one array per column, all of one length
+        self.rows += list(zip(*columns))
 
 
 def entry(user: str, outcome: str = "accept", reason: str = "ok", garden: bool = False) -> AuthLogEntry:

@@ -9,7 +9,9 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -17,7 +19,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import Connection, text
+from sqlalchemy.engine import Row
 
 from cloudos.commands._common import Subparsers, leaf
 from cloudos.context import Ctx, database_url, read_secret, sqlalchemy_url, table
@@ -94,32 +97,40 @@ def migrate(ctx: Ctx, args: argparse.Namespace) -> None:
     _refuse_failed(failed)
 
 
+def _batches(ctx: Ctx, fetch: Callable[..., Sequence[Row[Any]]]) -> Iterator[tuple[Connection, Sequence[Row[Any]]]]:
+    """Each batch ``fetch(conn, after_id=…, limit=…)`` gives (rows with an ``id``, by id), inside a
+    transaction of its own that commits when the caller asks for the next one, until none is left."""
+    after_id = 0
+    while True:
+        with ctx.tx() as conn:
+            rows = fetch(conn, after_id=after_id, limit=_REENCRYPT_BATCH)
+            if not rows:
+                return
+            after_id = rows[-1].id
+            yield conn, rows
+
+
 def _reencrypt(ctx: Ctx) -> tuple[int, list[int]]:
     """Seal every ``c1`` subscriber password again bound to its tenant and username, in batches
     (each one transaction, audited); (how many were upgraded, ids of those that would not open)."""
     keyring = ctx.keyring
-    upgraded, failed, after_id = 0, list[int](), 0
-    while True:
-        with ctx.tx() as conn:
-            rows = subscribers.unbound_passwords(conn, after_id=after_id, limit=_REENCRYPT_BATCH)
-            if not rows:
-                break
-            done = 0
-            for row in rows:
-                after_id = row.id
-                old = bytes(row.password_enc)
-                try:
-                    password = keyring.decrypt(old, PASSWORD)
-                except DecryptError:
-                    failed.append(row.id)
-                    continue
-                if subscribers.replace_password_enc(conn, row.id, old,
-                                                    keyring.seal_password(password, row.tenant_id, row.username)):
-                    done += 1
-                    ctx.stale(row.tenant_id)  # the tenant's snapshots carry the old ciphertexts
-            if done:
-                ctx.audit(conn, action="db.reencrypt", target="subscriber.password_enc", tenant_id=None,
-                          before={"format": "c1", "count": done}, after={"format": "c2", "count": done})
+    upgraded, failed = 0, list[int]()
+    for conn, rows in _batches(ctx, subscribers.unbound_passwords):
+        done = 0
+        for row in rows:
+            old = bytes(row.password_enc)
+            try:
+                password = keyring.decrypt(old, PASSWORD)
+            except DecryptError:
+                failed.append(row.id)
+                continue
+            if subscribers.replace_password_enc(conn, row.id, old,
+                                                keyring.seal_password(password, row.tenant_id, row.username)):
+                done += 1
+                ctx.stale(row.tenant_id)  # the tenant's snapshots carry the old ciphertexts
+        if done:
+            ctx.audit(conn, action="db.reencrypt", target="subscriber.password_enc", tenant_id=None,
+                      before={"format": "c1", "count": done}, after={"format": "c2", "count": done})
         upgraded += done
     return upgraded, failed
 
@@ -128,24 +139,19 @@ def _reencrypt_cnics(ctx: Ctx) -> tuple[int, list[int]]:
     """Move every CNIC sealed under the key ring itself (``c1``) under its subscriber's data key
     (schema 0019), so that erasure shreds it; in batches, each one transaction, audited."""
     keyring = ctx.keyring
-    moved, failed, after_id = 0, list[int](), 0
-    while True:
-        with ctx.tx() as conn:
-            rows = subscribers.ring_cnics(conn, after_id=after_id, limit=_REENCRYPT_BATCH)
-            if not rows:
-                break
-            after_id = rows[-1].id
-            plain: list[tuple[int, int, str]] = []
-            for row in rows:
-                try:
-                    plain.append((row.tenant_id, row.id, keyring.decrypt(bytes(row.cnic_enc), CNIC)))
-                except DecryptError:
-                    failed.append(row.id)
-            sealed = identity.seal_cnics(conn, keyring, plain)
-            bulk.set_cnics(conn, [(sid, blob) for (_, sid, _), blob in zip(plain, sealed)])
-            if plain:
-                ctx.audit(conn, action="db.reencrypt", target="subscriber.cnic_enc", tenant_id=None,
-                          before={"format": "c1", "count": len(plain)}, after={"format": "d1", "count": len(plain)})
+    moved, failed = 0, list[int]()
+    for conn, rows in _batches(ctx, subscribers.ring_cnics):
+        plain: list[tuple[int, int, str]] = []
+        for row in rows:
+            try:
+                plain.append((row.tenant_id, row.id, keyring.decrypt(bytes(row.cnic_enc), CNIC)))
+            except DecryptError:
+                failed.append(row.id)
+        sealed = identity.seal_cnics(conn, keyring, plain)
+        bulk.set_cnics(conn, [(sid, blob) for (_, sid, _), blob in zip(plain, sealed)])
+        if plain:
+            ctx.audit(conn, action="db.reencrypt", target="subscriber.cnic_enc", tenant_id=None,
+                      before={"format": "c1", "count": len(plain)}, after={"format": "d1", "count": len(plain)})
         moved += len(plain)
     return moved, failed
 
