@@ -230,7 +230,10 @@ def test_thousands_of_interleaved_transactions_through_one_pool_never_cross(isps
         assert done[0] == 2000
         # The control: the same run with a session-level setting (SET, not SET LOCAL) leaks one
         # transaction's tenant into the next transactions on that connection, and the test sees it.
-        assert run(session_level=True) > 0
+        leaked = run(session_level=True)
+        assert leaked > 0
+        print(f"pool of 4, 8 threads: 2000 transactions, 0 crossings; control (session-level setting): "
+              f"{leaked} of {done[0]} transactions saw another tenant's rows or none of theirs")
     finally:
         engine.dispose()
 
