@@ -1645,6 +1645,31 @@ CREATE TABLE public.payment_allocation (
 ALTER TABLE ONLY public.payment_allocation FORCE ROW LEVEL SECURITY;
 
 --
+-- Name: payment_gateway; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.payment_gateway (
+    tenant_id bigint NOT NULL,
+    gateway text NOT NULL,
+    merchant_id text NOT NULL,
+    base_url text NOT NULL,
+    credentials_enc bytea NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_by text DEFAULT SESSION_USER NOT NULL,
+    CONSTRAINT payment_gateway_base_url_check CHECK ((base_url ~ '^https?://[^/?#@[:space:]]+$'::text)),
+    CONSTRAINT payment_gateway_gateway_check CHECK ((gateway = ANY (ARRAY['jazzcash'::text, 'easypaisa'::text]))),
+    CONSTRAINT payment_gateway_merchant_id_check CHECK ((merchant_id ~ '^[A-Za-z0-9_-]{1,64}$'::text))
+);
+
+ALTER TABLE ONLY public.payment_gateway FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: COLUMN payment_gateway.credentials_enc; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.payment_gateway.credentials_enc IS 'AES-256-GCM, rlm_cloudos.crypto format c2 bound to tenant_id and gateway: the gateway''s secrets as JSON';
+
+--
 -- Name: payment_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -2089,6 +2114,13 @@ ALTER TABLE ONLY public.number_series
 
 ALTER TABLE ONLY public.operator
     ADD CONSTRAINT operator_pkey PRIMARY KEY (login);
+
+--
+-- Name: payment_gateway payment_gateway_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.payment_gateway
+    ADD CONSTRAINT payment_gateway_pkey PRIMARY KEY (tenant_id, gateway);
 
 --
 -- Name: payment payment_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -2703,6 +2735,13 @@ ALTER TABLE ONLY public.payment_allocation
     ADD CONSTRAINT payment_allocation_tenant_id_payment_id_fkey FOREIGN KEY (tenant_id, payment_id) REFERENCES public.payment(tenant_id, id);
 
 --
+-- Name: payment_gateway payment_gateway_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.payment_gateway
+    ADD CONSTRAINT payment_gateway_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenant(id) ON DELETE CASCADE;
+
+--
 -- Name: payment payment_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -3002,6 +3041,12 @@ ALTER TABLE public.payment ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.payment_allocation ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: payment_gateway; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.payment_gateway ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: plan; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -3090,6 +3135,12 @@ CREATE POLICY platform ON public.payment TO cloudos_admin USING (((( SELECT publ
 --
 
 CREATE POLICY platform ON public.payment_allocation TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
+
+--
+-- Name: payment_gateway platform; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform ON public.payment_gateway TO cloudos_admin USING (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope)))) WITH CHECK (((( SELECT public.cloudos_scope() AS cloudos_scope) IS NULL) OR (tenant_id = ( SELECT public.cloudos_scope() AS cloudos_scope))));
 
 --
 -- Name: plan platform; Type: POLICY; Schema: public; Owner: -
@@ -3282,6 +3333,12 @@ CREATE POLICY tenant_operator ON public.payment TO cloudos_operator USING ((tena
 --
 
 CREATE POLICY tenant_operator ON public.payment_allocation TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
+
+--
+-- Name: payment_gateway tenant_operator; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_operator ON public.payment_gateway TO cloudos_operator USING ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant))) WITH CHECK ((tenant_id = ( SELECT public.cloudos_tenant() AS cloudos_tenant)));
 
 --
 -- Name: plan tenant_operator; Type: POLICY; Schema: public; Owner: -
@@ -4200,6 +4257,55 @@ GRANT SELECT,INSERT ON TABLE public.payment_allocation TO cloudos_op_admin;
 GRANT SELECT,INSERT ON TABLE public.payment_allocation TO cloudos_op_billing;
 GRANT SELECT ON TABLE public.payment_allocation TO cloudos_op_support;
 GRANT SELECT ON TABLE public.payment_allocation TO cloudos_op_auditor;
+
+--
+-- Name: TABLE payment_gateway; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.payment_gateway TO cloudos_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.payment_gateway TO cloudos_op_admin;
+
+--
+-- Name: COLUMN payment_gateway.tenant_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(tenant_id) ON TABLE public.payment_gateway TO cloudos_op_billing;
+GRANT SELECT(tenant_id) ON TABLE public.payment_gateway TO cloudos_op_auditor;
+
+--
+-- Name: COLUMN payment_gateway.gateway; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(gateway) ON TABLE public.payment_gateway TO cloudos_op_billing;
+GRANT SELECT(gateway) ON TABLE public.payment_gateway TO cloudos_op_auditor;
+
+--
+-- Name: COLUMN payment_gateway.merchant_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(merchant_id) ON TABLE public.payment_gateway TO cloudos_op_billing;
+GRANT SELECT(merchant_id) ON TABLE public.payment_gateway TO cloudos_op_auditor;
+
+--
+-- Name: COLUMN payment_gateway.base_url; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(base_url) ON TABLE public.payment_gateway TO cloudos_op_billing;
+GRANT SELECT(base_url) ON TABLE public.payment_gateway TO cloudos_op_auditor;
+
+--
+-- Name: COLUMN payment_gateway.updated_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(updated_at) ON TABLE public.payment_gateway TO cloudos_op_billing;
+GRANT SELECT(updated_at) ON TABLE public.payment_gateway TO cloudos_op_auditor;
+
+--
+-- Name: COLUMN payment_gateway.updated_by; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(updated_by) ON TABLE public.payment_gateway TO cloudos_op_billing;
+GRANT SELECT(updated_by) ON TABLE public.payment_gateway TO cloudos_op_auditor;
 
 --
 -- Name: TABLE privacy_holiday; Type: ACL; Schema: public; Owner: -

@@ -24,11 +24,11 @@ from tests.conftest import run_cli as cli
 from tests.conftest import sql
 
 PKT = ZoneInfo("Asia/Karachi")
-#: Every table with a tenant's rows (schemas 0018 to 0020).
+#: Every table with a tenant's rows (schemas 0018 to 0021).
 TENANT_TABLES = ("session_open", "plan", "subscriber", "usage_counter", "auth_log", "coa_outbox", "data_request",
                  "invoice", "invoice_line", "invoice_tax", "ledger_entry", "nas", "notification", "number_series",
                  "payment", "payment_allocation", "privacy_holiday", "session", "support_ticket", "tax_rule",
-                 "admin_audit", "subscriber_key", "consent")
+                 "admin_audit", "subscriber_key", "consent", "payment_gateway")
 ACCOUNT = "SELECT result FROM cloudos_account(%s::inet, %s, %s, %s, %s, %s, 1000, 5000, 60, NULL, NULL, NULL, NULL)"
 PASSWORD = "operator-pass-1234"
 
@@ -71,6 +71,9 @@ def isps(fresh_admin: str, unique: str, monkeypatch: pytest.MonkeyPatch) -> Iter
            "--received", date.today().isoformat())
         ok("privacy", "holiday", "add", "2026-12-25", "--tenant", name, "--name", "Quaid-e-Azam Day")
         ok("subscriber", "consent", f"{name}1", "--tenant", name, "--marketing", "yes", "--source", f"{name} form")
+        ok("gateway", "set", "jazzcash", "--tenant", name, "--merchant-id", f"{name}-mc", "--base-url",
+           "https://sandbox.jazzcash.com.pk", "--credentials-stdin",
+           stdin=json.dumps({"password": f"{name}-jc-pass", "integrity_salt": f"{name}-salt"}))
         nas_ip = f"10.9.{n}.1"
         now = datetime.now(timezone.utc)
         with psycopg.connect(fresh_admin, autocommit=True) as conn:
@@ -166,7 +169,7 @@ READS: tuple[tuple[str, ...], ...] = (
     ("plan", "show", "{t}-home"), ("subscriber", "list"), ("subscriber", "show", "{t}1"), ("session", "list"),
     ("usage", "{t}1"), ("explain", "{t}1"), ("coa", "list"), ("audit", "list", "--limit", "200"), ("tax", "list"),
     ("invoice", "list"), ("payment", "list"), ("ledger", "{t}1"), ("privacy", "request", "list"),
-    ("privacy", "holiday", "list"),
+    ("privacy", "holiday", "list"), ("gateway", "list"),
 )
 
 

@@ -51,7 +51,7 @@ GENESIS = "0" * 64
 _LOCK = 0x0C10_0D05  # pg_advisory_xact_lock key of the audit chain
 REDACTED = "[redacted]"
 #: Columns never written to the audit log in any form; their presence is recorded as REDACTED.
-SECRET_FIELDS = frozenset({"password_enc", "secret_enc", "password", "secret"})
+SECRET_FIELDS = frozenset({"password_enc", "secret_enc", "password", "secret", "credentials_enc"})
 #: Personal data: written as a keyed digest, never in clear (cnic_enc is decrypted to digest the number).
 PERSONAL_FIELDS = frozenset({"full_name", "phone", "email", "postal_address", "cnic", "cnic_enc"})
 DIGEST_PREFIX = "hmac-sha256:"

@@ -50,6 +50,7 @@ GROUPS: dict[str, tuple[str, str]] = {
                   "the privacy policy's retention schedule: drop old logs, purge old records"),
     "privacy": ("cloudos.commands.privacy", "data requests under the privacy policy and their deadlines"),
     "operator": ("cloudos.commands.operator", "operators: who may run this CLI, for which tenant, in which role"),
+    "gateway": ("cloudos.commands.gateway", "payment gateways per tenant: JazzCash and EasyPaisa merchant settings"),
 }
 
 

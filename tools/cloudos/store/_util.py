@@ -12,7 +12,7 @@ from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.expression import null
 
 #: Columns that a restricted operator's group may not read (schema 0018's HIDDEN): secrets, the CNIC.
-GUARDED = {"subscriber": ("password_enc", "cnic_enc"), "nas": ("secret_enc",)}
+GUARDED = {"subscriber": ("password_enc", "cnic_enc"), "nas": ("secret_enc",), "payment_gateway": ("credentials_enc",)}
 _UNREADABLE = text("SELECT c FROM unnest(CAST(:columns AS text[])) AS c"
                    " WHERE NOT has_column_privilege(CAST(:table AS text), c, 'SELECT')")
 

@@ -426,3 +426,15 @@ consent = Table(
     Column("source", Text, nullable=False),
     Column("recorded_by", Text, nullable=False),
 )
+
+#: A tenant's payment gateways (schema 0021): merchant id, base URL, sealed secrets.
+payment_gateway = Table(
+    "payment_gateway", metadata,
+    Column("tenant_id", BigInteger, primary_key=True),
+    Column("gateway", Text, primary_key=True),
+    Column("merchant_id", Text, nullable=False),
+    Column("base_url", Text, nullable=False),
+    Column("credentials_enc", LargeBinary, nullable=False),
+    _ts("updated_at", nullable=False),
+    Column("updated_by", Text, nullable=False),
+)
