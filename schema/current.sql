@@ -545,6 +545,28 @@ BEGIN
 END $$;
 
 --
+-- Name: cloudos_isolate(regclass, text, text[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cloudos_isolate(p_table regclass, p_key text, p_cross text[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+DECLARE
+  mine text := format('%I = (SELECT cloudos_tenant())', p_key);
+  scoped text := format('(SELECT cloudos_scope()) IS NULL OR %I = (SELECT cloudos_scope())', p_key);
+BEGIN
+  EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', p_table);
+  EXECUTE format('CREATE POLICY tenant_operator ON %s TO cloudos_operator USING (%s) WITH CHECK (%s)',
+                 p_table, mine, mine);
+  EXECUTE format('CREATE POLICY platform ON %s TO cloudos_admin USING (%s) WITH CHECK (%s)', p_table, scoped, scoped);
+  IF cardinality(p_cross) > 0 THEN
+    EXECUTE format('CREATE POLICY cross_tenant ON %s TO %s USING (true) WITH CHECK (true)', p_table,
+                   (SELECT string_agg(quote_ident(r), ', ') FROM unnest(p_cross) AS r));
+  END IF;
+END $$;
+
+--
 -- Name: plan; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -3550,6 +3572,12 @@ GRANT ALL ON FUNCTION public.cloudos_erase_billing_identity(p_subscriber bigint,
 --
 
 REVOKE ALL ON FUNCTION public.cloudos_invoice_final() FROM PUBLIC;
+
+--
+-- Name: FUNCTION cloudos_isolate(p_table regclass, p_key text, p_cross text[]); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.cloudos_isolate(p_table regclass, p_key text, p_cross text[]) FROM PUBLIC;
 
 --
 -- Name: TABLE plan; Type: ACL; Schema: public; Owner: -

@@ -36,6 +36,9 @@ ROW LEVEL SECURITY and three permissive policies:
                    tenant's CoA; what they may touch is bounded by their grants (0012,
                    0014), not by tenant.
 
+``cloudos_isolate(table, key, programs)`` makes the three for a table; a later migration's
+tenant table calls it (with the programs that read it, if any).
+
 The schema owner (who runs migrations and owns the SECURITY DEFINER functions) must
 bypass row-level security: a superuser, or a role with BYPASSRLS. The migration refuses
 to run otherwise, since FORCE would hide every row from the owner's own functions.
@@ -320,27 +323,43 @@ def _column_grant(table: str, group: str) -> str:
 END $$;"""
 
 
+#: The three policies of a tenant table, for this migration's tables and every later one: ENABLE and
+#: FORCE row-level security on ``p_table``, whose column ``p_key`` names the tenant; ``p_cross``: the
+#: program roles that see every tenant's rows (none for a table no program reads).
+ISOLATE = r"""
+CREATE FUNCTION cloudos_isolate(p_table regclass, p_key text, p_cross text[]) RETURNS void
+  LANGUAGE plpgsql SET search_path = pg_catalog, public AS $f$
+DECLARE
+  mine text := format('%I = (SELECT cloudos_tenant())', p_key);
+  scoped text := format('(SELECT cloudos_scope()) IS NULL OR %I = (SELECT cloudos_scope())', p_key);
+BEGIN
+  EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', p_table);
+  EXECUTE format('CREATE POLICY tenant_operator ON %s TO cloudos_operator USING (%s) WITH CHECK (%s)',
+                 p_table, mine, mine);
+  EXECUTE format('CREATE POLICY platform ON %s TO cloudos_admin USING (%s) WITH CHECK (%s)', p_table, scoped, scoped);
+  IF cardinality(p_cross) > 0 THEN
+    EXECUTE format('CREATE POLICY cross_tenant ON %s TO %s USING (true) WITH CHECK (true)', p_table,
+                   (SELECT string_agg(quote_ident(r), ', ') FROM unnest(p_cross) AS r));
+  END IF;
+END $f$;
+REVOKE ALL ON FUNCTION cloudos_isolate(regclass, text, text[]) FROM PUBLIC;
+"""
+PROGRAMS = "ARRAY['cloudos_radius', 'cloudos_worker', 'cloudos_metrics']"
+
+
 def _policies() -> str:
-    out: list[str] = []
-    for t in (*TENANT_TABLES, "tenant"):
-        key = "id" if t == "tenant" else "tenant_id"
-        mine = f"{key} = (SELECT cloudos_tenant())"
-        # The platform sees the audit trail whole (its anchors cover all of it); elsewhere a
-        # transaction that named a tenant sees only that tenant.
-        scoped = "true" if t == "admin_audit" else f"(SELECT cloudos_scope()) IS NULL OR {key} = (SELECT cloudos_scope())"
-        out += [
-            f"ALTER TABLE {t} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;",
-            f"CREATE POLICY tenant_operator ON {t} TO cloudos_operator USING ({mine}) WITH CHECK ({mine});",
-            f"CREATE POLICY platform ON {t} TO cloudos_admin USING ({scoped}) WITH CHECK ({scoped});",
-            f"CREATE POLICY cross_tenant ON {t} TO cloudos_radius, cloudos_worker, cloudos_metrics"
-            " USING (true) WITH CHECK (true);",
-        ]
+    out = [f"SELECT cloudos_isolate('{t}', '{'id' if t == 'tenant' else 'tenant_id'}', {PROGRAMS});"
+           for t in (*TENANT_TABLES, "tenant")]
+    # The platform sees the audit trail whole (its anchors cover all of it); elsewhere a transaction
+    # that named a tenant sees only that tenant.
+    out += ["ALTER POLICY platform ON admin_audit USING (true) WITH CHECK (true);"]
     return "\n".join(out)
 
 
 def upgrade() -> None:
     op.execute(OPERATORS)
     op.execute(_grants())
+    op.execute(ISOLATE)
     op.execute(_policies())
 
 
@@ -357,7 +376,8 @@ END $$;
 ALTER FUNCTION cloudos_queue_coa_release(bigint, timestamptz, text) SECURITY INVOKER RESET search_path;
 DROP FUNCTION cloudos_operator_remove(text), cloudos_operator_set_password(text, text),
   cloudos_operator_set_role(text, text), cloudos_operator_add(text, bigint, text, text), cloudos_operator_group(text),
-  cloudos_audit_head(), cloudos_whoami(), cloudos_scope(), cloudos_tenant();
+  cloudos_audit_head(), cloudos_whoami(), cloudos_scope(), cloudos_tenant(),
+  cloudos_isolate(regclass, text, text[]);
 DROP TABLE operator;
 """)
     for g in GROUPS:

@@ -62,13 +62,7 @@ GRANT EXECUTE ON FUNCTION cloudos_consented(bigint, text)
 GRANT SELECT, INSERT ON consent TO cloudos_admin, cloudos_op_admin, cloudos_op_support;
 GRANT SELECT ON consent TO cloudos_op_billing, cloudos_op_auditor, cloudos_worker;
 
-ALTER TABLE consent ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_operator ON consent TO cloudos_operator
-  USING (tenant_id = (SELECT cloudos_tenant())) WITH CHECK (tenant_id = (SELECT cloudos_tenant()));
-CREATE POLICY platform ON consent TO cloudos_admin
-  USING ((SELECT cloudos_scope()) IS NULL OR tenant_id = (SELECT cloudos_scope()))
-  WITH CHECK ((SELECT cloudos_scope()) IS NULL OR tenant_id = (SELECT cloudos_scope()));
-CREATE POLICY cross_tenant ON consent TO cloudos_worker USING (true) WITH CHECK (true);
+SELECT cloudos_isolate('consent', 'tenant_id', ARRAY['cloudos_worker']);  -- 0018's policies; the worker sends
 """
 
 DOWNGRADE = r"""

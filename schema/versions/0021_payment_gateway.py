@@ -37,12 +37,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON payment_gateway TO cloudos_admin, cloudo
 GRANT SELECT (tenant_id, gateway, merchant_id, base_url, updated_at, updated_by) ON payment_gateway
   TO cloudos_op_billing, cloudos_op_auditor;
 
-ALTER TABLE payment_gateway ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_operator ON payment_gateway TO cloudos_operator
-  USING (tenant_id = (SELECT cloudos_tenant())) WITH CHECK (tenant_id = (SELECT cloudos_tenant()));
-CREATE POLICY platform ON payment_gateway TO cloudos_admin
-  USING ((SELECT cloudos_scope()) IS NULL OR tenant_id = (SELECT cloudos_scope()))
-  WITH CHECK ((SELECT cloudos_scope()) IS NULL OR tenant_id = (SELECT cloudos_scope()));
+SELECT cloudos_isolate('payment_gateway', 'tenant_id', '{}');  -- 0018's policies; no program reads it yet
 """
 
 DOWNGRADE = r"""
