@@ -97,6 +97,21 @@ def timed(fn: Callable[[], Reply]) -> tuple[Reply, float]:
     return reply, time.monotonic() - started
 
 
+def auth_log_reasons(stack: Stack, username: str, rows: int, within: float = 10.0) -> list[str]:
+    """The reasons of ``username``'s auth-log rows once ``rows`` are written (the writer is asynchronous),
+    or what is there after ``within`` seconds; then a second more, so a row written twice would show."""
+    deadline = time.monotonic() + within
+    while True:
+        with psycopg.connect(stack.database_url) as conn:
+            reasons = [str(r) for (r,) in conn.execute(
+                "SELECT reason FROM auth_log WHERE username = %s ORDER BY at", (username,))]
+        if len(reasons) > rows or time.monotonic() > deadline:
+            return reasons
+        if len(reasons) == rows:
+            deadline = min(deadline, time.monotonic() + 1.0)
+        time.sleep(0.2)
+
+
 def usage(stack: Stack, tenant: str, username: str) -> int:
     with psycopg.connect(stack.database_url) as conn:
         row = conn.execute(
@@ -272,6 +287,8 @@ def test_postgres_blackholed(bh: Blackholed, unique: str) -> None:
         assert f"hook=authorize user={cached} event=served_from_snapshot" in log
         # The drainer's statement on a silent connection is cut at its round-trip bound: a timeout.
         assert "hook=accounting event=journal_waiting reason=timeout" in log
+        # The auth log's INSERT on a silent connection is cut the same way, and its rows are kept.
+        assert "hook=post_auth event=auth_log_deferred" in log
         assert "Unresponsive child" not in log  # radiusd's own word for a request past max_request_time
     finally:
         bh.pg.pass_()
@@ -279,4 +296,7 @@ def test_postgres_blackholed(bh: Blackholed, unique: str) -> None:
     wait_accepted(bh.reject_nas, known, PASSWORD, what="radiusd did not recover after PostgreSQL answered again")
     journal_applied(stack.acct_journal, timeout=20)
     assert usage(stack, REJECT_TENANT, known) == 1_000 + 9_500 + 20_000 + 9_500
+    # The refusal from memory while PostgreSQL was silent reaches the auth log once it answers, once,
+    # after the two made before. (A backend_unavailable refusal has no tenant to log it under.)
+    assert auth_log_reasons(stack, barred, rows=3) == ["suspended"] * 3
     assert stack.radius_ready()
