@@ -182,6 +182,17 @@ def _phone(text: str) -> str:
     return digits
 
 
+def printable(limit: int) -> Callable[[str], str]:
+    """A one-line text of 1 to ``limit`` printable characters, each run of whitespace made one space
+    (a data request's note, a holiday's name, where a consent was given)."""
+    def parse(text: str) -> str:
+        value = " ".join(text.split())
+        if not 1 <= len(value) <= limit or any(ord(c) < 32 for c in value):
+            raise ValueError(f"1 to {limit} printable characters")
+        return value
+    return parse
+
+
 def _text(limit: int, what: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         value = " ".join(text.split())

@@ -277,8 +277,8 @@ def register(sub: Subparsers) -> None:
     dsub = db.add_subparsers(dest="action", required=True, metavar="ACTION")
     leaf(dsub, "migrate", "bring the schema to the latest revision (idempotent)", migrate)
     leaf(dsub, "status", "show the schema revision", status)
-    leaf(dsub, "reencrypt", "seal old-format subscriber passwords again, bound to tenant and username "
-         "(idempotent; cloudos db migrate runs it)", reencrypt)
+    leaf(dsub, "reencrypt", "seal old-format subscriber passwords again, bound to tenant and username, and move "
+         "old-format CNICs under their subscriber's data key (idempotent; cloudos db migrate runs it)", reencrypt)
     p = leaf(dsub, "schema", "print the schema as pg_dump shows it, stable across runs (schema/current.sql)",
              schema)
     p.add_argument("--write", action="store_true", help="write it to schema/current.sql instead")

@@ -154,7 +154,8 @@ def register(sub: Subparsers) -> None:
     p = leaf(s, "set", "set (or replace) a tenant's gateway: merchant id, base URL, secrets from standard input", set_)
     p.add_argument("gateway", choices=tuple(SECRETS), metavar="GATEWAY", help="jazzcash or easypaisa")
     tenant_opt(p)
-    p.add_argument("--merchant-id", required=True, type=_wrap(_merchant_id, "merchant id"), metavar="ID")
+    p.add_argument("--merchant-id", required=True, type=_wrap(_merchant_id, "merchant id"), metavar="ID",
+                   help="the merchant id the gateway gave the tenant (1 to 64 of A-Z a-z 0-9 _ -)")
     p.add_argument("--base-url", required=True, type=_wrap(_base_url, "base URL"), metavar="URL",
                    help="e.g. https://sandbox.jazzcash.com.pk or https://easypaystg.easypaisa.com.pk: the only "
                         "address the payment service sends this gateway's requests to")

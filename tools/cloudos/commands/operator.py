@@ -14,7 +14,7 @@ import argparse
 import re
 from typing import Any
 
-from cloudos.commands._common import Subparsers, leaf, tenant_opt
+from cloudos.commands._common import Subparsers, leaf
 from cloudos.context import Ctx, read_secret, table
 from cloudos.errors import CliError, UsageError
 from cloudos.store import operators as store
@@ -127,18 +127,20 @@ def register(sub: Subparsers) -> None:
     s = g.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = leaf(s, "add", "add an operator: a PostgreSQL login of its own in its role's group", add)
     p.add_argument("name", type=_login, metavar="NAME", help="the login name (global to the PostgreSQL server)")
-    tenant_opt(p)
+    p.add_argument("--tenant", metavar="T", help="the operator's tenant: needed for every role but platform")
     p.add_argument("--role", required=True, choices=store.ROLES,
                    help="platform (no tenant: every tenant, tenants, operators); admin (all of its tenant); "
-                        "billing (invoices, payments, ledger); support (subscribers with the CNIC masked, "
-                        "suspend/resume, sessions, explain); auditor (read-only, the audit trail)")
+                        "billing (invoices, payments, ledger); support (subscribers with the CNIC masked, their "
+                        "balance and invoices, suspend/resume, sessions, explain); auditor (read-only, its "
+                        "tenant's audit rows)")
     p.add_argument("--password-stdin", action="store_true", help=f"read the password (at least {MIN_PASSWORD} "
                                                                  "characters) from the first line of standard input")
     p = leaf(s, "list", "list operators with their role and tenant", list_)
-    tenant_opt(p)
+    p.add_argument("--tenant", metavar="T", help="only this tenant's operators (default: all, platform first)")
     p = leaf(s, "set-role", "give an operator another role in its tenant", set_role)
-    p.add_argument("name", type=_login, metavar="NAME")
-    p.add_argument("role", choices=store.ROLES, metavar="ROLE", help=", ".join(store.ROLES))
+    p.add_argument("name", type=_login, metavar="NAME", help="the operator's login")
+    p.add_argument("role", choices=store.ROLES, metavar="ROLE",
+                   help="admin, billing, support or auditor (platform stays platform)")
     p = leaf(s, "set-password", "change an operator's password", set_password)
     p.add_argument("name", type=_login, metavar="NAME")
     p.add_argument("--password-stdin", action="store_true", help="read the new password from standard input")

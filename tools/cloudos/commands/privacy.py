@@ -12,7 +12,8 @@ import argparse
 from datetime import date
 from typing import Any
 
-from cloudos.commands._common import Subparsers, _wrap, date_arg, int_arg, leaf, require, tenant_opt, username_arg
+from cloudos.commands._common import (Subparsers, _wrap, date_arg, int_arg, leaf, printable, require, tenant_opt,
+                                      username_arg)
 from cloudos.context import Ctx, table
 from cloudos.errors import CliError
 from cloudos.store import privacy as store
@@ -21,17 +22,8 @@ from rlm_cloudos.policy.paid import local_date
 from rlm_cloudos.policy.privacy import RequestKind, business_days_left, deadline
 
 
-def _text(limit: int) -> Any:
-    def parse(text: str) -> str:
-        value = " ".join(text.split())
-        if not 1 <= len(value) <= limit or any(ord(c) < 32 for c in value):
-            raise ValueError(f"1 to {limit} printable characters")
-        return value
-    return parse
-
-
-note_arg = _wrap(_text(500), "text")
-holiday_name_arg = _wrap(_text(100), "name")
+note_arg = _wrap(printable(500), "text")
+holiday_name_arg = _wrap(printable(100), "name")
 
 
 def _left(n: int) -> str:

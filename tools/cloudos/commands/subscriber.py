@@ -23,8 +23,8 @@ from sqlalchemy.engine import Row
 from cloudos import identity
 from cloudos import show as when
 from cloudos.commands._common import (Subparsers, _wrap, address_text_arg, check_password, date_arg, email_arg, leaf,
-                                      mac_arg, name_text_arg, new_username_arg, phone_arg, require, static_ip_arg,
-                                      tenant_opt, username_arg)
+                                      mac_arg, name_text_arg, new_username_arg, phone_arg, printable, require,
+                                      static_ip_arg, tenant_opt, username_arg)
 from cloudos.audit import redact
 from cloudos.context import Ctx, read_secret, table
 from cloudos.files import write_new
@@ -501,13 +501,6 @@ def terminate(ctx: Ctx, args: argparse.Namespace) -> None:
              + (f"; Disconnect-Request queued for {queued} online session(s)" if queued else ""))
 
 
-def _source(text: str) -> str:
-    value = " ".join(text.split())
-    if not 1 <= len(value) <= 200 or any(ord(c) < 32 for c in value):
-        raise ValueError("1 to 200 printable characters")
-    return value
-
-
 def _consent_text(c: dict[str, Any] | None) -> str:
     return "not asked (no)" if c is None else f"{'yes' if c['granted'] else 'no'} since {c['at']} ({c['source']})"
 
@@ -722,7 +715,7 @@ def register(sub: Subparsers) -> None:
     user(p)
     p.add_argument("--marketing", choices=("yes", "no"), help="messages beyond the service's own (offers, news)")
     p.add_argument("--analytics", choices=("yes", "no"), help="use of the subscriber's data to study usage")
-    p.add_argument("--source", required=True, type=_wrap(_source, "source"), metavar="TEXT",
+    p.add_argument("--source", required=True, type=_wrap(printable(200), "source"), metavar="TEXT",
                    help="where and how it was said, e.g. 'signed form at the Gulberg office' or 'call, ticket 42'")
     p = leaf(s, "erase", "the right to deletion: end the service, remove personal data, destroy the data key",
              erase)
