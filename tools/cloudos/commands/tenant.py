@@ -156,20 +156,15 @@ def export(ctx: Ctx, args: argparse.Namespace) -> None:
 
     from cloudos.bulk import export as fmt
     from cloudos.store import export as gather
-    from rlm_cloudos.errors import DecryptError
 
     keyring = ctx.keyring
     with ctx.tx() as conn:
-        row = tenants.by_name(conn, args.name)
-        if row is None:
-            raise CliError(f"no tenant named {args.name!r}")
+        row = ctx.tenant(conn, args.name)  # the rest of the transaction sees this tenant's rows only
         found = gather.tenant_sections(conn, row)
-        for s in found["subscribers"]:
-            blob = s.pop("cnic_enc")
-            try:
-                s["cnic"] = identity.open_cnic(conn, keyring, blob) if blob is not None else None
-            except DecryptError:
-                s["cnic"] = "(undecryptable)"
+        blobs = [s.pop("cnic_enc") for s in found["subscribers"]]
+        opened = iter(identity.open_cnics(conn, keyring, [b for b in blobs if b is not None]))
+        for s, blob in zip(found["subscribers"], blobs):
+            s["cnic"] = None if blob is None else next(opened) or "(undecryptable)"
         doc = fmt.tenant_document({"tenant": row.name, "exported_at": ctx.now}, found)
         columns = {**gather.TENANT_COLUMNS,
                    "subscribers": [c for c in gather.TENANT_COLUMNS["subscribers"] if c != "cnic_enc"] + ["cnic"]}
