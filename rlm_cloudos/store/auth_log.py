@@ -134,7 +134,11 @@ class AuthLogWriter(Service):
         try:
             # watched: a silent connection would otherwise hold this thread (and rows) for ever.
             with self._db.pool.connection(timeout=5) as conn, self._db.watched(conn):
-                conn.execute(sql.INSERT_AUTH_LOG, [list(column) for column in zip(*rows)])
+                # In a transaction of its own, though the pool is autocommit: an INSERT cut at the
+                # bound may still reach PostgreSQL later (a network that held it), and without its
+                # COMMIT it is rolled back there, not written beside the retry.
+                with conn.transaction():
+                    conn.execute(sql.INSERT_AUTH_LOG, [list(column) for column in zip(*rows)])
         except Exception as exc:  # PostgreSQL away: keep the rows for the next round
             self._rows.extendleft(reversed(rows))
             self._log("warn", hook="post_auth", event="auth_log_deferred", rows=len(rows), error=type(exc).__name__)

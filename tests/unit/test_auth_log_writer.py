@@ -25,6 +25,10 @@ class FakeDb:
     def watched(self, conn: Any) -> Iterator[None]:  # Database bounds the INSERT's round trip
         yield
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        yield
+
     def execute(self, statement: str, columns: list[list[Any]]) -> None:
         assert statement.lstrip().startswith("INSERT INTO auth_log")
         assert len({len(c) for c in columns}) == 1  # one array per column, all of one length
